@@ -1,0 +1,318 @@
+// The steps the sub-commands compose: open data (a dataset directory or the embedded synthetic
+// generator), derive the model config from it, pretrain, load a pretrained encoder, count code
+// usage, and run the cross-modal downstream tasks. Heavy modules are imported lazily by the
+// commands that need them, so this file only imports types and light helpers at the top.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ClipDataset } from '../data/dataset.js';
+import type { NamedEncoder } from '../downstream/encoder.js';
+import type { DownstreamReport } from '../downstream/report.js';
+import type { ConfigName, Modality, ModalitySet, ModelConfig } from '../model/config.js';
+import type { UniCodeModel } from '../model/uniCode.js';
+import type { OpBackend } from '../backend.js';
+import type { StepMetrics, TrainSummary, Trainer } from '../train/trainer.js';
+import type { ProgressStream } from '../util/progress.js';
+import type { PairedBatchSource } from '../train/pairedBatchSource.js';
+import { UsageError } from './args.js';
+
+export const SYNTHETIC = 'synthetic';
+export const ABLATIONS = ['club', 'cpc', 'mm-ema', 'cmcm', 'reset'] as const;
+export type Ablation = (typeof ABLATIONS)[number];
+
+/** The paper's "plain shared VQ" baseline: the shared codebook without any cross-modal objective. */
+export const PLAIN_VQ_ABLATIONS: readonly Ablation[] = ['club', 'cpc', 'mm-ema', 'cmcm'];
+
+const MODALITY_LETTERS: Record<Modality, string> = { audio: 'A', video: 'V', text: 'T' };
+const SETS: readonly ModalitySet[] = ['AV', 'AT', 'VT', 'AVT'];
+
+/** ['audio', 'video'] -> 'AV'; an error naming `flag` for anything else. */
+export function modalitySetOf(modalities: readonly string[], flag: string, command: string): ModalitySet {
+  const letters = (['audio', 'video', 'text'] as const).filter((m) => modalities.includes(m)).map((m) => MODALITY_LETTERS[m]).join('');
+  const unknown = modalities.filter((m) => !(m in MODALITY_LETTERS));
+  if (unknown.length > 0) throw new UsageError(`${flag}: unknown modality '${unknown[0]}' (known: audio, video, text)`, command);
+  if (!(SETS as readonly string[]).includes(letters)) {
+    throw new UsageError(`${flag}: pretraining needs two or three of audio, video, text; got ${modalities.join(', ') || 'none'}`, command);
+  }
+  return letters as ModalitySet;
+}
+
+export function ablationOverrides(without: readonly string[]): Partial<ModelConfig> {
+  return {
+    ...(without.includes('club') ? { useClub: false } : {}),
+    ...(without.includes('cpc') ? { useCpc: false } : {}),
+    ...(without.includes('mm-ema') ? { crossModalEma: false } : {}),
+    ...(without.includes('cmcm') ? { useCmcm: false } : {}),
+    ...(without.includes('reset') ? { resetDeadCodes: false } : {}),
+  };
+}
+
+export interface DataRequest {
+  /** A dataset directory, or 'synthetic'. */
+  data: string;
+  /** Synthetic only: clips to generate, and the generator's seed. */
+  clips?: number;
+  dataSeed?: number;
+}
+
+/**
+ * A model config for `data`: the named config with the input sizes taken from the data (a dataset
+ * directory) or the synthetic data shaped to fit the config. Returns the config and the dataset.
+ */
+export async function openDataForModel(
+  request: DataRequest,
+  model: { config: ConfigName; modalities?: string[]; without?: readonly string[] },
+  command: string,
+): Promise<{ config: ModelConfig; dataset: ClipDataset }> {
+  const { makeConfig } = await import('../model/config.js');
+  const overrides = ablationOverrides(model.without ?? []);
+  if (request.data === SYNTHETIC) {
+    const modalities = modalitySetOf(model.modalities ?? ['audio', 'video'], '--modalities', command);
+    const config = makeConfig(model.config, { modalities, ...overrides });
+    return { config, dataset: await syntheticFor(config, request) };
+  }
+  const dataset = await openDatasetDir(request.data, command);
+  const modalities = modalitySetOf(model.modalities ?? dataset.modalities.filter((m) => m in MODALITY_LETTERS), '--modalities', command);
+  const config = makeConfig(model.config, { modalities, ...inputSizesOf(dataset, modalities), ...overrides });
+  return { config, dataset };
+}
+
+/** Data to run a pretrained model on: the directory given, or synthetic data shaped for its config. */
+export async function openDataFor(config: ModelConfig, request: DataRequest, command: string): Promise<ClipDataset> {
+  return request.data === SYNTHETIC ? syntheticFor(config, request) : openDatasetDir(request.data, command);
+}
+
+/** Refuses data whose per-clip feature shapes differ from what the model's encoders take. */
+export async function checkDataFitsModel(dataset: ClipDataset, config: ModelConfig, modalities: readonly string[], command: string): Promise<void> {
+  const { inputShapeOf } = await import('../model/config.js');
+  for (const m of modalities) {
+    if (!dataset.modalities.includes(m)) {
+      throw new UsageError(`--data: dataset '${dataset.name}' has no ${m} features (it has ${dataset.modalities.join(', ')})`, command);
+    }
+    const expected = [config.segments, ...inputShapeOf(config, m as Modality)];
+    const actual = dataset.featureShape(m);
+    if (actual.length !== expected.length || actual.some((v, i) => v !== expected[i])) {
+      throw new UsageError(`--data: ${m} clips of '${dataset.name}' are [${actual.join(', ')}], the model takes [${expected.join(', ')}]`, command);
+    }
+  }
+}
+
+async function syntheticFor(config: ModelConfig, request: DataRequest): Promise<ClipDataset> {
+  const { generateSynthetic } = await import('../data/synthetic.js');
+  const { modalitiesOf } = await import('../model/config.js');
+  return generateSynthetic({
+    modalities: modalitiesOf(config.modalities),
+    segments: config.segments,
+    featureShapes: {
+      audio: [config.audioDim],
+      video: [config.video.height, config.video.width, config.video.channels],
+      text: [config.textFront ? config.textFront.inputDim : config.textDim],
+    },
+    numClips: request.clips,
+    seed: request.dataSeed ?? 0,
+  });
+}
+
+async function openDatasetDir(dir: string, command: string): Promise<ClipDataset> {
+  const { openDataset } = await import('../data/directory.js');
+  const { InvalidInputError } = await import('../data/errors.js');
+  try {
+    return openDataset(dir);
+  } catch (err) {
+    if (err instanceof InvalidInputError) throw new UsageError(`--data: ${err.message}`, command);
+    throw err;
+  }
+}
+
+/** Config fields fixed by a dataset's feature shapes [T, ...per segment]. */
+function inputSizesOf(dataset: ClipDataset, set: ModalitySet): Partial<ModelConfig> {
+  const out: Partial<ModelConfig> = { segments: dataset.segments };
+  if (set.includes('A')) out.audioDim = dataset.featureShape('audio')[1];
+  if (set.includes('T')) out.textDim = dataset.featureShape('text')[1];
+  if (set.includes('V')) {
+    const [, height, width, channels] = dataset.featureShape('video');
+    out.video = { height, width, channels };
+  }
+  return out;
+}
+
+/** The split to train on, checked, and the one to report on (test, else val, else the training split). */
+export function chooseSplits(dataset: ClipDataset, trainSplit: string, command: string): { train: string; report: string } {
+  if (!dataset.splitNames.includes(trainSplit)) {
+    throw new UsageError(`--split: dataset '${dataset.name}' has no split '${trainSplit}' (it has ${dataset.splitNames.join(', ')})`, command);
+  }
+  const report = ['test', 'val'].find((s) => dataset.splitNames.includes(s)) ?? trainSplit;
+  return { train: trainSplit, report };
+}
+
+/** Shuffled batches of a split, a fresh order per epoch derived from `seed`; a partial last batch is dropped. */
+async function batchSource(dataset: ClipDataset, split: string, batchSize: number, modalities: readonly Modality[], seed: number): Promise<PairedBatchSource> {
+  const { iterateBatches } = await import('../data/batches.js');
+  const clips = dataset.split(split).length;
+  const dropLast = clips >= batchSize;
+  return {
+    batchesPerEpoch: dropLast ? Math.floor(clips / batchSize) : 1,
+    *epoch(index: number) {
+      for (const batch of iterateBatches(dataset, { split, batchSize, modalities, seed: seed * 100_003 + index, dropLast })) {
+        yield batch.features;
+      }
+    },
+  };
+}
+
+export interface PretrainRequest {
+  config: ModelConfig;
+  dataset: ClipDataset;
+  split: string;
+  dir: string;
+  seed: number;
+  batchSize: number;
+  learningRate: number;
+  epochs: number;
+  checkpointEvery?: number;
+  backend: OpBackend;
+  /** Continue from this checkpoint instead of starting fresh. */
+  resume?: string;
+  /** Where the trainer's progress goes (default stderr). */
+  progress?: ProgressStream;
+}
+
+/** A model being pretrained into a directory (checkpoint.ckpt, metrics.jsonl), trained in one or more legs. */
+export class PretrainRun {
+  /** Seconds spent training so far. */
+  seconds = 0;
+  summary: TrainSummary | null = null;
+
+  constructor(
+    readonly trainer: Trainer,
+    private readonly source: PairedBatchSource,
+    private readonly epochs: number,
+    readonly checkpoint: string,
+    readonly metricsLog: string,
+  ) {}
+
+  get model(): UniCodeModel {
+    return this.trainer.model;
+  }
+
+  /** Trains until `maxSteps` steps in total (or all epochs) are done, then checkpoints. */
+  async trainUntil(maxSteps?: number): Promise<TrainSummary> {
+    const started = performance.now();
+    const leg = await this.trainer.train(this.source, { epochs: this.epochs, ...(maxSteps !== undefined ? { maxSteps } : {}) });
+    this.seconds += (performance.now() - started) / 1000;
+    // A leg with nothing left to do reports no last step; keep the previous leg's.
+    this.summary = { ...leg, last: leg.last ?? this.summary?.last ?? null };
+    return this.summary;
+  }
+}
+
+export async function startPretraining(request: PretrainRequest): Promise<PretrainRun> {
+  const { UniCodeModel } = await import('../model/uniCode.js');
+  const { Trainer } = await import('../train/trainer.js');
+  const { modalitiesOf } = await import('../model/config.js');
+  const checkpoint = path.join(request.dir, 'checkpoint.ckpt');
+  const metricsLog = path.join(request.dir, 'metrics.jsonl');
+  const trainerOptions = {
+    learningRate: request.learningRate,
+    checkpointPath: checkpoint,
+    metricsPath: metricsLog,
+    ...(request.checkpointEvery !== undefined ? { checkpointEvery: request.checkpointEvery } : {}),
+    ...(request.progress !== undefined ? { progress: request.progress } : {}),
+  };
+  const trainer = request.resume !== undefined
+    ? await Trainer.fromCheckpoint(request.resume, { ...trainerOptions, backend: request.backend })
+    : new Trainer(new UniCodeModel(request.config, { seed: request.seed, backend: request.backend }), trainerOptions);
+  const source = await batchSource(request.dataset, request.split, request.batchSize, modalitiesOf(trainer.model.config.modalities), request.seed);
+  return new PretrainRun(trainer, source, request.epochs, checkpoint, metricsLog);
+}
+
+/** A usage error naming `flag` unless `file` exists. */
+export function requireFile(file: string, flag: string, command: string): string {
+  if (!fs.existsSync(file)) throw new UsageError(`${flag} ${file} does not exist`, command);
+  return file;
+}
+
+/** The frozen model of a pretraining checkpoint (`flag` names the option it came from). */
+export async function loadPretrained(checkpoint: string, backend: OpBackend, command: string, flag = '--checkpoint'): Promise<UniCodeModel> {
+  const { Trainer } = await import('../train/trainer.js');
+  requireFile(checkpoint, flag, command);
+  const trainer = await Trainer.fromCheckpoint(checkpoint, { backend, progress: false });
+  return trainer.model;
+}
+
+export async function namedEncoder(name: string, model: UniCodeModel): Promise<NamedEncoder> {
+  const { tensorEncoder } = await import('../downstream/encoder.js');
+  return { name, encoder: tensorEncoder(model) };
+}
+
+export interface ModalityCodes {
+  modality: Modality;
+  /** [n, T] */
+  codes: Int32Array;
+  n: number;
+  segments: number;
+  /** How often each of the M codes was chosen. */
+  usage: number[];
+}
+
+/** Encodes `clips` of each modality with the frozen model and counts code usage. */
+export async function encodeSplit(model: UniCodeModel, dataset: ClipDataset, clips: Int32Array, modalities: readonly Modality[], chunk = 256): Promise<ModalityCodes[]> {
+  const { encodeClips, tensorEncoder } = await import('../downstream/encoder.js');
+  const encoder = tensorEncoder(model);
+  const out: ModalityCodes[] = [];
+  for (const modality of modalities) {
+    const set = await encodeClips(encoder, dataset, modality, clips, chunk);
+    const usage = new Array<number>(model.config.codebookSize).fill(0);
+    for (const c of set.codes) usage[c] += 1;
+    out.push({ modality, codes: set.codes, n: set.n, segments: set.segments, usage });
+  }
+  return out;
+}
+
+export type DownstreamTask = 'classify' | 'localize' | 'retrieve';
+export const DOWNSTREAM_CHOICES: readonly DownstreamTask[] = ['classify', 'localize', 'retrieve'];
+
+export interface DownstreamRequest {
+  tasks: readonly DownstreamTask[];
+  encoders: NamedEncoder[];
+  dataset: ClipDataset;
+  modalities?: string[];
+  trainSplit?: string;
+  testSplit?: string;
+  /** Head epochs; default the published 30 (classification) / 50 (localization). */
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  seed?: number;
+}
+
+/** Runs each requested task over every ordered modality pair for every encoder. */
+export async function runDownstream(request: DownstreamRequest): Promise<DownstreamReport[]> {
+  const { crossModalClassify, crossModalLocalize, crossModalRetrieve } = await import('../downstream/tasks.js');
+  const headOptions = {
+    ...(request.modalities ? { modalities: request.modalities } : {}),
+    ...(request.trainSplit ? { trainSplit: request.trainSplit } : {}),
+    ...(request.testSplit ? { testSplit: request.testSplit } : {}),
+    ...(request.epochs !== undefined ? { epochs: request.epochs } : {}),
+    ...(request.batchSize !== undefined ? { batchSize: request.batchSize } : {}),
+    ...(request.learningRate !== undefined ? { learningRate: request.learningRate } : {}),
+    ...(request.seed !== undefined ? { seed: request.seed } : {}),
+  };
+  const reports: DownstreamReport[] = [];
+  for (const task of request.tasks) {
+    if (task === 'classify') reports.push(await crossModalClassify(request.encoders, request.dataset, headOptions));
+    else if (task === 'localize') reports.push(await crossModalLocalize(request.encoders, request.dataset, headOptions));
+    else {
+      reports.push(await crossModalRetrieve(request.encoders, request.dataset, {
+        ...(request.modalities ? { modalities: request.modalities } : {}),
+        ...(request.testSplit ? { split: request.testSplit } : {}),
+      }));
+    }
+  }
+  return reports;
+}
+
+/** The last step's losses, for summaries. */
+export function finalLosses(last: StepMetrics | null): Record<string, unknown> | null {
+  return last === null ? null : { step: last.step, epoch: last.epoch, loss: last.loss, perplexity: last.perplexity, cpcAccuracy: last.cpcAccuracy };
+}

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UsageError, defineCommand, formatHelp, parseCommandArgs } from '../src/cli/args.js';
+import { checkOutputDir, createOutputDir, defaultRunDir } from '../src/cli/outputDir.js';
+import { formatTable, percent } from '../src/report/table.js';
+
+const sample = defineCommand({
+  name: 'sample',
+  summary: 'A command for tests.',
+  description: '',
+  options: {
+    data: { kind: 'string', default: 'synthetic', description: 'where the data is' },
+    checkpoint: { kind: 'string', required: true, description: 'model file' },
+    steps: { kind: 'int', default: 10, min: 1, max: 100, description: 'steps' },
+    lr: { kind: 'number', default: 4e-4, min: 0, exclusiveMin: true, description: 'rate' },
+    modalities: { kind: 'choice', choices: ['audio', 'video', 'text'], multiple: true, description: 'which' },
+    size: { kind: 'choice', choices: ['small', 'paper'], default: 'small', description: 'config' },
+    force: { kind: 'flag', description: 'overwrite' },
+    out: { kind: 'string', short: 'o', description: 'output' },
+  },
+  async run() {},
+});
+
+function usageError(argv: string[], pattern: RegExp): void {
+  assert.throws(() => parseCommandArgs(sample, argv), (err: Error) => {
+    assert.ok(err instanceof UsageError, `UsageError, got ${err.name}: ${err.message}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+test('cli args: typed values, defaults, lists and short flags', () => {
+  const parsed = parseCommandArgs(sample, ['--checkpoint', 'm.ckpt', '--steps', '42', '--lr=0.01', '--modalities', 'audio,text', '--modalities', 'audio', '-o', 'dir', '--force']);
+  assert.equal(parsed.help, false);
+  if (parsed.help) return;
+  assert.deepEqual(parsed.options, {
+    data: 'synthetic', checkpoint: 'm.ckpt', steps: 42, lr: 0.01, modalities: ['audio', 'text'], size: 'small', force: true, out: 'dir',
+  });
+  assert.deepEqual(parseCommandArgs(sample, ['--help']), { help: true });
+  // --help needs none of the required options.
+  assert.deepEqual(parseCommandArgs(sample, ['-h']), { help: true });
+});
+
+test('cli args: every mistake names the flag', () => {
+  usageError(['--checkpoint', 'x', '--bogus'], /^unknown option '--bogus'$/);
+  usageError(['--checkpoint'], /^option '--checkpoint' needs a value$/);
+  usageError(['--checkpoint', '--force'], /^option '--checkpoint' needs a value$/);
+  usageError([], /^--checkpoint is required$/);
+  usageError(['--checkpoint', 'x', '--steps', 'ten'], /^--steps must be a number; got 'ten'$/);
+  usageError(['--checkpoint', 'x', '--steps', '2.5'], /^--steps must be an integer/);
+  usageError(['--checkpoint', 'x', '--steps', '0'], /^--steps must be >= 1; got 0$/);
+  usageError(['--checkpoint', 'x', '--steps', '101'], /^--steps must be <= 100/);
+  usageError(['--checkpoint', 'x', '--lr', '0'], /^--lr must be > 0; got 0$/);
+  usageError(['--checkpoint', 'x', '--modalities', 'audio,smell'], /^--modalities must be one of audio, video, text; got 'smell'$/);
+  usageError(['--checkpoint', 'x', '--size', 'small,paper'], /^--size takes a single value$/);
+  usageError(['--checkpoint', 'x', '--force=yes'], /--force' does not take an argument/);
+  usageError(['--checkpoint', 'x', 'stray'], /^unexpected argument 'stray'/);
+  usageError(['--checkpoint', ''], /^--checkpoint must not be empty$/);
+});
+
+test('cli args: help lists every option with its default', () => {
+  const help = formatHelp(sample);
+  assert.match(help, /^Usage: unicode-cmg sample \[options\]\n/);
+  for (const flag of ['--data <value>', '--checkpoint <value>', '--steps <n>', '--lr <x>', '--modalities <audio\|video\|text>', '--force', '-o, --out <value>', '-h, --help']) {
+    assert.ok(help.includes(flag), `${flag} in\n${help}`);
+  }
+  assert.match(help, /steps \[default: 10\]/);
+  assert.match(help, /model file \(required\)/);
+  assert.ok(help.split('\n').every((line) => line.length <= 100), 'wrapped to 100 columns');
+});
+
+test('cli output dir: existing paths are refused without --force, default names never collide', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-out-'));
+  const existing = path.join(root, 'run');
+  fs.mkdirSync(existing);
+  assert.throws(() => checkOutputDir(existing, false, 'demo'), /--out .*run already exists; pass --force/);
+  assert.equal(checkOutputDir(existing, true, 'demo'), existing);
+  const file = path.join(root, 'file');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => checkOutputDir(file, true, 'demo'), /exists and is not a directory/);
+  assert.throws(() => createOutputDir(path.join(file, 'sub'), 'demo'), /cannot create the directory/);
+
+  const when = new Date(2024, 0, 2, 3, 4, 5);
+  const first = defaultRunDir('demo', when, root);
+  assert.equal(first, path.join(root, 'demo-20240102-030405'));
+  fs.mkdirSync(first);
+  assert.equal(defaultRunDir('demo', when, root), `${first}-2`);
+});
+
+test('text tables align columns and format percentages', () => {
+  const table = formatTable(['pair', 'acc'], [['audio -> video', '52.3%'], ['v -> a', '5.0%']], { title: 'T' });
+  assert.equal(table, 'T\npair              acc\n--------------  -----\naudio -> video  52.3%\nv -> a           5.0%\n');
+  assert.throws(() => formatTable(['a', 'b'], [['x']]), /rows\[0\] has 1 cells/);
+  assert.equal(percent(0.5234), '52.3%');
+  assert.equal(percent(NaN), '-');
+  assert.equal(percent(undefined), '-');
+});

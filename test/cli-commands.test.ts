@@ -1,0 +1,149 @@
+// Smoke tests of the `unicode-cmg` executable, run as a child process exactly as a user runs it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { readMetricsLog } from '../src/train/metricsLog.js';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const COMMANDS = ['pretrain', 'encode', 'eval', 'demo', 'info', 'bench'];
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-cli-'));
+}
+
+test('cli: top-level usage, --version and unknown commands', () => {
+  const bare = cli([]);
+  assert.equal(bare.status, 2);
+  for (const name of COMMANDS) assert.match(bare.stdout, new RegExp(`^  ${name} `, 'm'));
+  assert.equal(cli(['--help']).status, 0);
+  assert.match(cli(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
+  const unknown = cli(['frobnicate']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+});
+
+test('cli: every sub-command has --help', () => {
+  for (const name of COMMANDS) {
+    const { status, stdout, stderr } = cli([name, '--help']);
+    assert.equal(status, 0, `${name} --help: ${stderr}`);
+    assert.match(stdout, new RegExp(`^Usage: unicode-cmg ${name} \\[options\\]`));
+    assert.match(stdout, /-h, --help/);
+  }
+});
+
+test('cli: bad flags exit non-zero with a message naming them', () => {
+  const cases: [string[], RegExp][] = [
+    [['pretrain', '--bogus'], /unknown option '--bogus'/],
+    [['pretrain', '--epochs'], /option '--epochs' needs a value/],
+    [['pretrain', '--epochs', 'many'], /--epochs must be a number; got 'many'/],
+    [['demo', '--modalities', 'smell'], /--modalities must be one of audio, video, text; got 'smell'/],
+    [['demo', '--modalities', 'audio'], /--modalities: pretraining needs two or three of audio, video, text/],
+    [['eval'], /--checkpoint is required/],
+    [['encode', '--checkpoint', '/nonexistent/model.ckpt', '--out', path.join(tempDir(), 'codes')], /--checkpoint \/nonexistent\/model\.ckpt does not exist/],
+    [['pretrain', '--data', '/nonexistent/dataset', '--out', path.join(tempDir(), 'run')], /--data: .*dataset directory does not exist/],
+    [['info', '--json=yes'], /'--json' does not take an argument/],
+    [['bench', '--suites', 'nosuch'], /no suite named nosuch/],
+  ];
+  for (const [args, pattern] of cases) {
+    const { status, stderr } = cli(args);
+    assert.equal(status, 2, `${args.join(' ')}: status ${status}, stderr ${stderr}`);
+    assert.match(stderr, pattern, args.join(' '));
+    assert.match(stderr, new RegExp(`Run 'unicode-cmg ${args[0]} --help' for usage`));
+  }
+});
+
+test('cli: an existing output directory is refused without --force and left untouched', () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'keep.txt'), 'mine');
+  const checkpoint = path.join(dir, 'keep.txt'); // never read: the directory is checked first
+  for (const args of [['pretrain'], ['encode', '--checkpoint', checkpoint], ['eval', '--checkpoint', checkpoint], ['demo']]) {
+    const { status, stderr } = cli([...args, '--out', dir]);
+    assert.equal(status, 2, `${args[0]}: ${stderr}`);
+    assert.match(stderr, /already exists; pass --force/);
+  }
+  assert.deepEqual(fs.readdirSync(dir), ['keep.txt']);
+  assert.equal(fs.readFileSync(path.join(dir, 'keep.txt'), 'utf8'), 'mine');
+});
+
+test('cli: info prints the backends as text and as JSON', () => {
+  const json = cli(['info', '--json']);
+  assert.equal(json.status, 0, json.stderr);
+  const parsed = JSON.parse(json.stdout);
+  assert.ok(['cuda', 'cpu', 'tfjs'].includes(parsed.selected), parsed.selected);
+  assert.ok(['wasm', 'cpu'].includes(parsed.tfjsBackend), parsed.tfjsBackend);
+  assert.equal(typeof parsed.runtime.cpuThreads, 'number');
+  assert.ok(Array.isArray(parsed.nativeLoadFailures));
+  assert.match(parsed.version, /^\d+\.\d+\.\d+$/);
+  const text = cli(['info']);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^op backend: +${parsed.selected}`, 'm'));
+  assert.match(text.stdout, /^native addon: /m);
+});
+
+test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data', () => {
+  const root = tempDir();
+  const run = path.join(root, 'run');
+  const common = ['--modalities', 'audio,text', '--clips', '40', '--batch-size', '8', '--backend', 'tfjs', '--tfjs', 'cpu'];
+  const first = cli(['pretrain', ...common, '--max-steps', '2', '--out', run]);
+  assert.equal(first.status, 0, first.stderr);
+  for (const file of ['checkpoint.ckpt', 'metrics.jsonl', 'loss-curves.svg', 'code-usage.svg', 'report.json']) {
+    assert.ok(fs.existsSync(path.join(run, file)), `${file} written`);
+  }
+  const report = JSON.parse(fs.readFileSync(path.join(run, 'report.json'), 'utf8'));
+  assert.equal(report.result.steps, 2);
+  assert.equal(report.config.modalities, 'AT');
+  assert.equal(loadCheckpoint(path.join(run, 'checkpoint.ckpt')).meta.kind, 'unicode-cmg/pretrain');
+
+  const resumed = cli(['pretrain', '--resume', path.join(run, 'checkpoint.ckpt'), '--clips', '40', '--batch-size', '8', '--backend', 'tfjs', '--tfjs', 'cpu', '--max-steps', '3', '--out', run, '--force']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /pretrain: done 1\/1 /, 'only the missing step is trained');
+  assert.deepEqual(readMetricsLog(path.join(run, 'metrics.jsonl')).map((r) => r.step), [1, 2, 3], 'resume continues the log');
+
+  const codes = path.join(root, 'codes');
+  const encoded = cli(['encode', '--checkpoint', path.join(run, 'checkpoint.ckpt'), '--clips', '40', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', codes]);
+  assert.equal(encoded.status, 0, encoded.stderr);
+  const summary = JSON.parse(fs.readFileSync(path.join(codes, 'encode.json'), 'utf8'));
+  assert.deepEqual(Object.keys(summary.modalities), ['audio', 'text']);
+  const [n, t] = summary.modalities.audio.shape;
+  // .npy: 10-byte preamble + header (multiple of 64 in total), then n*t int32 codes.
+  assert.equal(fs.statSync(path.join(codes, 'codes-audio.npy')).size % 4, 0);
+  assert.ok(fs.statSync(path.join(codes, 'codes-audio.npy')).size >= n * t * 4);
+  assert.match(encoded.stdout, /audio: \d+ clips x 10 segments, \d+\/96 codes used/);
+
+  const evaluated = path.join(root, 'eval');
+  const evalRun = cli(['eval', '--checkpoint', path.join(run, 'checkpoint.ckpt'), '--clips', '40', '--epochs', '1', '--tasks', 'classify', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', evaluated]);
+  assert.equal(evalRun.status, 0, evalRun.stderr);
+  assert.match(evalRun.stdout, /audio -> text/);
+  assert.match(evalRun.stdout, /text -> text \(upper bound\)/);
+  const evalReport = JSON.parse(fs.readFileSync(path.join(evaluated, 'report.json'), 'utf8'));
+  assert.equal(evalReport.downstream[0].task, 'classification');
+  assert.ok(fs.readFileSync(path.join(evaluated, 'cross-modal-classification.svg'), 'utf8').startsWith('<svg'));
+});
+
+test('cli: demo runs end to end and prints both tables with the baseline and upper bounds', () => {
+  const out = path.join(tempDir(), 'demo');
+  const { status, stdout, stderr } = cli(['demo', '--modalities', 'audio,text', '--steps', '1', '--clips', '40', '--batch-size', '8', '--head-epochs', '1', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', out]);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /classification on synthetic/);
+  assert.match(stdout, /localization on synthetic/);
+  assert.match(stdout, /Uni-Code +plain VQ/);
+  assert.match(stdout, /audio -> text/);
+  assert.match(stdout, /audio -> audio \(upper bound\)/);
+  const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(Object.keys(report.pretraining), ['Uni-Code', 'plain VQ']);
+  assert.equal(report.pretraining['plain VQ'].config.useCpc, false);
+  assert.equal(report.pretraining['Uni-Code'].config.useCpc, true);
+  for (const file of ['uni-code/loss-curves.svg', 'plain-vq/code-usage.svg', 'cross-modal-classification.svg', 'cross-modal-localization.svg', 'report.md']) {
+    assert.ok(fs.existsSync(path.join(out, file)), `${file} written`);
+  }
+});

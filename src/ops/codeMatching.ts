@@ -1,0 +1,100 @@
+// Code-matching loss L_cmcm (SPEC §3 step 3, ops.h "code matching"): pushes paired clips of
+// different modalities towards the same soft code distribution. Differentiable w.r.t. every z;
+// the codebook is a constant here.
+import { type OpBackend, nativeBinding, resolveBackend } from '../backend.js';
+import { tf } from '../tfjs.js';
+import { checkFinite, checkModalityList, checkNumber, checkOptionKeys, checkTensor, fail } from './validate.js';
+
+export interface CodeMatchingOptions {
+  backend?: OpBackend;
+  /** Added to the softmax denominator, in the min-shifted scale (default 1e-5, as published). */
+  epsilon?: number;
+}
+
+const OP = 'codeMatchingLoss';
+
+// Products take explicitly transposed operands: tfjs-wasm's matMul with a transpose flag is
+// about 10x slower.
+
+/** P_m = mean over T of softmax_j(-sqrt(d_tj)), [B, M]. */
+function softCodeDistribution(z: tf.Tensor3D, codebookT: tf.Tensor2D, codeNormsSquared: tf.Tensor1D): tf.Tensor2D {
+  const [b, t, d] = z.shape;
+  const flat = tf.reshape(z, [b * t, d]) as tf.Tensor2D;
+  const cross = tf.matMul(flat, codebookT);
+  const squared = tf.relu(tf.add(tf.sum(tf.square(flat), 1, true), tf.sub(codeNormsSquared, tf.mul(tf.scalar(2), cross))));
+  const p = tf.softmax(tf.neg(tf.sqrt(squared)));
+  return tf.mean(tf.reshape(p, [b, t, codebookT.shape[1]]), 1) as tf.Tensor2D;
+}
+
+/** L_mn = -(1/B) sum_i [(S_ii - c) - log(sum_j exp(S_ij - c) + eps)], c = min S. */
+function pairLoss(pm: tf.Tensor2D, logPm: tf.Tensor2D, pn: tf.Tensor2D, logPn: tf.Tensor2D, epsilon: number): tf.Scalar {
+  const b = pm.shape[0];
+  const scores = tf.add(tf.matMul(pm, tf.transpose(logPn)), tf.matMul(pn, tf.transpose(logPm)));
+  const shifted = tf.sub(scores, tf.min(scores));
+  const diagonal = tf.sum(tf.mul(shifted, tf.eye(b)), 1);
+  const logDenominator = tf.log(tf.add(tf.sum(tf.exp(shifted), 1), tf.scalar(epsilon)));
+  return tf.neg(tf.mean(tf.sub(diagonal, logDenominator))) as tf.Scalar;
+}
+
+function codeMatchingTfjs(z: tf.Tensor3D[], codebook: tf.Tensor2D, epsilon: number): tf.Scalar {
+  return tf.tidy(() => {
+    const codeNormsSquared = tf.sum(tf.square(codebook), 1) as tf.Tensor1D;
+    const codebookT = tf.transpose(codebook);
+    const p = z.map((zm) => softCodeDistribution(zm, codebookT, codeNormsSquared));
+    const logP = p.map((pm) => tf.log(tf.add(pm, tf.scalar(1e-10))) as tf.Tensor2D);
+    let total: tf.Scalar = tf.scalar(0);
+    for (let m = 0; m < z.length; m++) {
+      for (let n = m + 1; n < z.length; n++) total = tf.add(total, pairLoss(p[m], logP[m], p[n], logP[n], epsilon));
+    }
+    return tf.mul(tf.scalar(0.5), total);
+  });
+}
+
+/**
+ * L_cmcm over K modalities, z[k] of shape [B, T, D], against the codebook [M, D]. The returned
+ * scalar has gradients w.r.t. every z[k] (none w.r.t. the codebook).
+ */
+export function codeMatchingLoss(z: tf.Tensor3D[], codebook: tf.Tensor2D, opts?: CodeMatchingOptions): tf.Scalar {
+  const options = checkOptionKeys(OP, 'opts', opts, ['backend', 'epsilon']);
+  const list = checkModalityList(OP, 'z', z);
+  const [b, t, d] = checkTensor(OP, 'z[0]', list[0], 3);
+  list.forEach((x, k) => {
+    const shape = checkTensor(OP, `z[${k}]`, x, 3);
+    if (shape[0] !== b || shape[1] !== t || shape[2] !== d) {
+      fail(OP, `z[${k}] has shape [${shape.join(', ')}] but z[0] has [${b}, ${t}, ${d}]: every modality needs the same B, T and D`);
+    }
+  });
+  if (b * t === 0) fail(OP, `z[0] has shape [${b}, ${t}, ${d}]: the batch is empty`);
+  if (d === 0) fail(OP, 'z[0] has D = 0');
+  const [m, codebookD] = checkTensor(OP, 'codebook', codebook, 2);
+  if (m === 0) fail(OP, 'codebook is empty (0 rows)');
+  if (codebookD !== d) fail(OP, `z has D = ${d} but codebook has D = ${codebookD}: they must match`);
+  const epsilon = options.epsilon === undefined ? 1e-5 : checkNumber(OP, 'opts.epsilon', options.epsilon, { min: 0 });
+  const backend = resolveBackend(options.backend as OpBackend | undefined);
+  const zData = z.map((x, k) => {
+    const values = x.dataSync() as Float32Array;
+    checkFinite(OP, `z[${k}]`, values);
+    return values;
+  });
+  const eData = codebook.dataSync() as Float32Array;
+  checkFinite(OP, 'codebook', eData);
+
+  if (backend === 'tfjs') {
+    // A detached copy keeps the codebook a constant even when it is a trainable variable.
+    const constant = tf.tensor2d(eData.slice(), [m, d]);
+    try {
+      return codeMatchingTfjs(z, constant, epsilon);
+    } finally {
+      constant.dispose();
+    }
+  }
+  const binding = nativeBinding()!;
+  const lossWithGrad = tf.customGrad((..._inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const result = binding.codeMatching(backend, { z: zData, codebook: eData, b, t, d, m, epsilon, wantGrad: true });
+    return {
+      value: tf.scalar(result.loss, 'float32'),
+      gradFunc: (dy: tf.Scalar) => result.grads.map((g) => tf.mul(dy, tf.tensor3d(g, [b, t, d]))),
+    };
+  });
+  return lossWithGrad(...z) as tf.Scalar;
+}

@@ -77,6 +77,32 @@ export interface NativeInfoNceResult {
   gradPreds: Float32Array[];
 }
 
+// ---- dense kernels (native/dense/, native/binding/dense_binding.cc) -------------------------
+// The heavy tfjs kernels run natively by src/dense/. Outputs are written in place into
+// caller-provided arrays (views on tfjs tensor memory): nothing is returned or copied.
+
+export type DenseActivation = 'linear' | 'relu' | 'relu6' | 'elu' | 'leakyrelu' | 'prelu' | 'sigmoid';
+
+/** Fused tail y = activation(x + bias) over the last (channel) dimension of the output. */
+export interface DenseEpilogue {
+  /** Length 1 (broadcast) or the number of output columns / channels. */
+  bias?: Float32Array;
+  activation?: DenseActivation;
+  /** For 'leakyrelu'; default 0.2. */
+  leakyreluAlpha?: number;
+  /** For 'prelu' (required then): length 1 or the number of output columns / channels. */
+  preluAlpha?: Float32Array;
+}
+
+/** NHWC convolution geometry as tfjs's computeConv2DInfo gives it. Filters are [fh, fw, inC, outC]. */
+export interface DenseConv2dGeometry {
+  batch: number; inHeight: number; inWidth: number; inChannels: number;
+  outHeight: number; outWidth: number; outChannels: number;
+  filterHeight: number; filterWidth: number;
+  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+  padTop: number; padLeft: number;
+}
+
 export interface NativeBinding {
   buildInfo(): NativeBuildInfo;
   cpuThreads(): number;
@@ -85,6 +111,15 @@ export interface NativeBinding {
   quantize(device: NativeDevice, args: {
     z: Float32Array; codebook: Float32Array; n: number; m: number; d: number; gather: boolean;
   }): NativeQuantizeResult;
+
+  /**
+   * quantize on a worker thread, leaving the event loop free. The inputs are copied before it
+   * returns, so the caller may reuse them at once. Bad arguments throw synchronously, exactly as
+   * in quantize (the messages say "quantizeAsync: ..."); a kernel failure rejects the promise.
+   */
+  quantizeAsync(device: NativeDevice, args: {
+    z: Float32Array; codebook: Float32Array; n: number; m: number; d: number; gather: boolean;
+  }): Promise<NativeQuantizeResult>;
 
   mmEmaStep(device: NativeDevice, args: {
     state: NativeCodebookState; m: number; d: number;
@@ -107,4 +142,26 @@ export interface NativeBinding {
    * quantize: {n, m, d}; avtStep: {b, t, d, m}; infoNce: {b, d, k}.
    */
   cudaTime(op: 'quantize' | 'avtStep' | 'infoNce', params: Record<string, number>, iters: number): number[];
+
+  // ---- dense kernels ----
+
+  /**
+   * out[i] = op(a[aBatchIndex[i]]) x op(b[bBatchIndex[i]]) for i < batch, then the epilogue.
+   * a holds aBatches matrices [m, k] ([k, m] when transposeA), b holds bBatches [k, n] ([n, k]
+   * when transposeB), out holds batch matrices [m, n].
+   */
+  denseMatMul(args: {
+    a: Float32Array; b: Float32Array; out: Float32Array; m: number; n: number; k: number;
+    transposeA: boolean; transposeB: boolean; batch: number; aBatches: number; bBatches: number;
+    aBatchIndex: Int32Array; bBatchIndex: Int32Array;
+  } & DenseEpilogue): void;
+
+  /** out [batch, outH, outW, outC] = epilogue(conv2d(x [batch, inH, inW, inC], filter)). */
+  denseConv2d(args: { x: Float32Array; filter: Float32Array; out: Float32Array; geometry: DenseConv2dGeometry } & DenseEpilogue): void;
+
+  /** dx [batch, inH, inW, inC] from dy [batch, outH, outW, outC] (also conv2dTranspose's forward). */
+  denseConv2dBackpropInput(args: { dy: Float32Array; filter: Float32Array; dx: Float32Array; geometry: DenseConv2dGeometry }): void;
+
+  /** dw [fh, fw, inC, outC] from x and dy. */
+  denseConv2dBackpropFilter(args: { x: Float32Array; dy: Float32Array; dw: Float32Array; geometry: DenseConv2dGeometry }): void;
 }

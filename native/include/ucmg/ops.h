@@ -82,20 +82,27 @@ void mmEmaStep(CodebookState& state, const float* const* z, const int32_t* const
                int k, int64_t n, const MmEmaOptions& opt, MmEmaReport& report);
 }  // namespace cpu
 
+// Compiled for the host and, under nvcc, for the device too (the CUDA reset uses them as is).
+#ifdef __CUDACC__
+#define UCMG_HOST_DEVICE __host__ __device__
+#else
+#define UCMG_HOST_DEVICE
+#endif
+
 // Counter-based randomness shared by every backend (JS mirrors it in src/ops/resetRandom.ts).
 //   fmix32 = murmur3 finaliser; key = fmix32(seed + 0x9E3779B9u * (stream + 1))
 //   bits = fmix32(key ^ fmix32(counter)); resetRandom = (bits >> 8) * 2^-24  in [0, 1)
 //   resetNoise(seed, c) = (float)(2 * resetRandom(seed, 1, c) - 1) * (1.0f / 1024)
-inline uint32_t fmix32(uint32_t x) {
+UCMG_HOST_DEVICE inline uint32_t fmix32(uint32_t x) {
   x ^= x >> 16; x *= 0x85ebca6bu; x ^= x >> 13; x *= 0xc2b2ae35u; x ^= x >> 16;
   return x;
 }
-inline double resetRandom(uint32_t seed, uint32_t stream, uint32_t counter) {
+UCMG_HOST_DEVICE inline double resetRandom(uint32_t seed, uint32_t stream, uint32_t counter) {
   uint32_t key = fmix32(seed + 0x9E3779B9u * (stream + 1u));
   uint32_t bits = fmix32(key ^ fmix32(counter));
   return (double)(bits >> 8) * (1.0 / 16777216.0);
 }
-inline float resetNoise(uint32_t seed, uint32_t counter) {
+UCMG_HOST_DEVICE inline float resetNoise(uint32_t seed, uint32_t counter) {
   return (float)(2.0 * resetRandom(seed, 1u, counter) - 1.0) * (1.0f / 1024.0f);
 }
 

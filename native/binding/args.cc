@@ -1,0 +1,218 @@
+#include "args.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace ucmg::binding {
+
+namespace {
+
+constexpr int64_t kMaxDim = 2147483647;  // GEMM dimensions and code indices are 32-bit
+
+const char* typedArrayName(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "typed array";
+  }
+}
+
+// "a Float32Array", "an Int32Array".
+std::string withArticle(const std::string& noun) {
+  return (std::string("AEIOUaeiou").find(noun[0]) != std::string::npos ? "an " : "a ") + noun;
+}
+
+template <typename Array>
+Array typedArray(const Args& args, const Napi::Value& value, const std::string& name,
+                 napi_typedarray_type type, int64_t length, const std::string& lengthText) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type)
+    args.typeError(name + " must be " + withArticle(typedArrayName(type)) + ", got " +
+                   describe(value));
+  Array array = value.As<Array>();
+  if ((int64_t)array.ElementLength() != length)
+    args.rangeError(name + " must have " + lengthText + " = " + std::to_string(length) +
+                    " elements, got " + std::to_string(array.ElementLength()));
+  return array;
+}
+
+template <typename Array>
+std::vector<Array> typedArrayList(const Args& args, const Napi::Value& value,
+                                  const std::string& name, napi_typedarray_type type,
+                                  int64_t length, const std::string& lengthText) {
+  const std::string expected =
+      name + " must be an Array of 2 or 3 " + typedArrayName(type) + "s (one per modality)";
+  if (!value.IsArray()) args.typeError(expected + ", got " + describe(value));
+  Napi::Array list = value.As<Napi::Array>();
+  if (list.Length() < 2 || list.Length() > 3)
+    args.rangeError(expected + ", got " + std::to_string(list.Length()));
+  std::vector<Array> out;
+  for (uint32_t i = 0; i < list.Length(); ++i)
+    out.push_back(typedArray<Array>(args, list.Get(i), name + "[" + std::to_string(i) + "]", type,
+                                    length, lengthText));
+  return out;
+}
+
+// The shortest %g text that reads back as x.
+std::string formatNumber(double x) {
+  char text[32];
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, x);
+    if (std::strtod(text, nullptr) == x) break;
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string describe(const Napi::Value& value) {
+  if (value.IsUndefined()) return "undefined";
+  if (value.IsNull()) return "null";
+  if (value.IsTypedArray())
+    return withArticle(typedArrayName(value.As<Napi::TypedArray>().TypedArrayType()));
+  if (value.IsArray()) return "an Array";
+  if (value.IsString()) return "the string '" + value.As<Napi::String>().Utf8Value() + "'";
+  if (value.IsNumber()) {
+    const double x = value.As<Napi::Number>().DoubleValue();
+    if (std::isnan(x)) return "NaN";
+    if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+    return formatNumber(x);
+  }
+  if (value.IsBoolean()) return value.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (value.IsFunction()) return "a function";
+  if (value.IsObject()) return "an object";
+  return "a value of another type";
+}
+
+Args::Args(const std::string& op, const Napi::Value& value, const std::string& what)
+    : op_(op), prefix_(what == "args" ? "" : what + ".") {
+  if (!value.IsObject() || value.IsArray() || value.IsTypedArray())
+    throw Napi::TypeError::New(value.Env(),
+                               op + ": " + what + " must be an object, got " + describe(value));
+  object_ = value.As<Napi::Object>();
+}
+
+void Args::typeError(const std::string& message) const {
+  throw Napi::TypeError::New(env(), op_ + ": " + message);
+}
+
+void Args::rangeError(const std::string& message) const {
+  throw Napi::RangeError::New(env(), op_ + ": " + message);
+}
+
+std::string Args::path(const char* name) const { return prefix_ + name; }
+
+Napi::Value Args::field(const char* name) const { return object_.Get(name); }
+
+int64_t integerValue(const std::string& op, const Napi::Value& value, const std::string& name,
+                     int64_t lo, int64_t hi) {
+  const std::string message = op + ": " + name + " must be an integer in [" + std::to_string(lo) +
+                              ", " + std::to_string(hi) + "], got " + describe(value);
+  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), message);
+  const double x = value.As<Napi::Number>().DoubleValue();
+  if (!(x >= (double)lo && x <= (double)hi) || std::floor(x) != x)
+    throw Napi::RangeError::New(value.Env(), message);
+  return (int64_t)x;
+}
+
+int64_t Args::integer(const char* name, int64_t lo, int64_t hi) const {
+  return integerValue(op_, field(name), path(name), lo, hi);
+}
+
+int64_t Args::dim(const char* name) const {
+  const Napi::Value v = field(name);
+  if (!v.IsNumber()) typeError(path(name) + " must be a positive integer, got " + describe(v));
+  const double x = v.As<Napi::Number>().DoubleValue();
+  if (!(x >= 1 && x <= (double)kMaxDim) || std::floor(x) != x)
+    rangeError(path(name) + " must be a positive integer below 2^31, got " + describe(v));
+  return (int64_t)x;
+}
+
+double Args::number(const char* name, double lo, double hi, bool open) const {
+  const Napi::Value v = field(name);
+  const std::string range = (open ? "(" : "[") + formatNumber(lo) + ", " + formatNumber(hi) +
+                            (open ? ")" : "]");
+  if (!v.IsNumber())
+    typeError(path(name) + " must be a number in " + range + ", got " + describe(v));
+  const double x = v.As<Napi::Number>().DoubleValue();
+  const bool inside = open ? (x > lo && x < hi) : (x >= lo && x <= hi);
+  if (!std::isfinite(x) || !inside)
+    rangeError(path(name) + " must be a finite number in " + range + ", got " + describe(v));
+  return x;
+}
+
+double Args::atLeast(const char* name, double lo, bool strict) const {
+  const Napi::Value v = field(name);
+  const std::string range = (strict ? "> " : ">= ") + formatNumber(lo);
+  if (!v.IsNumber()) typeError(path(name) + " must be a number " + range + ", got " + describe(v));
+  const double x = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(x) || (strict ? !(x > lo) : !(x >= lo)))
+    rangeError(path(name) + " must be a finite number " + range + ", got " + describe(v));
+  return x;
+}
+
+bool Args::flag(const char* name) const {
+  const Napi::Value v = field(name);
+  if (!v.IsBoolean()) typeError(path(name) + " must be a boolean, got " + describe(v));
+  return v.As<Napi::Boolean>().Value();
+}
+
+Napi::Float32Array Args::floats(const char* name, int64_t length,
+                                const std::string& lengthText) const {
+  Napi::Float32Array a =
+      typedArray<Napi::Float32Array>(*this, field(name), path(name), napi_float32_array, length,
+                                     lengthText);
+  requireFinite(*this, path(name), a.Data(), length);
+  return a;
+}
+
+Napi::Int32Array Args::ints(const char* name, int64_t length, const std::string& lengthText) const {
+  return typedArray<Napi::Int32Array>(*this, field(name), path(name), napi_int32_array, length,
+                                      lengthText);
+}
+
+std::vector<Napi::Float32Array> Args::floatList(const char* name, int64_t length,
+                                                const std::string& lengthText) const {
+  auto list = typedArrayList<Napi::Float32Array>(*this, field(name), path(name),
+                                                 napi_float32_array, length, lengthText);
+  for (size_t i = 0; i < list.size(); ++i)
+    requireFinite(*this, path(name) + "[" + std::to_string(i) + "]", list[i].Data(), length);
+  return list;
+}
+
+std::vector<Napi::Int32Array> Args::intList(const char* name, int64_t length,
+                                            const std::string& lengthText) const {
+  return typedArrayList<Napi::Int32Array>(*this, field(name), path(name), napi_int32_array, length,
+                                          lengthText);
+}
+
+Args Args::object(const char* name) const { return Args(op_, field(name), path(name)); }
+
+void requireFinite(const Args& args, const std::string& name, const float* data, int64_t length) {
+  // Inputs run to millions of values: scan blocks with a vectorised test, then find the index.
+  constexpr int64_t kBlock = 1024;
+  for (int64_t i0 = 0; i0 < length; i0 += kBlock) {
+    const int64_t i1 = std::min(length, i0 + kBlock);
+    int bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = i0; i < i1; ++i) bad |= !(std::fabs(data[i]) <= FLT_MAX);
+    if (!bad) continue;
+    for (int64_t i = i0; i < i1; ++i)
+      if (!std::isfinite(data[i]))
+        args.rangeError(name + " must be finite, but element " + std::to_string(i) + " is " +
+                        (std::isnan(data[i]) ? "NaN" : data[i] > 0 ? "Infinity" : "-Infinity"));
+  }
+}
+
+}  // namespace ucmg::binding

@@ -1,0 +1,63 @@
+// Argument checking for the binding. Every reader throws a Napi::TypeError (wrong kind of value)
+// or Napi::RangeError (right kind, bad value) whose message starts with the op name and names
+// the argument, so nothing reaches a kernel unchecked.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ucmg::binding {
+
+// The fields of one op's argument object.
+class Args {
+ public:
+  Args(const std::string& op, const Napi::Value& value, const std::string& what = "args");
+
+  // A positive integer below 2^31 (dims, counts). Zero is a RangeError: no empty batches.
+  int64_t dim(const char* name) const;
+  // An integer in [lo, hi].
+  int64_t integer(const char* name, int64_t lo, int64_t hi) const;
+  // A finite number; open=true excludes the ends of [lo, hi].
+  double number(const char* name, double lo, double hi, bool open = false) const;
+  // A finite number >= lo (or > lo when strict).
+  double atLeast(const char* name, double lo, bool strict) const;
+  bool flag(const char* name) const;
+  // A Float32Array of exactly `length` finite elements (`lengthText` says how length is formed).
+  Napi::Float32Array floats(const char* name, int64_t length, const std::string& lengthText) const;
+  Napi::Int32Array ints(const char* name, int64_t length, const std::string& lengthText) const;
+  // An Array of 2 or 3 Float32Arrays (one per modality), each like floats().
+  std::vector<Napi::Float32Array> floatList(const char* name, int64_t length,
+                                            const std::string& lengthText) const;
+  std::vector<Napi::Int32Array> intList(const char* name, int64_t length,
+                                        const std::string& lengthText) const;
+  Args object(const char* name) const;
+
+  [[noreturn]] void typeError(const std::string& message) const;
+  [[noreturn]] void rangeError(const std::string& message) const;
+
+  const std::string& op() const { return op_; }
+  Napi::Env env() const { return object_.Env(); }
+
+ private:
+  Napi::Value field(const char* name) const;
+  std::string path(const char* name) const;
+
+  std::string op_;
+  std::string prefix_;  // "" or "options." for nested objects
+  Napi::Object object_;
+};
+
+// An integer in [lo, hi] given as a plain argument (not an object field).
+int64_t integerValue(const std::string& op, const Napi::Value& value, const std::string& name,
+                     int64_t lo, int64_t hi);
+
+// Throws RangeError naming `name` unless every element of `data` is finite.
+void requireFinite(const Args& args, const std::string& name, const float* data, int64_t length);
+
+// A short description of a JS value for messages: "a Float64Array", "an Array", "undefined".
+std::string describe(const Napi::Value& value);
+
+}  // namespace ucmg::binding

@@ -1,0 +1,2 @@
+// Emulation stand-in: build.sh force-includes cuda_emulation.h, which declares all of it.
+#pragma once

@@ -1,0 +1,576 @@
+// Uni-Code pretraining (SPEC §5). One step:
+//   1. draw the step's randomness (dropout seed, EMA reset seed, CPC start t, CLUB permutations);
+//   2. CLUB inner loop: encoders forward without gradients -> detached (q, y); each CLUB net takes
+//      `clubSteps` Adam steps (lr 1e-3) maximising its log-likelihood;
+//   3. main forward under the gradient tape: total = Σ_m (recon_m + commitment_m + mi_m) + cpc + L_cmcm;
+//   4. the codebook's MM-EMA update and dead-code reset (statistics all-reduced when a hook is set);
+//   5. each sub-model's gradient clipped to norm 0.5 on its own, then one Adam step (lr 4e-4,
+//      MultiStepLR per epoch). Sub-models: each modality's semantic encoder, specific encoder and
+//      decoder, the text BiLSTM front, and Cross-CPC as one.
+// A step's inputs are validated before anything changes; if a step fails later (non-finite loss
+// or gradients, a failing all-reduce), the codebook and the RNG are rolled back and no main weight
+// changes (the CLUB nets may already have taken their inner steps).
+import type { Modality, ModelConfig } from '../model/config.js';
+import { validateConfig } from '../model/config.js';
+import { type ForwardContext, trainingContext } from '../model/layers/context.js';
+import type { CodebookForward } from '../model/sharedCodebook.js';
+import { type UniCodeModelOptions, UniCodeModel } from '../model/uniCode.js';
+import { tf } from '../tfjs.js';
+import { Progress, type ProgressStream } from '../util/progress.js';
+import { Rng, type RngState } from '../util/rng.js';
+import { type AdamMeta, ResumableAdam } from './adam.js';
+import { type CheckpointPayload, type CheckpointTensor, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { MetricsLog } from './metricsLog.js';
+import { type ModelBatch, type PairedBatch, type PairedBatchSource, prepareBatch, toBatchSource } from './pairedBatchSource.js';
+import { PhaseTimer, type PhaseTimings } from './phaseTimer.js';
+import { clipGradientGroups, multiStepLr } from './schedule.js';
+
+export interface TrainerHyperparameters {
+  learningRate: number;
+  clubLearningRate: number;
+  clubSteps: number;
+  clipNorm: number;
+  milestones: number[];
+  gamma: number;
+}
+
+export interface TrainerOptions extends Partial<TrainerHyperparameters> {
+  /** Seeds the per-step randomness (default: the model's seed). */
+  seed?: number;
+  /** Where checkpoints go; written every `checkpointEvery` steps and at the end of train(). */
+  checkpointPath?: string;
+  checkpointEvery?: number;
+  /** Per-step metrics as JSON Lines (appended to when the trainer resumed from a checkpoint). */
+  metricsPath?: string;
+  /** Progress bar on stderr (default), on a given stream, or none. */
+  progress?: boolean | ProgressStream;
+  /**
+   * Data-parallel seam for gradients: receives every main-model gradient (fixed order) and must
+   * return the mean over workers. The codebook statistics have their own hook (model allReduce).
+   */
+  allReduceGradients?: (grads: Float32Array[]) => Float32Array[] | Promise<Float32Array[]>;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  /** Stop once this many steps (counted from the start of the run, across resumes) are done. */
+  maxSteps?: number;
+}
+
+export interface StepMetrics {
+  /** Steps done, this one included. */
+  step: number;
+  epoch: number;
+  lr: number;
+  loss: {
+    total: number;
+    recon: Partial<Record<Modality, number>>;
+    commitment: Partial<Record<Modality, number>>;
+    mi: Partial<Record<Modality, number>>;
+    cpc: number;
+    cmcm: number;
+  };
+  /** CLUB log-likelihood after the inner loop's last step, per modality. */
+  clubLoglikeli: Partial<Record<Modality, number>>;
+  perplexity: Partial<Record<Modality, number>>;
+  equalNum: number;
+  /** Cross-CPC accuracy of every ordered pair, key "target->prediction". */
+  cpcAccuracy: Record<string, number>;
+  resetCodes: number;
+  /** Each sub-model's gradient norm before clipping. */
+  gradNorm: Record<string, number>;
+  timeMs: PhaseTimings;
+}
+
+export interface TrainSummary {
+  steps: number;
+  epochs: number;
+  last: StepMetrics | null;
+}
+
+interface StepDraws {
+  dropoutSeed: number;
+  emaSeed: number;
+  tSample: number;
+  permutations: Int32Array[];
+}
+
+interface Encoded {
+  z: tf.Tensor3D[];
+  psi: tf.Tensor[];
+  clubFeature: tf.Tensor[];
+}
+
+export const CHECKPOINT_KIND = 'unicode-cmg/pretrain';
+const CHECKPOINT_FORMAT_VERSION = 1;
+const FORWARD_PHASES = ['encoders', 'codebook', 'club', 'cpc', 'decoders'] as const;
+
+export const DEFAULT_HYPERPARAMETERS: Readonly<TrainerHyperparameters> = {
+  learningRate: 4e-4,
+  clubLearningRate: 1e-3,
+  clubSteps: 5,
+  clipNorm: 0.5,
+  milestones: [10, 20, 30],
+  gamma: 0.5,
+};
+
+export class Trainer {
+  readonly model: UniCodeModel;
+  readonly hyper: TrainerHyperparameters;
+  /** Steps done so far (across resumes). */
+  globalStep = 0;
+  /** Current epoch (0-based) and batches of it already consumed. */
+  epoch = 0;
+  stepInEpoch = 0;
+  /** The per-phase split of the last step. */
+  lastTimings: PhaseTimings | null = null;
+  private readonly seed: number;
+  private readonly rng: Rng;
+  private readonly options: TrainerOptions;
+  /** Main-optimizer parameters, group after group: the order Adam keys its moments by. */
+  private readonly mainNames: string[];
+  private readonly mainOptimizer: ResumableAdam;
+  private readonly clubOptimizers = new Map<Modality, ResumableAdam>();
+
+  constructor(model: UniCodeModel, options: TrainerOptions = {}) {
+    if (!(model instanceof UniCodeModel)) throw new TypeError('Trainer: model must be a UniCodeModel');
+    this.hyper = resolveHyperparameters(options);
+    const seed = options.seed ?? model.seed;
+    if (!Number.isSafeInteger(seed)) throw new TypeError(`Trainer: options.seed must be a safe integer, got ${String(seed)}`);
+    if (options.checkpointEvery !== undefined && (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 1)) {
+      throw new RangeError(`Trainer: options.checkpointEvery must be a positive integer, got ${String(options.checkpointEvery)}`);
+    }
+    if (options.checkpointEvery !== undefined && options.checkpointPath === undefined) {
+      throw new Error('Trainer: options.checkpointEvery needs options.checkpointPath');
+    }
+    this.model = model;
+    this.options = options;
+    this.seed = seed;
+    // A stream apart from the weight init, which uses Rng(model seed).
+    this.rng = new Rng(seed + 0x100000000);
+    this.mainNames = model.mainGroups().flatMap((g) => model.params.namesIn(g));
+    this.mainOptimizer = new ResumableAdam(this.hyper.learningRate);
+    if (model.config.useClub) {
+      for (const m of model.modalities) this.clubOptimizers.set(m, new ResumableAdam(this.hyper.clubLearningRate));
+    }
+  }
+
+  /** A model and trainer rebuilt from a checkpoint (its config, seeds and hyperparameters unless overridden). */
+  static async fromCheckpoint(path: string, options: TrainerOptions & Omit<UniCodeModelOptions, 'seed'> = {}): Promise<Trainer> {
+    const payload = loadCheckpoint(path);
+    const meta = checkpointMeta(payload, path);
+    const config = meta.config as ModelConfig;
+    try {
+      validateConfig(config);
+    } catch (err) {
+      throw new Error(`${path}: the checkpoint's config is invalid: ${(err as Error).message}`);
+    }
+    const { backend, allReduce, ...trainerOptions } = options;
+    const model = new UniCodeModel(config, { seed: meta.modelSeed as number, backend, allReduce });
+    const trainer = new Trainer(model, { ...(meta.trainer as TrainerHyperparameters), seed: meta.trainerSeed as number, ...trainerOptions });
+    await trainer.restorePayload(payload, path);
+    return trainer;
+  }
+
+  /** Runs epochs over `data` until `epochs` are done (or maxSteps), continuing from the current position. */
+  async train(data: PairedBatchSource | Iterable<PairedBatch> | AsyncIterable<PairedBatch>, options: TrainOptions): Promise<TrainSummary> {
+    const { epochs, maxSteps } = options ?? ({} as TrainOptions);
+    if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`train: options.epochs must be a positive integer, got ${String(epochs)}`);
+    if (maxSteps !== undefined && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
+      throw new RangeError(`train: options.maxSteps must be a non-negative integer, got ${String(maxSteps)}`);
+    }
+    const source = toBatchSource(data);
+    const log = this.options.metricsPath === undefined ? null
+      : new MetricsLog(this.options.metricsPath, this.globalStep > 0 ? { append: true } : { overwrite: true });
+    const progress = this.makeProgress(source, epochs, maxSteps);
+    let last: StepMetrics | null = null;
+    try {
+      training: while (this.epoch < epochs) {
+        this.mainOptimizer.setLearningRate(this.currentLr());
+        let seen = 0;
+        for await (const batch of source.epoch(this.epoch)) {
+          // On resume, the batches this epoch already trained on are skipped.
+          if (seen++ < this.stepInEpoch) continue;
+          if (maxSteps !== undefined && this.globalStep >= maxSteps) break training;
+          last = await this.step(batch);
+          log?.write(last as unknown as Record<string, unknown>);
+          progress?.tick(1, { loss: last.loss.total });
+          if (this.options.checkpointEvery !== undefined && this.globalStep % this.options.checkpointEvery === 0) {
+            await this.saveCheckpoint(this.options.checkpointPath!);
+          }
+        }
+        if (seen === 0) throw new Error(`train: the data source yielded no batches for epoch ${this.epoch}`);
+        this.epoch++;
+        this.stepInEpoch = 0;
+      }
+    } finally {
+      log?.close();
+      progress?.done();
+    }
+    if (this.options.checkpointPath !== undefined) await this.saveCheckpoint(this.options.checkpointPath);
+    return { steps: this.globalStep, epochs: this.epoch, last };
+  }
+
+  /** One training step on one batch (see the file comment). */
+  async step(batch: PairedBatch): Promise<StepMetrics> {
+    const prepared = prepareBatch(this.model.config, batch);
+    try {
+      return await this.runStep(prepared);
+    } finally {
+      prepared.dispose();
+    }
+  }
+
+  private async runStep(batch: ModelBatch): Promise<StepMetrics> {
+    const rngBefore = this.rng.getState();
+    const codebookBefore = this.model.codebook.getState();
+    const timer = new PhaseTimer();
+    try {
+      const draws = this.drawStep(batch.size);
+      const clubLoglikeli = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : {};
+      const main = this.mainGradients(batch, draws, timer);
+      try {
+        const terms = Array.from(main.terms.dataSync());
+        if (!terms.every(Number.isFinite)) throw new Error(`step ${this.globalStep + 1}: a loss term is not finite (${this.describeTerms(terms)})`);
+        const report = await timer.timeAsync('codebook', () => this.model.codebook.update(main.codebook, draws.emaSeed));
+        const gradNorm = await this.applyMainGradients(main.grads, timer);
+        this.globalStep++;
+        this.stepInEpoch++;
+        this.lastTimings = timer.result();
+        return this.metrics(terms, clubLoglikeli, main.accuracies, report, gradNorm, this.lastTimings);
+      } finally {
+        // applyMainGradients frees the gradients it got; these cover the paths that never got there.
+        main.terms.dispose();
+        main.grads.forEach((g) => g.dispose());
+      }
+    } catch (err) {
+      this.rng.setState(rngBefore);
+      this.model.codebook.setState(codebookBefore);
+      throw err;
+    }
+  }
+
+  private drawStep(b: number): StepDraws {
+    return {
+      dropoutSeed: this.rng.nextUint32(),
+      emaSeed: this.rng.nextUint32(),
+      // SPEC §4: the context ends at t ~ U[1, T-2] and predicts t+1.
+      tSample: 1 + this.rng.int(this.model.config.segments - 2),
+      permutations: this.model.modalities.map(() => this.rng.permutation(b)),
+    };
+  }
+
+  /** Encoder input -> z, ψ and CLUB's y for every modality (dropout calls in a fixed order). */
+  private encodeAll(batch: ModelBatch, ctx: ForwardContext): Encoded {
+    const m = this.model;
+    const inputs = batch.modalities.map((mod, i) => m.encoderInput(mod, batch.features[i]));
+    const z = batch.modalities.map((mod, i) => m.semanticOf(mod, inputs[i], ctx));
+    const specific = batch.modalities.map((mod, i) => m.specificOf(mod, inputs[i]));
+    return { z, psi: specific.map((s) => s.psi), clubFeature: specific.map((s) => s.clubFeature) };
+  }
+
+  /** SPEC §4 step 1: each CLUB net maximises its log-likelihood on this step's detached (q, y). */
+  private trainClubs(batch: ModelBatch, draws: StepDraws, timer: PhaseTimer): Partial<Record<Modality, number>> {
+    return timer.time('club', () => {
+      // The same dropout seed as the main forward: CLUB trains on exactly the pairs it will score.
+      const pairs = tf.tidy(() => {
+        const encoded = this.encodeAll(batch, trainingContext(draws.dropoutSeed));
+        return encoded.z.map((z, i) => ({ x: this.model.codebook.encode(z).quantized, y: encoded.clubFeature[i] }));
+      });
+      const loglikeli: Partial<Record<Modality, number>> = {};
+      try {
+        for (let iter = 0; iter < this.hyper.clubSteps; iter++) {
+          batch.modalities.forEach((mod, i) => {
+            const club = this.model.club(mod);
+            const names = this.model.params.namesIn(`club.${mod}`);
+            const { value, grads } = tf.variableGrads(() => tf.neg(club.loglikeli(pairs[i].x, pairs[i].y)), names.map((n) => this.model.params.get(n)));
+            try {
+              const cost = value.dataSync()[0];
+              if (!Number.isFinite(cost)) throw new Error(`step ${this.globalStep + 1}: CLUB (${mod}) log-likelihood is not finite`);
+              this.clubOptimizers.get(mod)!.applyOrdered(names.map((n) => ({ engineName: this.model.params.engineName(n), grad: grads[this.model.params.engineName(n)] })));
+              loglikeli[mod] = -cost;
+            } finally {
+              value.dispose();
+              Object.values(grads).forEach((g) => g.dispose());
+            }
+          });
+        }
+      } finally {
+        pairs.forEach((p) => { p.x.dispose(); p.y.dispose(); });
+      }
+      return loglikeli;
+    });
+  }
+
+  /** The main forward under the tape and its gradients, in mainNames order (zeros where a parameter is unused). */
+  private mainGradients(batch: ModelBatch, draws: StepDraws, timer: PhaseTimer) {
+    const m = this.model;
+    const k = batch.modalities.length;
+    let codebook: CodebookForward | undefined;
+    let terms: tf.Tensor1D | undefined;
+    let accuracies: number[][] | null = null;
+    const forwardBefore = timer.sum(FORWARD_PHASES);
+    const start = performance.now();
+    const variables = this.mainNames.map((n) => m.params.get(n));
+    const { value, grads } = tf.variableGrads(() => {
+      const encoded = timer.time('encoders', () => this.encodeAll(batch, trainingContext(draws.dropoutSeed)));
+      const cb = timer.time('codebook', () => m.codebook.forward(encoded.z));
+      codebook = cb;
+      const mi = timer.time('club', () => (m.config.useClub
+        ? batch.modalities.map((mod, i) => m.club(mod).miEst(cb.quantized[i], encoded.clubFeature[i], draws.permutations[i]))
+        : []));
+      const cpc = timer.time('cpc', () => (m.cpc === null ? null : m.cpc.forward(encoded.z, draws.tSample)));
+      accuracies = cpc?.accuracies ?? null;
+      const recon = timer.time('decoders', () => batch.modalities.map((mod, i) => tf.mean(tf.squaredDifference(m.decode(mod, encoded.psi[i], cb.quantized[i]), batch.features[i])) as tf.Scalar));
+      const zero = tf.scalar(0);
+      // Term order: recon[k], commitment[k], mi[k], cpc, cmcm (see metrics()).
+      const stacked = tf.stack([...recon, ...cb.commitment, ...(mi.length === k ? mi : Array(k).fill(zero)), cpc?.loss ?? zero, cb.cmcm ?? zero]);
+      terms = tf.keep(stacked) as tf.Tensor1D;
+      return tf.sum(stacked) as tf.Scalar;
+    }, variables);
+    timer.add('backward', performance.now() - start - (timer.sum(FORWARD_PHASES) - forwardBefore));
+    value.dispose();
+    const ordered = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    return { codebook: codebook!, terms: terms!, accuracies, grads: ordered };
+  }
+
+  /**
+   * Optional gradient all-reduce, per-group clipping and the Adam step; returns the pre-clip norms.
+   * Takes ownership of `grads` and frees each generation of gradients as soon as the next exists
+   * (at the paper size a set of gradients is ~0.4 GB).
+   */
+  private async applyMainGradients(grads: tf.Tensor[], timer: PhaseTimer): Promise<Record<string, number>> {
+    const start = performance.now();
+    let current = grads;
+    const replace = (next: tf.Tensor[]) => {
+      const kept = new Set(next);
+      current.forEach((g) => { if (!kept.has(g)) g.dispose(); });
+      current = next;
+    };
+    try {
+      if (this.options.allReduceGradients !== undefined) {
+        const arrays = await this.options.allReduceGradients(current.map((g) => g.dataSync() as Float32Array));
+        if (!Array.isArray(arrays) || arrays.length !== current.length || arrays.some((a, i) => !(a instanceof Float32Array) || a.length !== current[i].size)) {
+          throw new Error('allReduceGradients must return one Float32Array per gradient, each of the same length');
+        }
+        replace(arrays.map((a, i) => tf.tensor(a, current[i].shape, 'float32')));
+      }
+      // mainNames is group after group, so each group is a contiguous run of gradients.
+      const groups = this.model.mainGroups();
+      let offset = 0;
+      const byGroup = groups.map((g) => {
+        const size = this.model.params.namesIn(g).length;
+        offset += size;
+        return current.slice(offset - size, offset);
+      });
+      const { clipped, norms } = clipGradientGroups(byGroup, this.hyper.clipNorm);
+      replace(clipped.flat());
+      const bad = groups.filter((_, i) => !Number.isFinite(norms[i]));
+      if (bad.length > 0) throw new Error(`step ${this.globalStep + 1}: non-finite gradients in ${bad.join(', ')}`);
+      this.mainOptimizer.applyOrdered(this.mainNames.map((n, i) => ({ engineName: this.model.params.engineName(n), grad: current[i] })));
+      timer.add('optimizer', performance.now() - start);
+      return Object.fromEntries(groups.map((g, i) => [g, norms[i]]));
+    } finally {
+      current.forEach((g) => g.dispose());
+    }
+  }
+
+  private metrics(terms: number[], clubLoglikeli: Partial<Record<Modality, number>>, accuracies: number[][] | null,
+    report: { perplexity: number[]; equalNum: number; resetCodes: number[] }, gradNorm: Record<string, number>, timeMs: PhaseTimings): StepMetrics {
+    const mods = this.model.modalities;
+    const k = mods.length;
+    const perModality = (offset: number) => Object.fromEntries(mods.map((mod, i) => [mod, terms[offset + i]]));
+    const cpcAccuracy: Record<string, number> = {};
+    if (accuracies !== null) mods.forEach((a, i) => mods.forEach((b, j) => { cpcAccuracy[`${a}->${b}`] = accuracies[i][j]; }));
+    return {
+      step: this.globalStep,
+      epoch: this.epoch,
+      lr: this.mainOptimizer.lr,
+      loss: {
+        total: terms.reduce((s, x) => s + x, 0),
+        recon: perModality(0),
+        commitment: perModality(k),
+        mi: this.model.config.useClub ? perModality(2 * k) : {},
+        cpc: terms[3 * k],
+        cmcm: terms[3 * k + 1],
+      },
+      clubLoglikeli,
+      perplexity: Object.fromEntries(mods.map((mod, i) => [mod, report.perplexity[i]])),
+      equalNum: report.equalNum,
+      cpcAccuracy,
+      resetCodes: report.resetCodes.length,
+      gradNorm,
+      timeMs,
+    };
+  }
+
+  private describeTerms(terms: number[]): string {
+    const names = [...['recon', 'commitment', 'mi'].flatMap((t) => this.model.modalities.map((m) => `${t}_${m}`)), 'cpc', 'cmcm'];
+    return terms.map((v, i) => `${names[i]}=${v}`).join(', ');
+  }
+
+  private currentLr(): number {
+    return multiStepLr(this.hyper.learningRate, this.hyper.milestones, this.hyper.gamma, this.epoch);
+  }
+
+  private makeProgress(source: PairedBatchSource, epochs: number, maxSteps: number | undefined): Progress | null {
+    if (this.options.progress === false) return null;
+    const perEpoch = source.batchesPerEpoch;
+    const planned = perEpoch === undefined ? maxSteps : Math.min(maxSteps ?? Infinity, epochs * perEpoch);
+    if (planned === undefined) return null;
+    const stream = this.options.progress === true || this.options.progress === undefined ? undefined : this.options.progress;
+    return new Progress({ total: Math.max(0, planned - this.globalStep), label: 'pretrain', ...(stream ? { stream } : {}) });
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------------------
+
+  /** Writes weights, optimizer states, codebook, position, config and RNG state (atomically). */
+  async saveCheckpoint(path: string): Promise<void> {
+    const tensors: Record<string, CheckpointTensor> = {};
+    for (const [name, w] of Object.entries(this.model.params.exportWeights())) tensors[`param.${name}`] = w;
+    const cb = this.model.codebook.getState();
+    tensors['codebook.embedding'] = { dtype: 'float32', shape: [cb.m, cb.d], data: cb.embedding };
+    tensors['codebook.emaCount'] = { dtype: 'float32', shape: [cb.m], data: cb.emaCount };
+    tensors['codebook.emaWeight'] = { dtype: 'float32', shape: [cb.m, cb.d], data: cb.emaWeight };
+    tensors['codebook.unusedCount'] = { dtype: 'int32', shape: [cb.m], data: cb.unusedCount };
+    const optimizers: Record<string, AdamMeta> = {};
+    for (const [key, opt, names] of this.optimizerList()) {
+      const state = await opt.exportState(`optimizer.${key}`, names);
+      optimizers[key] = state.meta;
+      Object.assign(tensors, state.tensors);
+    }
+    const meta = {
+      kind: CHECKPOINT_KIND,
+      version: CHECKPOINT_FORMAT_VERSION,
+      config: this.model.config as unknown as Record<string, unknown>,
+      modelSeed: this.model.seed,
+      trainerSeed: this.seed,
+      trainer: { ...this.hyper },
+      position: { globalStep: this.globalStep, epoch: this.epoch, stepInEpoch: this.stepInEpoch },
+      rng: this.rng.getState() as unknown as Record<string, unknown>,
+      optimizers: optimizers as unknown as Record<string, unknown>,
+    };
+    saveCheckpoint(path, { meta, tensors });
+  }
+
+  /**
+   * Continues from a checkpoint of the same config: weights, optimizer states, codebook, position
+   * and RNG. Everything is checked before anything is assigned.
+   */
+  async restore(path: string): Promise<void> {
+    await this.restorePayload(loadCheckpoint(path), path);
+  }
+
+  private async restorePayload(payload: CheckpointPayload, path: string): Promise<void> {
+    const meta = checkpointMeta(payload, path);
+    const differences = configDifferences(meta.config as ModelConfig, this.model.config);
+    if (differences.length > 0) {
+      throw new Error(`${path}: the checkpoint was written for a different model config (${differences.join('; ')})`);
+    }
+    const weights: Record<string, CheckpointTensor> = {};
+    for (const [key, t] of Object.entries(payload.tensors)) if (key.startsWith('param.')) weights[key.slice('param.'.length)] = t;
+    const fail = (what: string): never => { throw new Error(`${path}: ${what}`); };
+    try {
+      this.model.params.checkWeights(weights);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    const tensor = (key: string) => payload.tensors[key] ?? fail(`missing tensor ${key}`);
+    const m = this.model.codebook.size;
+    const d = this.model.codebook.dim;
+    const codebookState = {
+      embedding: tensor('codebook.embedding').data as Float32Array,
+      emaCount: tensor('codebook.emaCount').data as Float32Array,
+      emaWeight: tensor('codebook.emaWeight').data as Float32Array,
+      unusedCount: tensor('codebook.unusedCount').data as Int32Array,
+      m, d,
+    };
+    const position = meta.position as { globalStep: number; epoch: number; stepInEpoch: number } | undefined;
+    for (const key of ['globalStep', 'epoch', 'stepInEpoch'] as const) {
+      if (!Number.isInteger(position?.[key]) || position![key] < 0) fail(`meta.position.${key} is missing or invalid`);
+    }
+    let rngState: RngState;
+    const optimizerMeta = (meta.optimizers ?? {}) as Record<string, AdamMeta>;
+    try {
+      this.model.codebook.checkState(codebookState, 'restore');
+      rngState = Rng.fromState(meta.rng as unknown as RngState).getState();
+      for (const [key, , names] of this.optimizerList()) {
+        ResumableAdam.checkState(`optimizer.${key}`, optimizerMeta[key], payload.tensors, names.map((n) => ({ name: n, shape: [...this.model.params.get(n).shape] })));
+      }
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    // Everything checked: assign.
+    this.model.params.importWeights(weights);
+    this.model.codebook.setState(codebookState);
+    for (const [key, opt, names] of this.optimizerList()) {
+      await opt.importState(`optimizer.${key}`, optimizerMeta[key], payload.tensors, names.map((n) => ({
+        name: n, engineName: this.model.params.engineName(n), shape: [...this.model.params.get(n).shape],
+      })));
+    }
+    this.rng.setState(rngState!);
+    this.globalStep = position!.globalStep;
+    this.epoch = position!.epoch;
+    this.stepInEpoch = position!.stepInEpoch;
+    this.mainOptimizer.setLearningRate(this.currentLr());
+  }
+
+  private optimizerList(): [string, ResumableAdam, string[]][] {
+    const list: [string, ResumableAdam, string[]][] = [['main', this.mainOptimizer, this.mainNames]];
+    for (const [mod, opt] of this.clubOptimizers) list.push([`club.${mod}`, opt, this.model.params.namesIn(`club.${mod}`)]);
+    return list;
+  }
+
+  dispose(): void {
+    this.mainOptimizer.dispose();
+    for (const opt of this.clubOptimizers.values()) opt.dispose();
+  }
+}
+
+function resolveHyperparameters(options: TrainerOptions): TrainerHyperparameters {
+  if (options === null || typeof options !== 'object') throw new TypeError('Trainer: options must be an object');
+  const h = { ...DEFAULT_HYPERPARAMETERS, milestones: [...DEFAULT_HYPERPARAMETERS.milestones] };
+  const positive = (key: 'learningRate' | 'clubLearningRate' | 'clipNorm' | 'gamma') => {
+    const v = options[key];
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`Trainer: options.${key} must be a finite number > 0, got ${String(v)}`);
+    h[key] = v;
+  };
+  positive('learningRate');
+  positive('clubLearningRate');
+  positive('clipNorm');
+  positive('gamma');
+  if (options.clubSteps !== undefined) {
+    if (!Number.isInteger(options.clubSteps) || options.clubSteps < 0) throw new RangeError(`Trainer: options.clubSteps must be a non-negative integer, got ${String(options.clubSteps)}`);
+    h.clubSteps = options.clubSteps;
+  }
+  if (options.milestones !== undefined) {
+    if (!Array.isArray(options.milestones) || options.milestones.some((m) => !Number.isInteger(m) || m < 0)) {
+      throw new RangeError('Trainer: options.milestones must be an array of non-negative integers (epochs)');
+    }
+    h.milestones = [...options.milestones];
+  }
+  return h;
+}
+
+function checkpointMeta(payload: CheckpointPayload, path: string): Record<string, unknown> {
+  const meta = payload.meta;
+  if (meta.kind !== CHECKPOINT_KIND) throw new Error(`${path}: not a pretraining checkpoint (kind ${JSON.stringify(meta.kind)}, expected ${JSON.stringify(CHECKPOINT_KIND)})`);
+  if (meta.version !== CHECKPOINT_FORMAT_VERSION) throw new Error(`${path}: pretraining checkpoint version ${String(meta.version)} is not supported (expected ${CHECKPOINT_FORMAT_VERSION})`);
+  if (meta.config === null || typeof meta.config !== 'object') throw new Error(`${path}: the checkpoint has no model config`);
+  if (!Number.isSafeInteger(meta.modelSeed) || !Number.isSafeInteger(meta.trainerSeed)) throw new Error(`${path}: the checkpoint's seeds are missing`);
+  return meta;
+}
+
+/** Fields (other than the name) where two configs differ, "field: a (checkpoint) vs b (model)". */
+function configDifferences(saved: ModelConfig, current: ModelConfig): string[] {
+  const keys = new Set([...Object.keys(saved), ...Object.keys(current)]);
+  keys.delete('name');
+  const out: string[] = [];
+  for (const key of keys) {
+    const a = JSON.stringify((saved as unknown as Record<string, unknown>)[key]);
+    const b = JSON.stringify((current as unknown as Record<string, unknown>)[key]);
+    if (a !== b) out.push(`${key}: ${a} (checkpoint) vs ${b} (this model)`);
+  }
+  return out;
+}

@@ -23,6 +23,18 @@ export type Ablation = (typeof ABLATIONS)[number];
 /** The paper's "plain shared VQ" baseline: the shared codebook without any cross-modal objective. */
 export const PLAIN_VQ_ABLATIONS: readonly Ablation[] = ['club', 'cpc', 'mm-ema', 'cmcm'];
 
+export const UNI_CODE = 'Uni-Code';
+export const PLAIN_VQ = 'plain VQ';
+
+/** The two models the demo compares: the named config with and without its cross-modal objectives. */
+export async function uniCodeAndPlainVq(name: ConfigName, modalities: ModalitySet): Promise<Record<typeof UNI_CODE | typeof PLAIN_VQ, ModelConfig>> {
+  const { makeConfig } = await import('../model/config.js');
+  return {
+    [UNI_CODE]: makeConfig(name, { modalities }),
+    [PLAIN_VQ]: makeConfig(name, { modalities, ...ablationOverrides(PLAIN_VQ_ABLATIONS), name: `${name}-plain-vq` }),
+  };
+}
+
 const MODALITY_LETTERS: Record<Modality, string> = { audio: 'A', video: 'V', text: 'T' };
 const SETS: readonly ModalitySet[] = ['AV', 'AT', 'VT', 'AVT'];
 

@@ -7,11 +7,9 @@ import * as path from 'node:path';
 import { defineCommand } from '../args.js';
 import { computeOptions, outputOptions, seedOption, setupCompute } from '../commonOptions.js';
 import { checkOutputDir, createOutputDir, defaultRunDir } from '../outputDir.js';
-import { PLAIN_VQ_ABLATIONS, ablationOverrides, encodeSplit, finalLosses, modalitySetOf, namedEncoder, openDataFor, runDownstream, startPretraining } from '../pipeline.js';
+import { UNI_CODE, encodeSplit, finalLosses, modalitySetOf, namedEncoder, openDataFor, runDownstream, startPretraining, uniCodeAndPlainVq } from '../pipeline.js';
 import { packageVersion } from '../version.js';
 
-const UNI_CODE = 'Uni-Code';
-const PLAIN_VQ = 'plain VQ';
 /** Steps of each model timed before the step count is fixed. */
 const CALIBRATION_STEPS = 3;
 /** Seconds kept for encoding, the downstream heads and the report (about 40 s on a busy 2-core machine). */
@@ -45,11 +43,8 @@ export const demo = defineCommand({
     const dir = checkOutputDir(options.out ?? defaultRunDir('demo'), options.force, command);
     const modalitySet = modalitySetOf(options.modalities.length > 0 ? options.modalities : ['audio', 'video'], '--modalities', command);
     const compute = await setupCompute(options, command);
-    const { makeConfig, modalitiesOf } = await import('../../model/config.js');
-    const configs = {
-      [UNI_CODE]: makeConfig('small', { modalities: modalitySet }),
-      [PLAIN_VQ]: makeConfig('small', { modalities: modalitySet, ...ablationOverrides(PLAIN_VQ_ABLATIONS), name: 'small-plain-vq' }),
-    };
+    const { modalitiesOf } = await import('../../model/config.js');
+    const configs = await uniCodeAndPlainVq('small', modalitySet);
     const dataset = await openDataFor(configs[UNI_CODE], { data: 'synthetic', clips: options.clips, dataSeed: options.seed }, command);
     createOutputDir(dir, command);
     const say = (text: string): void => {

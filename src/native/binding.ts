@@ -164,4 +164,22 @@ export interface NativeBinding {
 
   /** dw [fh, fw, inC, outC] from x and dy. */
   denseConv2dBackpropFilter(args: { x: Float32Array; dy: Float32Array; dw: Float32Array; geometry: DenseConv2dGeometry }): void;
+
+  /**
+   * out = x transposed: out's axis i is x's axis perm[i], read backwards where reversed[perm[i]] is
+   * non-zero (reversed: one flag per axis of x, optional). shape is x's shape, rank 1..8.
+   */
+  denseTranspose(args: { x: Float32Array; out: Float32Array; rank: number; shape: Int32Array; perm: Int32Array; reversed?: Int32Array }): void;
+
+  /** out[o, j] = scale * sum over r of x[o, r, j], x seen as [outer, reduce, inner] (summed in double; scale default 1). */
+  denseSumAxis(args: { x: Float32Array; out: Float32Array; outer: number; reduce: number; inner: number; scale?: number }): void;
+
+  /**
+   * out = a op b over out [outer, mid, inner]; a and b each hold outer*mid*inner elements, or
+   * outer*inner repeated along mid (at most one of them): tfjs broadcasting over one run of axes.
+   */
+  denseBinary(args: { op: 'add' | 'sub' | 'mul' | 'div'; a: Float32Array; b: Float32Array; out: Float32Array; outer: number; mid: number; inner: number }): void;
+
+  /** out[i] = op(x[i]); step is tfjs's Step: x > 0 ? 1 : alpha (default 0). */
+  denseUnary(args: { op: 'relu' | 'step' | 'sqrt' | 'square' | 'neg'; x: Float32Array; out: Float32Array; alpha?: number }): void;
 }

@@ -8,13 +8,14 @@ import * as fs from 'node:fs';
 import { type Command, PROGRAM, UsageError, formatHelp, parseCommandArgs } from './args.js';
 import { packageVersion } from './version.js';
 import { bench } from './commands/bench.js';
+import { buildAvFashionCommand } from './commands/buildAvFashion.js';
 import { demo } from './commands/demo.js';
 import { encode } from './commands/encode.js';
 import { evaluate } from './commands/eval.js';
 import { info } from './commands/info.js';
 import { pretrain } from './commands/pretrain.js';
 
-export const COMMANDS: readonly Command[] = [pretrain, encode, evaluate, demo, info, bench] as unknown as Command[];
+export const COMMANDS: readonly Command[] = [pretrain, encode, evaluate, demo, info, bench, buildAvFashionCommand] as unknown as Command[];
 
 function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;

@@ -12,6 +12,7 @@
 // (default 5) small steps per variant, UCMG_BENCH_DENSE_PAPER_STEPS (default 1, 0 skips paper).
 // UCMG_BENCH_DENSE_PAPER_CPU=1 also runs paper on tfjs cpu (hours). UCMG_PYTHON: the Python with
 // torch (default: the first of python3, /usr/bin/python3 that imports torch).
+import { syntheticBatchFor } from './syntheticBatch.js';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -128,16 +129,6 @@ async function kernelSuite(): Promise<void> {
 
 // ---- 2. pretraining steps -----------------------------------------------------------------------
 
-function batchFor(name: ConfigName): PairedBatch {
-  const config = makeConfig(name);
-  const batch: PairedBatch = {};
-  for (const m of modalitiesOf(config.modalities)) {
-    const size = BATCH * config.segments * inputShapeOf(config, m).reduce((a, b) => a * b, 1);
-    batch[m] = Float32Array.from({ length: size }, (_, i) => Math.sin(0.37 * i + m.length));
-  }
-  return batch;
-}
-
 function formatSplit(t: PhaseTimings): string {
   return PHASES.map((p) => `${p} ${t[p].toFixed(0)}`).join(', ') + ` (ms of ${t.total.toFixed(0)})`;
 }
@@ -195,7 +186,7 @@ class StepRunner {
   constructor(name: ConfigName, opBackend: OpBackend, private readonly native: boolean) {
     this.model = new UniCodeModel(makeConfig(name), { seed: 1, backend: opBackend });
     this.trainer = new Trainer(this.model, { progress: false });
-    this.batch = batchFor(name);
+    this.batch = syntheticBatchFor(name, BATCH);
   }
 
   /** One training step; its wall time in seconds. */

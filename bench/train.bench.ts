@@ -7,6 +7,7 @@
 // sampled by benny, in a child process (see benchPaper); the first step includes the warm-up.
 // Measured here: a paper step does not fit the wasm heap (weights, gradients, XNNPACK's packed
 // copies and Adam state of 119M parameters); the failure is reported as a skip with its reason.
+import { syntheticBatchFor } from './syntheticBatch.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableBackends, type OpBackend } from '../src/backend.js';
@@ -21,17 +22,6 @@ import { type CaseSpec, Ledger, measure } from './harness.js';
 const BATCH = 80;
 const PAPER_STEPS = Number(process.env.UCMG_BENCH_PAPER_STEPS ?? 2);
 const PAPER_WORKER_FLAG = '--paper-worker';
-
-/** Deterministic smooth features (their values do not matter for speed). */
-function batchFor(name: ConfigName): PairedBatch {
-  const config = makeConfig(name);
-  const batch: PairedBatch = {};
-  for (const m of modalitiesOf(config.modalities)) {
-    const size = BATCH * config.segments * inputShapeOf(config, m).reduce((a, b) => a * b, 1);
-    batch[m] = Float32Array.from({ length: size }, (_, i) => Math.sin(0.37 * i + m.length));
-  }
-  return batch;
-}
 
 function parameterCount(model: UniCodeModel): number {
   return model.params.names().reduce((s, n) => s + model.params.get(n).size, 0);
@@ -51,7 +41,7 @@ function formatSplit(timings: PhaseTimings[]): string {
 async function benchSmall(backend: OpBackend, ledger: Ledger, spec: CaseSpec): Promise<void> {
   const model = new UniCodeModel(makeConfig('small'), { seed: 1, backend });
   const trainer = new Trainer(model, { progress: false });
-  const batch = batchFor('small');
+  const batch = syntheticBatchFor('small', BATCH);
   await trainer.step(batch); // warm-up: kernel setup and memory growth
   const timings: PhaseTimings[] = [];
   const measurement = await measure(`${spec.name} [${backend}]`, async () => {
@@ -112,7 +102,7 @@ async function paperWorker(backend: OpBackend, steps: number): Promise<void> {
   await initTfjs();
   const model = new UniCodeModel(makeConfig('paper'), { seed: 1, backend });
   const trainer = new Trainer(model, { progress: false });
-  const batch = batchFor('paper');
+  const batch = syntheticBatchFor('paper', BATCH);
   console.log(JSON.stringify({ parameters: parameterCount(model) }));
   for (let i = 0; i < steps; i++) {
     const start = performance.now();

@@ -321,6 +321,22 @@ test('dense: elementwise kernels (tfjs cpu only) and means match tfjs', async ()
   disableNativeDense();
 });
 
+test('dense: splits and unstacks (tfjs cpu only) match tfjs', async () => {
+  const rng = new Rng(73);
+  for (let i = 0; i < 6; i++) {
+    const rank = 1 + (i % 4);
+    const shape = Array.from({ length: rank }, () => 1 + rng.int(6));
+    const axis = rng.int(rank);
+    shape[axis] = 4 + rng.int(4);
+    const x = randomTensor(rng, shape);
+    const first = 1 + rng.int(shape[axis] - 2);
+    await compare('cpu', `cpu split/unstack [${shape}] on axis ${axis}`, ['SplitV', 'Unpack'], () => [
+      ...tf.split(x, [first, shape[axis] - first], axis),
+      ...tf.unstack(x, axis),
+    ], { minElements: 0 });
+  }
+});
+
 test('dense: sums over axes that are not consecutive run on the tfjs kernel', async () => {
   const rng = new Rng(71);
   const x = randomTensor(rng, [30, 40, 50]);

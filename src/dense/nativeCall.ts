@@ -21,8 +21,8 @@ export interface Declined {
   declined: string;
 }
 
-/** The output of the native kernel, or why it declined after all. */
-export type DenseKernelResult = TensorInfo | Declined;
+/** The output(s) of the native kernel, or why it declined after all. */
+export type DenseKernelResult = TensorInfo | TensorInfo[] | Declined;
 
 /**
  * A call the native kernel accepts: its size, which decides whether it is worth the native round

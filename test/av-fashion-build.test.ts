@@ -148,8 +148,10 @@ test('the features show what the plans say: the named image, speech louder than 
   });
   // Lighting and clamping bend the grey levels, but the named image explains them, and far better than another.
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  assert.ok(Math.min(...named) > 0.8, `worst correlation with the named image ${Math.min(...named)}`);
-  assert.ok(mean(named) > mean(neighbour) + 0.2, `named ${mean(named)}, neighbouring image ${mean(neighbour)}`);
+  // (A dark image under low contrast and negative brightness is clamped to black in places: a few fall lower.)
+  const close = named.filter((r) => r > 0.9).length;
+  assert.ok(close >= 0.97 * named.length, `${close} of ${named.length} image segments correlate > 0.9 with the named image`);
+  assert.ok(mean(named) > mean(neighbour) + 0.3, `named ${mean(named)}, neighbouring image ${mean(neighbour)}`);
   assert.equal(new Set(byText.values()).size, byText.size, 'different descriptions, different embeddings');
   assert.ok(compared > 50 && louder === compared, `speech louder than silence in ${louder} of ${compared} pairs`);
 });

@@ -7,6 +7,7 @@ import { iterateBatches } from '../src/data/batches.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { makeConfig, modalitiesOf } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
+import { enableNativeDense } from '../src/dense/index.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 import type { PairedBatchSource } from '../src/train/pairedBatchSource.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -22,6 +23,10 @@ export interface ExampleOptions {
 
 export async function pretrainExample({ outDir = 'runs/example', epochs = 3, clips = 400, batchSize = 16, overrides = {} }: ExampleOptions = {}) {
   await initTfjs(); // wasm unless UCMG_TFJS_BACKEND says otherwise
+  // Matrix products and convolutions on the addon's OpenBLAS kernels; where the addon or OpenBLAS
+  // is missing nothing changes and `reason` says why.
+  const dense = enableNativeDense();
+  if (!dense.enabled) console.warn(`dense layers on tfjs's own kernels: ${dense.reason}`);
 
   // 1. A config: the `small` preset, audio + video, any field overridable.
   const config = makeConfig('small', { modalities: 'AV', ...overrides });

@@ -14,6 +14,7 @@ import { tensorEncoder } from '../src/downstream/encoder.js';
 import { crossModalClassify } from '../src/downstream/tasks.js';
 import { type ConfigOverrides, makeConfig, modalitiesOf } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
+import { enableNativeDense } from '../src/dense/index.js';
 import { initTfjs } from '../src/tfjs.js';
 import type { PairedBatchSource } from '../src/train/pairedBatchSource.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -34,6 +35,7 @@ after(() => {
 
 test('pretrained on AV-Fashion, Uni-Code classifies A->V and V->A well above chance and above plain VQ', { skip, timeout: 60 * 60 * 1000 }, async (t) => {
   await initTfjs();
+  enableNativeDense(); // as the CLI does: OpenBLAS dense kernels where the addon has them
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'avf-e2e-'));
   await buildAvFashion({ out: path.join(root, 'data'), overrides: { numClips: BUDGET.clips, seed: BUDGET.seed } });
   const dataset = openDataset(path.join(root, 'data'));

@@ -53,6 +53,7 @@ test('cli: bad flags exit non-zero with a message naming them', () => {
     [['pretrain', '--data', '/nonexistent/dataset', '--out', path.join(tempDir(), 'run')], /--data: .*dataset directory does not exist/],
     [['info', '--json=yes'], /'--json' does not take an argument/],
     [['bench', '--suites', 'nosuch'], /no suite named nosuch/],
+    [['pretrain', '--dense', 'gpu'], /--dense must be one of native, tfjs; got 'gpu'/],
   ];
   for (const [args, pattern] of cases) {
     const { status, stderr } = cli(args);
@@ -88,6 +89,22 @@ test('cli: info prints the backends as text and as JSON', () => {
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`^op backend: +${parsed.selected}`, 'm'));
   assert.match(text.stdout, /^native addon: /m);
+  // The dense kernels are on by default wherever the addon has OpenBLAS, and say why not otherwise.
+  const dense = parsed.denseKernels;
+  if (parsed.compiled?.blas) {
+    assert.equal(dense.enabled, true, dense.reason);
+    assert.ok(dense.kernels.includes('BatchMatMul') && dense.kernels.includes('Conv2D'), dense.kernels.join(','));
+    assert.match(text.stdout, /^dense kernels: +native on tfjs /m);
+  } else {
+    assert.equal(dense.enabled, false);
+    assert.match(text.stdout, /^dense kernels: +tfjs's own \(.+\)/m);
+  }
+  const off = spawnSync(process.execPath, [MAIN, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, UCMG_DENSE: 'tfjs' } });
+  assert.equal(off.status, 0, off.stderr);
+  assert.equal(JSON.parse(off.stdout).denseKernels.enabled, false, 'UCMG_DENSE=tfjs keeps tfjs kernels');
+  const bad = spawnSync(process.execPath, [MAIN, 'info'], { encoding: 'utf8', env: { ...process.env, UCMG_DENSE: 'fast' } });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /UCMG_DENSE must be 'native' or 'tfjs', got "fast"/);
 });
 
 test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data', () => {
@@ -121,12 +138,16 @@ test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data',
   assert.match(encoded.stdout, /audio: \d+ clips x 10 segments, \d+\/96 codes used/);
 
   const evaluated = path.join(root, 'eval');
-  const evalRun = cli(['eval', '--checkpoint', path.join(run, 'checkpoint.ckpt'), '--clips', '40', '--epochs', '1', '--tasks', 'classify', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', evaluated]);
+  // The same checkpoint twice more as baselines: three rows, told apart by number.
+  const ckpt = path.join(run, 'checkpoint.ckpt');
+  const evalRun = cli(['eval', '--checkpoint', ckpt, '--baseline', ckpt, '--baseline', ckpt, '--clips', '40', '--epochs', '1', '--tasks', 'classify', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', evaluated]);
   assert.equal(evalRun.status, 0, evalRun.stderr);
   assert.match(evalRun.stdout, /audio -> text/);
   assert.match(evalRun.stdout, /text -> text \(upper bound\)/);
   const evalReport = JSON.parse(fs.readFileSync(path.join(evaluated, 'report.json'), 'utf8'));
   assert.equal(evalReport.downstream[0].task, 'classification');
+  assert.deepEqual(evalReport.downstream[0].rows.map((r: { encoder: string }) => r.encoder), ['run', 'run (2)', 'run (3)']);
+  assert.deepEqual(Object.keys(evalReport.checkpoints), ['run', 'run (2)', 'run (3)']);
   assert.ok(fs.readFileSync(path.join(evaluated, 'cross-modal-classification.svg'), 'utf8').startsWith('<svg'));
 });
 

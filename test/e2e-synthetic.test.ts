@@ -14,6 +14,7 @@ import { resolveBackend } from '../src/backend.js';
 import { PLAIN_VQ, UNI_CODE, namedEncoder, openDataFor, runDownstream, startPretraining, uniCodeAndPlainVq } from '../src/cli/pipeline.js';
 import type { NamedEncoder } from '../src/downstream/encoder.js';
 import { formatDownstreamTable } from '../src/report/runReport.js';
+import { enableNativeDense } from '../src/dense/index.js';
 import { initTfjs } from '../src/tfjs.js';
 
 const SEED = 0;
@@ -27,6 +28,7 @@ const MARGIN_OVER_BASELINE = 0.2;
 
 test('e2e: Uni-Code classifies across audio and video well above chance and the plain-VQ baseline', async () => {
   await initTfjs();
+  enableNativeDense(); // as the CLI does: OpenBLAS dense kernels where the addon has them
   const backend = resolveBackend();
   const configs = await uniCodeAndPlainVq('small', 'AV');
   const dataset = await openDataFor(configs[UNI_CODE], { data: 'synthetic', clips: CLIPS, dataSeed: SEED }, 'e2e');

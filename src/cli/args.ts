@@ -21,7 +21,7 @@ interface OptionBase {
 
 export type OptionSpec =
   | (OptionBase & { kind: 'flag' })
-  | (OptionBase & { kind: 'string'; valueName?: string; default?: string; required?: boolean })
+  | (OptionBase & { kind: 'string'; valueName?: string; default?: string; required?: boolean; multiple?: boolean })
   | (OptionBase & { kind: 'int'; valueName?: string; default?: number; min?: number; max?: number })
   | (OptionBase & { kind: 'number'; valueName?: string; default?: number; min?: number; exclusiveMin?: boolean })
   | (OptionBase & { kind: 'choice'; choices: readonly string[]; default?: string; multiple?: boolean });
@@ -36,7 +36,7 @@ export type ParsedOptions<S extends OptionSpecs> = {
       ? number
       : S[K] extends { kind: 'int' | 'number' }
         ? number | undefined
-        : S[K] extends { kind: 'choice'; multiple: true }
+        : S[K] extends { kind: 'choice' | 'string'; multiple: true }
           ? string[]
           : S[K] extends { default: string }
             ? string
@@ -66,7 +66,7 @@ export function parseCommandArgs<S extends OptionSpecs>(spec: CommandSpec<S>, ar
     config[name] = {
       type: option.kind === 'flag' ? 'boolean' : 'string',
       ...(option.short ? { short: option.short } : {}),
-      ...(option.kind === 'choice' && option.multiple ? { multiple: true } : {}),
+      ...((option.kind === 'choice' || option.kind === 'string') && option.multiple ? { multiple: true } : {}),
     };
   }
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -112,13 +112,14 @@ function convert(name: string, option: OptionSpec, raw: unknown, command: string
   switch (option.kind) {
     case 'flag':
       return raw === true;
-    case 'string':
-      if (raw === undefined) {
-        if (option.required) fail('is required');
-        return option.default;
-      }
-      if (raw === '') fail('must not be empty');
-      return raw;
+    case 'string': {
+      // Repeatable strings are not split at commas: they are paths and names.
+      const list = raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
+      if (list.length === 0 && option.required) fail('is required');
+      if (list.includes('')) fail('must not be empty');
+      if (option.multiple) return list;
+      return list[0] ?? option.default;
+    }
     case 'choice': {
       const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
       const items = list.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter((v) => v !== '');
@@ -177,6 +178,7 @@ export function formatHelp(spec: CommandSpec): string {
       if (option.multiple) detail += ' (comma-separated, repeatable)';
     } else if (option.kind !== 'flag') {
       value = ` <${option.valueName ?? (option.kind === 'string' ? 'value' : option.kind === 'int' ? 'n' : 'x')}>`;
+      if (option.kind === 'string' && option.multiple) detail += ' (repeatable)';
     }
     if (option.kind !== 'flag' && option.default !== undefined) detail += ` [default: ${option.default}]`;
     if (option.kind === 'string' && option.required) detail += ' (required)';

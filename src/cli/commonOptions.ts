@@ -16,6 +16,11 @@ export const computeOptions = {
     choices: ['wasm', 'cpu'],
     description: 'TensorFlow.js backend of the dense layers [default: UCMG_TFJS_BACKEND, else wasm]',
   },
+  dense: {
+    kind: 'choice',
+    choices: ['native', 'tfjs'],
+    description: "kernels of the matrix products and convolutions: the addon's OpenBLAS ones, or tfjs's own [default: UCMG_DENSE, else native where the addon has OpenBLAS]",
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export function outputOptions(what: string) {
@@ -32,13 +37,39 @@ export const seedOption = {
 export interface ComputeSetup {
   backend: OpBackend;
   tfjsBackend: TfjsKind;
+  /** 'native' while the OpenBLAS dense kernels are registered into tfjs. */
+  dense: 'native' | 'tfjs';
+}
+
+const DENSE_CHOICES = ['native', 'tfjs'] as const;
+
+/**
+ * Registers the native dense kernels unless asked not to. An explicit 'native' (option or
+ * UCMG_DENSE) that cannot be honoured is an error; the default falls back to tfjs with a notice.
+ */
+export async function setupDense(requested: string | undefined, command: string): Promise<'native' | 'tfjs'> {
+  const { enableNativeDense, disableNativeDense } = await import('../dense/index.js');
+  const fromEnv = process.env.UCMG_DENSE;
+  const explicit = requested ?? (fromEnv === undefined || fromEnv === '' ? undefined : fromEnv);
+  if (explicit !== undefined && !(DENSE_CHOICES as readonly string[]).includes(explicit)) {
+    throw new UsageError(`UCMG_DENSE must be 'native' or 'tfjs', got ${JSON.stringify(explicit)}`, command);
+  }
+  if (explicit === 'tfjs') {
+    disableNativeDense();
+    return 'tfjs';
+  }
+  const result = enableNativeDense();
+  if (result.enabled) return 'native';
+  if (explicit === 'native') throw new UsageError(`native dense kernels requested but unavailable: ${result.reason}`, command);
+  process.stderr.write(`${command}: dense layers on tfjs's own kernels (${result.reason})\n`);
+  return 'tfjs';
 }
 
 /**
  * Initialises tfjs and resolves the op backend now, so that an unusable choice fails before any
  * work starts. Heavy modules are imported here rather than at start-up to keep --help instant.
  */
-export async function setupCompute(options: { backend?: string; tfjs?: string }, command: string): Promise<ComputeSetup> {
+export async function setupCompute(options: { backend?: string; tfjs?: string; dense?: string }, command: string): Promise<ComputeSetup> {
   const { initTfjs } = await import('../tfjs.js');
   const { resolveBackend } = await import('../backend.js');
   let tfjsBackend: TfjsKind;
@@ -53,5 +84,6 @@ export async function setupCompute(options: { backend?: string; tfjs?: string },
   } catch (err) {
     throw new UsageError((err as Error).message, command); // names the backend and why it is unusable
   }
-  return { backend, tfjsBackend };
+  const dense = await setupDense(options.dense, command);
+  return { backend, tfjsBackend, dense };
 }

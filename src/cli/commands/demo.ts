@@ -50,7 +50,7 @@ export const demo = defineCommand({
     const say = (text: string): void => {
       process.stderr.write(`demo: ${text}\n`);
     };
-    say(`${dataset.name}: ${dataset.numClips} clips of ${modalitiesOf(modalitySet).join(' + ')}, ${dataset.classes.length} event classes; op backend ${compute.backend}, tfjs ${compute.tfjsBackend}`);
+    say(`${dataset.name}: ${dataset.numClips} clips of ${modalitiesOf(modalitySet).join(' + ')}, ${dataset.classes.length} event classes; op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}`);
 
     const trainClips = dataset.split('train').length;
     const batchSize = Math.min(options['batch-size'], trainClips);

@@ -8,7 +8,7 @@ import { packageVersion } from '../version.js';
 export const info = defineCommand({
   name: 'info',
   summary: 'Show the native build, CUDA/CPU runtime and the selected compute backends.',
-  description: 'The op backend follows UCMG_BACKEND (cuda|cpu|tfjs) and the tfjs backend UCMG_TFJS_BACKEND (wasm|cpu) when set.',
+  description: 'The op backend follows UCMG_BACKEND (cuda|cpu|tfjs), the tfjs backend UCMG_TFJS_BACKEND (wasm|cpu) and the dense kernels UCMG_DENSE (native|tfjs) when set.',
   options: {
     json: { kind: 'flag', description: 'print one JSON object instead of text' },
   },
@@ -16,7 +16,9 @@ export const info = defineCommand({
   async run(options) {
     const { backendInfo } = await import('../../backend.js');
     const { initTfjs } = await import('../../tfjs.js');
+    const { setupDense } = await import('../commonOptions.js');
     await initTfjs();
+    await setupDense(undefined, 'info');
     const details = backendInfo();
     const report = {
       version: packageVersion(),
@@ -45,6 +47,9 @@ export const info = defineCommand({
       ['version', `unicode-cmg ${report.version} (Node ${report.node}, ${report.platform})`],
       ['op backend', `${details.selected}${process.env.UCMG_BACKEND ? ' (from UCMG_BACKEND)' : ''}`],
       ['tfjs backend', details.tfjsBackend],
+      ['dense kernels', details.denseKernels.enabled
+        ? `native on tfjs ${details.denseKernels.backends.join(', ')} (${details.denseKernels.kernels.length} kernels)${process.env.UCMG_DENSE ? ' (from UCMG_DENSE)' : ''}`
+        : `tfjs's own (${details.denseKernels.reason ?? 'no reason given'})`],
       ['native addon', native],
       ['GPU', gpuText],
       ['CPU threads', String(cpuThreads)],

@@ -64,7 +64,7 @@ export const pretrain = defineCommand({
     }
     const splits = chooseSplits(dataset, options.split, command);
     createOutputDir(dir, command);
-    process.stderr.write(`pretrain: ${config.name} config, ${config.modalities}, data ${dataset.name} (${dataset.split(splits.train).length} clips in '${splits.train}'), op backend ${compute.backend}, tfjs ${compute.tfjsBackend}\n`);
+    process.stderr.write(`pretrain: ${config.name} config, ${config.modalities}, data ${dataset.name} (${dataset.split(splits.train).length} clips in '${splits.train}'), op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}\n`);
 
     const run = await startPretraining({
       config,

@@ -13,11 +13,12 @@ export const evaluate = defineCommand({
   summary: 'Cross-modal classification / localization / retrieval with frozen pretrained encoders.',
   description: [
     'Prints one table per task and writes report.json, report.md and cross-modal-<task>.svg into --out.',
-    'Pass --baseline to compare a second checkpoint (e.g. a plain shared-VQ run) in the same tables.',
+    'Pass --baseline (repeatable) to compare more checkpoints, e.g. a plain shared-VQ run and ablations, in the same tables;',
+    'each is named after its checkpoint\'s directory.',
   ].join('\n'),
   options: {
     checkpoint: { kind: 'string', required: true, valueName: 'file', description: 'pretraining checkpoint of the model to evaluate' },
-    baseline: { kind: 'string', valueName: 'file', description: 'a second checkpoint to evaluate alongside (e.g. pretrain --without club,cpc,mm-ema,cmcm)' },
+    baseline: { kind: 'string', multiple: true, valueName: 'file', description: 'another checkpoint to evaluate alongside (e.g. pretrain --without club,cpc,mm-ema,cmcm)' },
     data: { kind: 'string', default: SYNTHETIC, valueName: 'dir|synthetic', description: 'labelled dataset directory, or "synthetic" (shaped for the checkpoint\'s model)' },
     tasks: { kind: 'choice', choices: DOWNSTREAM_CHOICES, multiple: true, description: 'downstream tasks [default: classify,localize]' },
     modalities: { kind: 'choice', choices: ['audio', 'video', 'text'], multiple: true, description: 'modalities to pair [default: all the models and the data share]' },
@@ -35,28 +36,30 @@ export const evaluate = defineCommand({
   examples: [
     'eval --checkpoint runs/av/checkpoint.ckpt',
     'eval --checkpoint runs/av/checkpoint.ckpt --baseline runs/vq/checkpoint.ckpt --tasks classify --epochs 10',
+    'eval --checkpoint runs/av/checkpoint.ckpt --baseline runs/no-club/checkpoint.ckpt --baseline runs/no-cpc/checkpoint.ckpt',
   ],
   async run(options) {
     const command = 'eval';
     const dir = checkOutputDir(options.out ?? defaultRunDir('eval'), options.force, command);
     const compute = await setupCompute(options, command);
     const model = await loadPretrained(options.checkpoint, compute.backend, command);
-    const baseline = options.baseline === undefined ? null : await loadPretrained(options.baseline, compute.backend, command, '--baseline');
+    const baselines: Awaited<ReturnType<typeof loadPretrained>>[] = [];
+    for (const file of options.baseline) baselines.push(await loadPretrained(file, compute.backend, command, '--baseline'));
+    const models = [model, ...baselines];
     const dataset = await openDataFor(model.config, { data: options.data, clips: options.clips, dataSeed: options['data-seed'] }, command);
     const paired = options.modalities.length > 0
       ? options.modalities
-      : model.modalities.filter((m) => dataset.modalities.includes(m) && (baseline === null || baseline.modalities.includes(m)));
-    for (const m of [model, baseline]) if (m !== null) await checkDataFitsModel(dataset, m.config, paired, command);
+      : model.modalities.filter((m) => dataset.modalities.includes(m) && baselines.every((b) => b.modalities.includes(m)));
+    for (const m of models) await checkDataFitsModel(dataset, m.config, paired, command);
     for (const [flag, split] of [['--train-split', options['train-split']], ['--test-split', options['test-split']]]) {
       if (!dataset.splitNames.includes(split)) throw new UsageError(`${flag}: dataset '${dataset.name}' has no split '${split}' (it has ${dataset.splitNames.join(', ')})`, command);
     }
     createOutputDir(dir, command);
 
-    const encoders = [await namedEncoder(path.basename(path.dirname(path.resolve(options.checkpoint))) || 'model', model)];
-    if (baseline !== null) {
-      const name = path.basename(path.dirname(path.resolve(options.baseline!))) || 'baseline';
-      encoders.push(await namedEncoder(name === encoders[0].name ? `${name} (baseline)` : name, baseline));
-    }
+    const files = [options.checkpoint, ...options.baseline];
+    const names = uniqueNames(files.map((file, i) => path.basename(path.dirname(path.resolve(file))) || (i === 0 ? 'model' : 'baseline')));
+    const encoders: Awaited<ReturnType<typeof namedEncoder>>[] = [];
+    for (const [i, m] of models.entries()) encoders.push(await namedEncoder(names[i], m));
     const tasks = (options.tasks.length > 0 ? options.tasks : ['classify', 'localize']) as DownstreamTask[];
     const reports = await runDownstream({
       tasks,
@@ -86,13 +89,22 @@ export const evaluate = defineCommand({
       version: packageVersion(),
       createdAt: new Date().toISOString(),
       compute,
-      checkpoints: { [encoders[0].name]: options.checkpoint, ...(baseline ? { [encoders[1].name]: options.baseline } : {}) },
+      checkpoints: Object.fromEntries(names.map((name, i) => [name, files[i]])),
       data: { source: options.data, name: dataset.name },
       downstream: reports,
     });
-    model.dispose();
-    baseline?.dispose();
+    models.forEach((m) => m.dispose());
     dataset.close();
     process.stdout.write(`\nwrote ${writer.files.join(', ')}\n`);
   },
 });
+
+/** Encoder names as given, a repeated one numbered from its second use: 'run', 'run (2)'. */
+export function uniqueNames(names: string[]): string[] {
+  const seen = new Map<string, number>();
+  return names.map((name) => {
+    const count = (seen.get(name) ?? 0) + 1;
+    seen.set(name, count);
+    return count === 1 ? name : `${name} (${count})`;
+  });
+}

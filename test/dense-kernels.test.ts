@@ -337,6 +337,30 @@ test('dense: splits and unstacks (tfjs cpu only) match tfjs', async () => {
   }
 });
 
+test('dense: on tfjs wasm, Identity shares the memory, and a clone outlives its source', async () => {
+  await initTfjs('wasm');
+  disableNativeDense();
+  const rng = new Rng(74);
+  const source = randomTensor(rng, [40, 50]);
+  const want = Float32Array.from(source.dataSync() as Float32Array);
+  assert.ok(enableNativeDense().enabled);
+  const x = source.clone(); // a tensor of its own on the wasm backend
+  const calls = nativeDenseStatus().counts.Identity.native;
+  const y = tf.clone(x);
+  assert.equal(nativeDenseStatus().counts.Identity.native, calls + 1, 'the clone ran on the sharing Identity');
+  assert.equal(y.dataId, x.dataId, 'the clone is the same memory');
+  x.dispose();
+  assert.deepEqual(y.dataSync(), want, 'the clone keeps the values after its source is disposed');
+  // Gradients save their inputs through Identity: a whole backward pass must agree with tfjs cpu.
+  const w = randomTensor(rng, [50, 30]);
+  const loss = (a: Tensor) => tf.sum(tf.square(tf.relu(tf.matMul(a, w))));
+  const got = tf.grad(loss)(y).dataSync();
+  disableNativeDense();
+  await initTfjs('cpu');
+  assertClose(got as Float32Array, tf.grad(loss)(tf.tensor(want, [40, 50])).dataSync() as Float32Array, 'gradient through saved clones');
+  tf.dispose([y, w, source]);
+});
+
 test('dense: sums over axes that are not consecutive run on the tfjs kernel', async () => {
   const rng = new Rng(71);
   const x = randomTensor(rng, [30, 40, 50]);

@@ -1,16 +1,17 @@
 // Native dense kernels for tfjs (issue 6): while enabled, the matrix-product and convolution
 // kernels of the wasm and cpu tfjs backends run on the native addon's OpenBLAS kernels, and their
 // transposes, reverses and axis sums / means on its layout kernels (on tfjs cpu, whose kernels are
-// plain JavaScript, the common elementwise kernels, splits and unstacks too), in place on tfjs's
-// tensor memory. Model code does not change: the kernels are swapped in tfjs's kernel
-// registry, gradients keep their tfjs definitions (and call these kernels in turn).
+// plain JavaScript, the common elementwise kernels, splits and unstacks too; on tfjs wasm, Identity
+// shares memory instead of copying it), in place on tfjs's tensor memory. Model code does not
+// change: the kernels are swapped in tfjs's kernel registry, gradients keep their tfjs definitions
+// (and call these kernels in turn).
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeBinding } from '../native/binding.js';
 import { loadNative } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel } from './convKernels.js';
 import { ELEMENTWISE_KERNELS } from './elementwiseKernels.js';
-import { meanKernel, reverseKernel, sumKernel, transposeKernel } from './layoutKernels.js';
+import { identityKernel, meanKernel, reverseKernel, sumKernel, transposeKernel } from './layoutKernels.js';
 import { matMulKernel } from './matMulKernel.js';
 import { splitVKernel, unpackKernel } from './splitKernels.js';
 import type { DenseKernelArgs, DenseKernelImpl } from './nativeCall.js';
@@ -30,6 +31,7 @@ const DENSE_KERNELS: Readonly<Record<string, { impl: DenseKernelImpl; hosts: rea
     Sum: sumKernel,
     Mean: meanKernel,
   }).map(([name, impl]) => [name, { impl, hosts: DENSE_HOST_BACKENDS }])),
+  Identity: { impl: identityKernel, hosts: ['wasm'] },
   // tfjs wasm's own kernels for these are fast already; tfjs cpu's are JavaScript loops.
   ...Object.fromEntries(Object.entries({ ...ELEMENTWISE_KERNELS, SplitV: splitVKernel, Unpack: unpackKernel })
     .map(([name, impl]) => [name, { impl, hosts: ['cpu'] as const }])),

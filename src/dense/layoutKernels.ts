@@ -61,3 +61,14 @@ function reductionKernel(mean: boolean): DenseKernelImpl {
 
 export const sumKernel = reductionKernel(false);
 export const meanKernel = reductionKernel(true);
+
+/**
+ * Identity as another reference to the same memory. tfjs-core clones every tensor it saves for
+ * the backward pass through this kernel, and tfjs wasm copies each one (about 3,000 copies per
+ * small training step); tfjs cpu already shares. Safe because no kernel writes into its inputs.
+ */
+export const identityKernel: DenseKernelImpl = (args, env) => {
+  const x = input(args, 'x');
+  if (x.dtype === 'string') return declined('string tensor');
+  return { size: { free: true }, run: () => env.memory.share(x) };
+};

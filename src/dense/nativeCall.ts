@@ -30,7 +30,8 @@ export type DenseKernelResult = TensorInfo | TensorInfo[] | Declined;
  * how to run it.
  */
 export interface DensePlan {
-  size: { flops: number } | { elements: number };
+  /** `free`: cheaper than the tfjs kernel at any size (no threshold applies). */
+  size: { flops: number } | { elements: number } | { free: true };
   run(): DenseKernelResult;
 }
 

@@ -20,6 +20,18 @@ export interface TensorMemory {
   allocate(shape: number[]): TensorInfo;
   /** Frees a tensor made by allocate() that will not be returned. */
   release(tensor: TensorInfo): void;
+  /** Another reference to `tensor`'s memory (the backend counts references; nothing is copied). */
+  share(tensor: TensorInfo): TensorInfo;
+}
+
+/** Backends that count references to their data ids, as reshape relies on. */
+interface RefCounting { incRef(dataId: object): void }
+
+function shareOf(backend: RefCounting) {
+  return (tensor: TensorInfo): TensorInfo => {
+    backend.incRef(tensor.dataId);
+    return { dataId: tensor.dataId, shape: [...tensor.shape], dtype: tensor.dtype };
+  };
 }
 
 const wasmMemory = (backend: BackendWasm): TensorMemory => ({
@@ -39,6 +51,7 @@ const wasmMemory = (backend: BackendWasm): TensorMemory => ({
   },
   allocate: (shape) => backend.makeOutput(shape, 'float32'),
   release: (tensor) => void backend.disposeData(tensor.dataId),
+  share: shareOf(backend as unknown as RefCounting),
 });
 
 const cpuMemory = (backend: MathBackendCPU): TensorMemory => ({
@@ -48,6 +61,7 @@ const cpuMemory = (backend: MathBackendCPU): TensorMemory => ({
   },
   allocate: (shape) => backend.makeTensorInfo(shape, 'float32', new Float32Array(tf.util.sizeFromShape(shape))),
   release: (tensor) => void backend.disposeData(tensor.dataId),
+  share: shareOf(backend as unknown as RefCounting),
 });
 
 export function tensorMemory(backendName: DenseHostBackend, backend: KernelBackend): TensorMemory {

@@ -1,9 +1,10 @@
-// Building blocks: the conv filter gradients we rebuild from GEMMs (the wasm backend has no
-// Conv2DBackpropFilter) against tfjs's own kernels on the cpu backend; structural properties of the
+// Building blocks: the conv gradients, rebuilt from conv2d (the wasm backend has no
+// Conv2DBackpropFilter) or on the native backprop kernels, against tfjs's own kernels on the cpu backend; structural properties of the
 // transformer and the LSTMs that a wrong reshape or transpose would break.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INFERENCE } from '../src/model/layers/context.js';
+import { disableNativeDense, enableNativeDense, nativeDenseStatus } from '../src/dense/index.js';
 import { conv2d, conv2dTranspose } from '../src/model/layers/conv.js';
 import { Lstm } from '../src/model/layers/lstm.js';
 import { ParamStore } from '../src/model/params.js';
@@ -46,8 +47,13 @@ test('our conv and transposed-conv gradients equal tfjs kernels (cpu reference),
   const probe = (seed: number) => (shape: number[]) => randomTensor(new Rng(seed), shape);
   await initTfjs('cpu');
   const reference = cases.map((c, i) => valueAndGrads(c.tfjs, tf.tensor(inputs[i].x, c.xShape), tf.tensor(inputs[i].w, c.wShape), probe(inputs[i].seed)));
-  for (const kind of ['cpu', undefined] as const) {
+  // Each backend with tfjs's kernels (the conv2d rewrites) and with the native dense kernels (the
+  // backprop kernels called directly).
+  for (const [kind, native] of [['cpu', false], [undefined, false], ['cpu', true], [undefined, true]] as const) {
     const backend = await initTfjs(kind);
+    disableNativeDense();
+    if (native && !enableNativeDense({ minFlops: 0 }).enabled) continue; // no addon with OpenBLAS: covered by dense tests' skip
+    const backpropsBefore = nativeDenseStatus().counts.Conv2DBackpropFilter.native;
     cases.forEach((c, i) => {
       const ours = valueAndGrads(c.ours, tf.tensor(inputs[i].x, c.xShape), tf.tensor(inputs[i].w, c.wShape), probe(inputs[i].seed));
       ['value', 'd/dx', 'd/dw'].forEach((what, k) => assertClose(ours[k], reference[i][k], 1e-5, `${c.name} ${what} on ${backend}`, 1));
@@ -57,6 +63,9 @@ test('our conv and transposed-conv gradients equal tfjs kernels (cpu reference),
     assertClose(value, reference[0][0], 1e-5, `no-input-gradient value on ${backend}`, 1);
     assert.ok(dx.every((v) => v === 0), 'no input gradient');
     assertClose(dw, reference[0][2], 1e-5, `no-input-gradient d/dw on ${backend}`, 1);
+    const backprops = nativeDenseStatus().counts.Conv2DBackpropFilter.native - backpropsBefore;
+    if (native) assert.ok(backprops >= cases.length, `native filter backprops on ${backend}: ${backprops}`);
+    disableNativeDense();
   }
 });
 

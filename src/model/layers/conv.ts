@@ -1,11 +1,32 @@
-// Stride-1 NHWC convolutions (filters in tf layout) with their gradients built from fast kernels:
-// the wasm backend has no Conv2DBackpropFilter kernel, and its Conv2DBackpropInput (what
-// tf.conv2dTranspose runs) is a plain loop several times slower than its XNNPACK conv2d. So input
-// gradients and transposed convolutions run as a conv2d of the padded input with the flipped filter,
-// and filter gradients as a conv2d with the batch in the channel position.
+// Stride-1 NHWC convolutions (filters in tf layout) with their gradients built from fast kernels.
+// Plain tfjs wasm has no Conv2DBackpropFilter kernel, and its Conv2DBackpropInput (what
+// tf.conv2dTranspose runs) is a plain loop several times slower than its XNNPACK conv2d. So there
+// input gradients and transposed convolutions run as a conv2d of the padded input with the flipped
+// filter, and filter gradients as a conv2d with the batch in the channel position. Where the native
+// dense kernels host the backend, both backprops are BLAS calls and run directly, without the
+// transposes and flips of the rewrites.
 import type { Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import { nativeDenseStatus } from '../../dense/index.js';
+import type { DenseHostBackend } from '../../dense/tensorMemory.js';
 import { tf } from '../../tfjs.js';
 import type { ParamStore } from '../params.js';
+
+/** Whether the backprop kernels of the active backend are the native ones. */
+function nativeBackprops(): boolean {
+  const status = nativeDenseStatus();
+  return status.enabled && status.backends.includes(tf.getBackend() as DenseHostBackend);
+}
+
+/** d/dw of a stride-1 correlation with the given padding, as one Conv2DBackpropFilter kernel call. */
+function backpropFilter(input: Tensor4D, outGrad: Tensor4D, pad: number, filterShape: number[]): Tensor4D {
+  const attrs = { strides: 1, pad: pad === 0 ? 'valid' : 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape };
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x: input, dy: outGrad }, attrs as unknown as tf.NamedAttrMap) as Tensor4D;
+}
+
+/** dx of a stride-1 correlation of x (shape `inShape`) with w, as one Conv2DBackpropInput kernel call. */
+function backpropInput(outGrad: Tensor4D, w: Tensor4D, pad: 'valid' | 'same', inShape: number[]): Tensor4D {
+  return tf.conv2dTranspose(outGrad, w, inShape as [number, number, number, number], 1, pad);
+}
 
 /**
  * Zero padding done inside the conv kernel (no padded copy). Explicit, because tfjs sizes the output
@@ -48,6 +69,12 @@ export function conv2d(x: Tensor4D, filter: Tensor4D, pad: 'valid' | 'same', inp
         const [sx, sw] = saved as Tensor4D[];
         const kh = sw.shape[0];
         const padding = pad === 'same' ? (kh - 1) / 2 : 0;
+        if (nativeBackprops()) {
+          return [
+            inputGradient ? backpropInput(dy as Tensor4D, sw, pad, sx.shape) : tf.zerosLike(sx),
+            backpropFilter(sx, dy as Tensor4D, padding, sw.shape),
+          ];
+        }
         return [
           inputGradient ? flippedCorrelation(dy as Tensor4D, sw, kh - 1 - padding) : tf.zerosLike(sx),
           filterGradient(sx, dy as Tensor4D, padding),
@@ -63,12 +90,17 @@ export function conv2dTranspose(x: Tensor4D, filter: Tensor4D): Tensor4D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xs, ws, save] = args as [Tensor4D, Tensor4D, tf.GradSaveFunc];
     save([xs, ws]);
+    const [n, h, w] = xs.shape;
+    const [kh, kw, outC] = ws.shape;
+    const outShape = [n, h + kh - 1, w + kw - 1, outC];
+    const native = nativeBackprops();
     return {
-      value: flippedCorrelation(xs, ws, ws.shape[0] - 1),
+      value: native ? backpropInput(xs, ws, 'valid', outShape) : flippedCorrelation(xs, ws, kh - 1),
       gradFunc: (dy, saved) => {
         const [sx, sw] = saved as Tensor4D[];
         // y[p+i, q+j, o] += x[p, q, c] w[i, j, o, c]: the filter gradient correlates dy with x.
-        return [tf.conv2d(dy as Tensor4D, sw, 1, 'valid'), filterGradient(dy as Tensor4D, sx, 0)];
+        const dw = native ? backpropFilter(dy as Tensor4D, sx, 0, sw.shape) : filterGradient(dy as Tensor4D, sx, 0);
+        return [tf.conv2d(dy as Tensor4D, sw, 1, 'valid'), dw];
       },
     };
   });

@@ -107,6 +107,21 @@ test('cli: info prints the backends as text and as JSON', () => {
   assert.match(bad.stderr, /UCMG_DENSE must be 'native' or 'tfjs', got "fast"/);
 });
 
+test('cli: the paper model trains on tfjs cpu unless --tfjs says otherwise (it does not fit the wasm heap)', () => {
+  const out = path.join(tempDir(), 'run');
+  const env = { ...process.env, UCMG_TFJS_BACKEND: '' };
+  const run = (extra: string[]) => spawnSync(process.execPath, [MAIN, 'pretrain', '--config', 'paper', '--data', '/nonexistent/dataset', '--out', out, ...extra], { encoding: 'utf8', env });
+  const chosen = run([]);
+  assert.equal(chosen.status, 2, chosen.stderr); // stops at the missing data, after choosing the backend
+  assert.match(chosen.stderr, /the paper model does not fit tfjs wasm's 4 GiB heap; using tfjs cpu/);
+  const explicit = run(['--tfjs', 'wasm']);
+  assert.equal(explicit.status, 2, explicit.stderr);
+  assert.doesNotMatch(explicit.stderr, /using tfjs cpu/);
+  const small = spawnSync(process.execPath, [MAIN, 'pretrain', '--config', 'small', '--data', '/nonexistent/dataset', '--out', out], { encoding: 'utf8', env });
+  assert.equal(small.status, 2, small.stderr);
+  assert.doesNotMatch(small.stderr, /using tfjs cpu/);
+});
+
 test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data', () => {
   const root = tempDir();
   const run = path.join(root, 'run');

@@ -34,6 +34,18 @@ export const seedOption = {
   seed: { kind: 'int', default: 0, min: 0, description: 'seed of every random choice (weights, batches, code resets)' },
 } as const satisfies Record<string, OptionSpec>;
 
+/**
+ * The tfjs backend when neither --tfjs nor UCMG_TFJS_BACKEND names one: wasm, except for the paper
+ * model, whose training step does not fit tfjs wasm's 4 GiB heap (wasm aborts); it trains on tfjs
+ * cpu, where the native dense kernels do the heavy work.
+ */
+function defaultTfjsFor(configName: string | undefined, command: string): TfjsKind | undefined {
+  const fromEnv = process.env.UCMG_TFJS_BACKEND;
+  if ((fromEnv !== undefined && fromEnv !== '') || configName === undefined || !configName.startsWith('paper')) return undefined;
+  process.stderr.write(`${command}: the ${configName} model does not fit tfjs wasm's 4 GiB heap; using tfjs cpu (--tfjs overrides)\n`);
+  return 'cpu';
+}
+
 export interface ComputeSetup {
   backend: OpBackend;
   tfjsBackend: TfjsKind;
@@ -69,13 +81,17 @@ export async function setupDense(requested: string | undefined, command: string)
  * Initialises tfjs and resolves the op backend now, so that an unusable choice fails before any
  * work starts. Heavy modules are imported here rather than at start-up to keep --help instant.
  */
-export async function setupCompute(options: { backend?: string; tfjs?: string; dense?: string }, command: string): Promise<ComputeSetup> {
+export async function setupCompute(
+  options: { backend?: string; tfjs?: string; dense?: string },
+  command: string,
+  model?: { configName: string },
+): Promise<ComputeSetup> {
   const { initTfjs } = await import('../tfjs.js');
   const { resolveBackend } = await import('../backend.js');
   let tfjsBackend: TfjsKind;
   let backend: OpBackend;
   try {
-    tfjsBackend = await initTfjs(options.tfjs as TfjsKind | undefined);
+    tfjsBackend = await initTfjs((options.tfjs ?? defaultTfjsFor(model?.configName, command)) as TfjsKind | undefined);
   } catch (err) {
     throw new UsageError((err as Error).message, command); // names --tfjs's value or UCMG_TFJS_BACKEND
   }

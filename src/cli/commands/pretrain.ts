@@ -46,16 +46,18 @@ export const pretrain = defineCommand({
       throw new UsageError('--resume takes the model from the checkpoint; drop --config, --modalities and --without', command);
     }
     const dir = checkOutputDir(options.out ?? defaultRunDir('pretrain'), options.force, command);
-    const compute = await setupCompute(options, command);
     let config;
     let dataset;
+    let compute;
     if (options.resume !== undefined) {
       const { loadCheckpoint } = await import('../../train/checkpoint.js');
       const { modalitiesOf } = await import('../../model/config.js');
       config = loadCheckpoint(requireFile(options.resume, '--resume', command)).meta.config as import('../../model/config.js').ModelConfig;
+      compute = await setupCompute(options, command, { configName: config.name });
       dataset = await openDataFor(config, { data: options.data, clips: options.clips, dataSeed: options['data-seed'] }, command);
       await checkDataFitsModel(dataset, config, modalitiesOf(config.modalities), command);
     } else {
+      compute = await setupCompute(options, command, { configName: options.config ?? 'small' });
       ({ config, dataset } = await openDataForModel(
         { data: options.data, clips: options.clips, dataSeed: options['data-seed'] },
         { config: (options.config ?? 'small') as 'small' | 'paper', modalities: options.modalities.length > 0 ? options.modalities : undefined, without: options.without },

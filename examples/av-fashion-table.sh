@@ -4,7 +4,8 @@
 # evaluate them all in one eval run (every ordered pair and the X->X upper bounds).
 #   bash examples/av-fashion-table.sh [out-dir]      (default runs/av-fashion-table)
 # Environment: SEED (default 1), STEPS (default 240), TEXT=1 also pretrains A+V+T Uni-Code and
-# plain VQ for the six pairs of three modalities. A finished run is kept: rerunning the script
+# plain VQ for the six pairs of three modalities. Two tables at once on 2 cores: give each
+# OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 (a small step is mostly single-threaded JavaScript). A finished run is kept: rerunning the script
 # skips the pretrainings whose checkpoint exists, so an interrupted table resumes where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +34,9 @@ fi
 for run in "${RUNS[@]}"; do
   read -r name modalities without <<<"$run"
   [ -f "$OUT/$name/checkpoint.ckpt" ] && { echo "$name: done already"; continue; }
+  # --max-steps ends the run; --epochs only has to be large enough (a step is at least 1/epoch).
   args=(pretrain --data "$OUT/data" --config small --modalities "$modalities" --batch-size 32 --lr 1.2e-3
-        --epochs 12 --max-steps "$STEPS" --seed "$SEED" --out "$OUT/$name" --force)
+        --epochs "$STEPS" --max-steps "$STEPS" --seed "$SEED" --out "$OUT/$name" --force)
   [ "$without" = - ] || args+=(--without "$without")
   "${CLI[@]}" "${args[@]}"
 done

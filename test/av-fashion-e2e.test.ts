@@ -1,7 +1,8 @@
 // End to end on real data: a reduced AV-Fashion build, Uni-Code and the plain shared-VQ baseline
 // pretrained with the same budget, then cross-modal classification with frozen codes. Uni-Code must
-// transfer A->V and V->A well above chance and clearly above the baseline. It takes minutes on 2
-// cores, so it runs only when UCMG_AV_FASHION_E2E=1 (and the Debian sources are installed).
+// transfer A->V and V->A well above chance and clearly above the baseline. It runs in the default
+// suite (about 5 minutes on 2 cores with the native dense kernels) wherever the Debian sources are
+// installed, as .ci/run does; UCMG_AV_FASHION_E2E=0 skips it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -22,9 +23,9 @@ import { Trainer } from '../src/train/trainer.js';
 const missing = missingAvFashionPackages(AV_FASHION_DEFAULTS);
 const skip = missing.length > 0
   ? `needs apt-get install -y ${missing.map((m) => m.aptPackage).join(' ')}`
-  : process.env.UCMG_AV_FASHION_E2E !== '1' ? 'takes minutes: set UCMG_AV_FASHION_E2E=1 to run it' : undefined;
+  : process.env.UCMG_AV_FASHION_E2E === '0' ? 'UCMG_AV_FASHION_E2E=0' : undefined;
 
-/** The shared budget of both models (about 12 minutes on 2 cores in all). */
+/** The shared budget of both models. */
 const BUDGET = { clips: 1000, batchSize: 32, steps: 240, learningRate: 1.2e-3, headEpochs: 30, seed: 1 };
 const PLAIN_VQ: ConfigOverrides = { useClub: false, useCpc: false, crossModalEma: false, useCmcm: false };
 
@@ -69,7 +70,8 @@ test('pretrained on AV-Fashion, Uni-Code classifies A->V and V->A well above cha
   const summary = report.rows.map((r) => `${r.encoder}: ${r.pairs.map((p) => `${p.train}->${p.test} ${(100 * p.metrics.top1).toFixed(1)}%`).join(', ')}`).join('; ');
   t.diagnostic(summary);
   for (const [x, y] of [['audio', 'video'], ['video', 'audio']]) {
-    // Measured: Uni-Code A->V 32.0 %, V->A 24.5 %; plain VQ 6.5 %, 6.0 % (200 test clips).
+    // Measured with the native dense kernels: Uni-Code A->V 32.5 %, V->A 24.5 %; plain VQ 6.5 %, 5.5 %
+    // (200 test clips; on tfjs wasm alone 32.0 / 24.5 against 6.5 / 6.0).
     assert.ok(top1('uni-code', x, y) >= 0.2, `Uni-Code ${x}->${y} should be well above chance (10%): ${summary}`);
     assert.ok(top1('uni-code', x, y) >= top1('plain-vq', x, y) + 0.08, `Uni-Code ${x}->${y} should clearly beat plain VQ: ${summary}`);
   }

@@ -3,19 +3,22 @@
 # Uni-Code, the plain shared-VQ baseline and one ablation per component at the same budget, then
 # evaluate them all in one eval run (every ordered pair and the X->X upper bounds).
 #   bash examples/av-fashion-table.sh [out-dir]      (default runs/av-fashion-table)
-# Environment: SEED (default 1), STEPS (default 240), TEXT=1 also pretrains A+V+T Uni-Code and
-# plain VQ for the six pairs of three modalities. Two tables at once on 2 cores: give each
-# OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 (a small step is mostly single-threaded JavaScript). A finished run is kept: rerunning the script
-# skips the pretrainings whose checkpoint exists, so an interrupted table resumes where it stopped.
+# Environment: SEED (default 1; the build's too), STEPS (default 240), CLIPS (default 1000, the
+# build's clip count); TEXT=1 also pretrains A+V+T Uni-Code and plain VQ for the six pairs of three
+# modalities. A finished run is kept: rerunning the script skips the pretrainings whose checkpoint
+# exists, so an interrupted table resumes where it stopped. Two tables at once on 2 cores: give
+# each OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 (a small step is mostly single-threaded JavaScript).
+# test/av-fashion-table.test.ts runs it on a tiny budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/av-fashion-table}
 SEED=${SEED:-1}
 STEPS=${STEPS:-240}
+CLIPS=${CLIPS:-1000}
 CLI=(node dist/src/cli/main.js)
 mkdir -p "$OUT"
 
-[ -f "$OUT/data/manifest.json" ] || "${CLI[@]}" build-av-fashion --out "$OUT/data" --seed "$SEED" --force
+[ -f "$OUT/data/manifest.json" ] || "${CLI[@]}" build-av-fashion --out "$OUT/data" --seed "$SEED" --clips "$CLIPS" --force
 
 # name, modalities, --without list ("" for none)
 RUNS=(

@@ -27,25 +27,6 @@ namespace {
 #define UCMG_ON_DEVICE(device, fn, ...) cpu::fn(__VA_ARGS__)
 #endif
 
-using Handler = Napi::Value (*)(const Napi::CallbackInfo&);
-
-// Registers `handler` as exports[name]; C++ exceptions from the kernels become JS Errors
-// prefixed with the op name instead of terminating the process.
-void exportFunction(Napi::Env env, Napi::Object exports, const char* name, Handler handler) {
-  auto guarded = [name, handler](const Napi::CallbackInfo& info) -> Napi::Value {
-    try {
-      return handler(info);
-    } catch (const Napi::Error&) {
-      throw;
-    } catch (const std::bad_alloc&) {
-      throw Napi::Error::New(info.Env(), std::string(name) + ": out of memory");
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(info.Env(), std::string(name) + ": " + e.what());
-    }
-  };
-  exports.Set(name, Napi::Function::New(env, guarded, name));
-}
-
 template <typename T>
 std::vector<const T*> constPointers(const std::vector<Napi::TypedArrayOf<T>>& arrays) {
   std::vector<const T*> out;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
+#include <stdexcept>
 
 namespace ucmg::binding {
 
@@ -213,6 +215,22 @@ void requireFinite(const Args& args, const std::string& name, const float* data,
         args.rangeError(name + " must be finite, but element " + std::to_string(i) + " is " +
                         (std::isnan(data[i]) ? "NaN" : data[i] > 0 ? "Infinity" : "-Infinity"));
   }
+}
+
+void exportFunction(Napi::Env env, Napi::Object exports, const char* name,
+                    Napi::Value (*handler)(const Napi::CallbackInfo&)) {
+  auto guarded = [name, handler](const Napi::CallbackInfo& info) -> Napi::Value {
+    try {
+      return handler(info);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(info.Env(), std::string(name) + ": out of memory");
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string(name) + ": " + e.what());
+    }
+  };
+  exports.Set(name, Napi::Function::New(env, guarded, name));
 }
 
 }  // namespace ucmg::binding

@@ -60,4 +60,10 @@ void requireFinite(const Args& args, const std::string& name, const float* data,
 // A short description of a JS value for messages: "a Float64Array", "an Array", "undefined".
 std::string describe(const Napi::Value& value);
 
+// Registers `handler` as exports[name]. Argument errors are Napi errors already; C++ exceptions
+// from the kernels (allocation, BLAS limits) become JS Errors prefixed with the function's name
+// instead of terminating the process.
+void exportFunction(Napi::Env env, Napi::Object exports, const char* name,
+                    Napi::Value (*handler)(const Napi::CallbackInfo&));
+
 }  // namespace ucmg::binding

@@ -8,8 +8,6 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
-#include <new>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -376,36 +374,15 @@ Napi::Value DenseUnary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Argument errors are Napi errors already; kernel failures (allocation, BLAS limits) become JS
-// errors named after the function instead of escaping N-API.
-template <Napi::Value (*Handler)(const Napi::CallbackInfo&)>
-Napi::Value guarded(const Napi::CallbackInfo& info) {
-  const char* name = static_cast<const char*>(info.Data());
-  try {
-    return Handler(info);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(name) + ": out of memory");
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string(name) + ": " + e.what());
-  }
-}
-
-template <Napi::Value (*Handler)(const Napi::CallbackInfo&)>
-void exportGuarded(Napi::Env env, Napi::Object exports, const char* name) {
-  exports.Set(name, Napi::Function::New(env, guarded<Handler>, name, const_cast<char*>(name)));
-}
-
 }  // namespace
 
 void registerDenseBinding(Napi::Env env, Napi::Object exports) {
-  exportGuarded<DenseMatMul>(env, exports, "denseMatMul");
-  exportGuarded<DenseConv2d>(env, exports, "denseConv2d");
-  exportGuarded<DenseConv2dBackpropInput>(env, exports, "denseConv2dBackpropInput");
-  exportGuarded<DenseConv2dBackpropFilter>(env, exports, "denseConv2dBackpropFilter");
-  exportGuarded<DenseTranspose>(env, exports, "denseTranspose");
-  exportGuarded<DenseSumAxis>(env, exports, "denseSumAxis");
-  exportGuarded<DenseBinary>(env, exports, "denseBinary");
-  exportGuarded<DenseUnary>(env, exports, "denseUnary");
+  ucmg::binding::exportFunction(env, exports, "denseMatMul", DenseMatMul);
+  ucmg::binding::exportFunction(env, exports, "denseConv2d", DenseConv2d);
+  ucmg::binding::exportFunction(env, exports, "denseConv2dBackpropInput", DenseConv2dBackpropInput);
+  ucmg::binding::exportFunction(env, exports, "denseConv2dBackpropFilter", DenseConv2dBackpropFilter);
+  ucmg::binding::exportFunction(env, exports, "denseTranspose", DenseTranspose);
+  ucmg::binding::exportFunction(env, exports, "denseSumAxis", DenseSumAxis);
+  ucmg::binding::exportFunction(env, exports, "denseBinary", DenseBinary);
+  ucmg::binding::exportFunction(env, exports, "denseUnary", DenseUnary);
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ClipDataset } from '../data/dataset.js';
 import type { NamedEncoder } from '../downstream/encoder.js';
+import type { CrossModalOptions } from '../downstream/tasks.js';
 import type { DownstreamReport } from '../downstream/report.js';
 import type { ConfigName, Modality, ModalitySet, ModelConfig } from '../model/config.js';
 import type { UniCodeModel } from '../model/uniCode.js';
@@ -284,42 +285,22 @@ export async function encodeSplit(model: UniCodeModel, dataset: ClipDataset, cli
 export type DownstreamTask = 'classify' | 'localize' | 'retrieve';
 export const DOWNSTREAM_CHOICES: readonly DownstreamTask[] = ['classify', 'localize', 'retrieve'];
 
-export interface DownstreamRequest {
+/** The tasks, encoders and data; the head options go to the classification and localization heads as they are. */
+export interface DownstreamRequest extends CrossModalOptions {
   tasks: readonly DownstreamTask[];
   encoders: NamedEncoder[];
   dataset: ClipDataset;
-  modalities?: string[];
-  trainSplit?: string;
-  testSplit?: string;
-  /** Head epochs; default the published 30 (classification) / 50 (localization). */
-  epochs?: number;
-  batchSize?: number;
-  learningRate?: number;
-  seed?: number;
 }
 
 /** Runs each requested task over every ordered modality pair for every encoder. */
 export async function runDownstream(request: DownstreamRequest): Promise<DownstreamReport[]> {
   const { crossModalClassify, crossModalLocalize, crossModalRetrieve } = await import('../downstream/tasks.js');
-  const headOptions = {
-    ...(request.modalities ? { modalities: request.modalities } : {}),
-    ...(request.trainSplit ? { trainSplit: request.trainSplit } : {}),
-    ...(request.testSplit ? { testSplit: request.testSplit } : {}),
-    ...(request.epochs !== undefined ? { epochs: request.epochs } : {}),
-    ...(request.batchSize !== undefined ? { batchSize: request.batchSize } : {}),
-    ...(request.learningRate !== undefined ? { learningRate: request.learningRate } : {}),
-    ...(request.seed !== undefined ? { seed: request.seed } : {}),
-  };
+  const { tasks, encoders, dataset, ...headOptions } = request;
   const reports: DownstreamReport[] = [];
-  for (const task of request.tasks) {
-    if (task === 'classify') reports.push(await crossModalClassify(request.encoders, request.dataset, headOptions));
-    else if (task === 'localize') reports.push(await crossModalLocalize(request.encoders, request.dataset, headOptions));
-    else {
-      reports.push(await crossModalRetrieve(request.encoders, request.dataset, {
-        ...(request.modalities ? { modalities: request.modalities } : {}),
-        ...(request.testSplit ? { split: request.testSplit } : {}),
-      }));
-    }
+  for (const task of tasks) {
+    if (task === 'classify') reports.push(await crossModalClassify(encoders, dataset, headOptions));
+    else if (task === 'localize') reports.push(await crossModalLocalize(encoders, dataset, headOptions));
+    else reports.push(await crossModalRetrieve(encoders, dataset, { modalities: request.modalities, split: request.testSplit }));
   }
   return reports;
 }

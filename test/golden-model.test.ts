@@ -1,5 +1,5 @@
 // The model's modules against the published implementation's float64 outputs (SPEC §7,
-// fixtures/reference-step.json): SharedCodebook.step, Cross-CPC and CLUB. We run in float32, so
+// test/fixtures/reference-step.json): SharedCodebook.step, Cross-CPC and CLUB. We run in float32, so
 // values match to ~1e-5 relative and argmin indices exactly. Tensors are compared relative to
 // their largest entry (floorFraction 1): float32 rounding scales with the data, not per entry.
 //
@@ -12,9 +12,6 @@
 //   the three same-modality pairs.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { OpBackend } from '../src/backend.js';
 import { Club } from '../src/model/club.js';
 import type { Modality } from '../src/model/config.js';
@@ -23,6 +20,7 @@ import { ParamStore } from '../src/model/params.js';
 import { SharedCodebook } from '../src/model/sharedCodebook.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 import { Rng } from '../src/util/rng.js';
+import { readFixture } from './golden-support.js';
 import { assertClose, nativeDevices } from './ops-support.js';
 
 interface Stored { shape: number[]; data: number[] }
@@ -60,11 +58,7 @@ const RTOL = 1e-5;
 /** The fixture's accuracy order as [target, prediction] index pairs (see the file comment). */
 const CPC_ACCURACY_ORDER: [number, number][] = [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [0, 0], [1, 1], [2, 2]];
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const fixtureDir = process.env.UCMG_FIXTURES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures');
-const fixtureFile = path.join(fixtureDir, 'reference-step.json');
-const skip = fs.existsSync(fixtureFile) ? undefined : `no fixture at ${fixtureFile} (set UCMG_FIXTURES to its folder)`;
-const fixture = skip === undefined ? (JSON.parse(fs.readFileSync(fixtureFile, 'utf8')) as Fixture) : undefined;
+const fixture = readFixture<Fixture>('reference-step.json');
 
 const backends: { backend: OpBackend; skip?: string }[] = [
   { backend: 'tfjs' },
@@ -86,8 +80,8 @@ function loadStateDict(store: ParamStore, prefix: string, dict: Record<string, S
 }
 
 for (const { backend, skip: backendSkip } of backends) {
-  test(`SharedCodebook.step reproduces the published AVT codebook step (${backend})`, { skip: skip ?? backendSkip }, async () => {
-    const q = fixture!.avt_quantizer_step;
+  test(`SharedCodebook.step reproduces the published AVT codebook step (${backend})`, { skip: backendSkip }, async () => {
+    const q = fixture.avt_quantizer_step;
     const { T, D, M } = q.config;
     const codebook = new SharedCodebook({
       size: M, dim: D, modalities: MODALITIES, segmentsPerClip: T, backend,
@@ -133,8 +127,8 @@ for (const { backend, skip: backendSkip } of backends) {
     codebook.dispose();
   });
 
-  test(`Cross-CPC with the published weights reproduces nce, accuracies and input gradients (${backend})`, { skip: skip ?? backendSkip }, () => {
-    const c = fixture!.cross_cpc_avt;
+  test(`Cross-CPC with the published weights reproduces nce, accuracies and input gradients (${backend})`, { skip: backendSkip }, () => {
+    const c = fixture.cross_cpc_avt;
     const store = new ParamStore(new Rng(0));
     const hidden = c.state_dict['audio_ar_lstm.weight_hh_l0'].shape[1];
     const cpc = new CrossCpc(store, MODALITIES, c.config.D, hidden, 2, backend);
@@ -154,8 +148,8 @@ for (const { backend, skip: backendSkip } of backends) {
   });
 }
 
-test('CLUB with the published weights and permutation reproduces loglikeli, mi_est and its gradients', { skip }, () => {
-  const c = fixture!.club;
+test('CLUB with the published weights and permutation reproduces loglikeli, mi_est and its gradients', () => {
+  const c = fixture.club;
   const store = new ParamStore(new Rng(0));
   const club = new Club(store, 'club', 'club', c.config.x_dim, c.config.y_dim, c.config.hidden_size);
   loadStateDict(store, 'club', c.state_dict);

@@ -6,18 +6,16 @@ export function multiStepLr(base: number, milestones: readonly number[], gamma: 
   return base * gamma ** milestones.filter((m) => m <= epoch).length;
 }
 
-/**
- * torch.nn.utils.clip_grad_norm_ applied to each group on its own: every gradient of a group is
- * scaled by min(1, maxNorm / (norm + 1e-6)), norm the group's global L2 norm. Returns the scaled
- * gradients (new tensors) and the norms before clipping.
- */
-export function clipGradientGroups(groups: tf.Tensor[][], maxNorm: number): { clipped: tf.Tensor[][]; norms: number[] } {
+/** Each group's global L2 gradient norm, the total_norm torch.nn.utils.clip_grad_norm_ computes. */
+export function gradientNorms(groups: tf.Tensor[][]): number[] {
+  if (groups.length === 0) return [];
   const normTensor = tf.tidy(() => tf.stack(groups.map((grads) => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))))));
   const norms = Array.from(normTensor.dataSync());
   normTensor.dispose();
-  const clipped = groups.map((grads, i) => {
-    const scale = Math.min(1, maxNorm / (norms[i] + 1e-6));
-    return scale === 1 ? grads : grads.map((g) => tf.mul(g, scale));
-  });
-  return { clipped, norms };
+  return norms;
+}
+
+/** The factor clip_grad_norm_ scales a group's gradients by: min(1, maxNorm / (norm + 1e-6)). */
+export function clipScale(norm: number, maxNorm: number): number {
+  return Math.min(1, maxNorm / (norm + 1e-6));
 }

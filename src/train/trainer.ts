@@ -4,9 +4,9 @@
 //      `clubSteps` Adam steps (lr 1e-3) maximising its log-likelihood;
 //   3. main forward under the gradient tape: total = Σ_m (recon_m + commitment_m + mi_m) + cpc + L_cmcm;
 //   4. the codebook's MM-EMA update and dead-code reset (statistics all-reduced when a hook is set);
-//   5. each sub-model's gradient clipped to norm 0.5 on its own, then one Adam step (lr 4e-4,
-//      MultiStepLR per epoch). Sub-models: each modality's semantic encoder, specific encoder and
-//      decoder, the text BiLSTM front, and Cross-CPC as one.
+//   5. each clipping group's gradient clipped to norm 0.5 on its own (see clipGroups.ts: by default
+//      as published, all encoders as one group and all decoders as one), then one Adam step
+//      (lr 4e-4, MultiStepLR per epoch).
 // A step's inputs are validated before anything changes; if a step fails later (non-finite loss
 // or gradients, a failing all-reduce), the codebook and the RNG are rolled back and no main weight
 // changes (the CLUB nets may already have taken their inner steps).
@@ -23,7 +23,8 @@ import { type CheckpointPayload, type CheckpointTensor, loadCheckpoint, saveChec
 import { MetricsLog } from './metricsLog.js';
 import { type ModelBatch, type PairedBatch, type PairedBatchSource, prepareBatch, toBatchSource } from './pairedBatchSource.js';
 import { PhaseTimer, type PhaseTimings } from './phaseTimer.js';
-import { clipGradientGroups, multiStepLr } from './schedule.js';
+import { type ClipGroup, type ClipGrouping, CLIP_GROUPINGS, clipGroupsOf } from './clipGroups.js';
+import { clipScale, gradientNorms, multiStepLr } from './schedule.js';
 
 export interface TrainerHyperparameters {
   learningRate: number;
@@ -32,6 +33,20 @@ export interface TrainerHyperparameters {
   clipNorm: number;
   milestones: number[];
   gamma: number;
+  /** Which parameters share one clip (default 'published'). */
+  clipGroups: ClipGrouping;
+}
+
+/** One clipping group's gradients as the clip sees them (after any all-reduce). */
+export interface GroupGradients {
+  name: string;
+  params: string[];
+  /** Pre-clip gradients, one per parameter; valid only during the callback. */
+  grads: tf.Tensor[];
+  /** The pre-clip global norm and the factor the gradients are scaled by. */
+  norm: number;
+  scale: number;
+  applied: boolean;
 }
 
 export interface TrainerOptions extends Partial<TrainerHyperparameters> {
@@ -49,6 +64,8 @@ export interface TrainerOptions extends Partial<TrainerHyperparameters> {
    * return the mean over workers. The codebook statistics have their own hook (model allReduce).
    */
   allReduceGradients?: (grads: Float32Array[]) => Float32Array[] | Promise<Float32Array[]>;
+  /** Test and debugging seam: every clipping group's gradients, called once per step before the clip. */
+  inspectGradients?: (groups: GroupGradients[]) => void;
 }
 
 export interface TrainOptions {
@@ -77,7 +94,7 @@ export interface StepMetrics {
   /** Cross-CPC accuracy of every ordered pair, key "target->prediction". */
   cpcAccuracy: Record<string, number>;
   resetCodes: number;
-  /** Each sub-model's gradient norm before clipping. */
+  /** Each clipping group's gradient norm before clipping (see clipGroups.ts). */
   gradNorm: Record<string, number>;
   timeMs: PhaseTimings;
 }
@@ -112,6 +129,7 @@ export const DEFAULT_HYPERPARAMETERS: Readonly<TrainerHyperparameters> = {
   clipNorm: 0.5,
   milestones: [10, 20, 30],
   gamma: 0.5,
+  clipGroups: 'published',
 };
 
 export class Trainer {
@@ -129,6 +147,9 @@ export class Trainer {
   private readonly options: TrainerOptions;
   /** Main-optimizer parameters, group after group: the order Adam keys its moments by. */
   private readonly mainNames: string[];
+  private readonly clipGroups: ClipGroup[];
+  /** CLUB parameters whose main-loss gradient is measured for the clip report (published grouping). */
+  private readonly measuredClubNames: string[];
   private readonly mainOptimizer: ResumableAdam;
   private readonly clubOptimizers = new Map<Modality, ResumableAdam>();
 
@@ -149,6 +170,8 @@ export class Trainer {
     // A stream apart from the weight init, which uses Rng(model seed).
     this.rng = new Rng(seed + 0x100000000);
     this.mainNames = model.mainGroups().flatMap((g) => model.params.namesIn(g));
+    this.clipGroups = clipGroupsOf(model, this.hyper.clipGroups);
+    this.measuredClubNames = this.clipGroups.filter((g) => !g.applied).flatMap((g) => g.params);
     this.mainOptimizer = new ResumableAdam(this.hyper.learningRate);
     if (model.config.useClub) {
       for (const m of model.modalities) this.clubOptimizers.set(m, new ResumableAdam(this.hyper.clubLearningRate));
@@ -227,13 +250,20 @@ export class Trainer {
     const timer = new PhaseTimer();
     try {
       const draws = this.drawStep(batch.size);
-      const clubLoglikeli = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : {};
-      const main = this.mainGradients(batch, draws, timer);
+      const club = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : { loglikeli: {}, lastGrads: new Map() };
+      const clubLoglikeli = club.loglikeli;
+      let main: ReturnType<Trainer['mainGradients']>;
+      try {
+        main = this.mainGradients(batch, draws, timer);
+      } catch (err) {
+        club.lastGrads.forEach((g) => g.dispose());
+        throw err;
+      }
       try {
         const terms = Array.from(main.terms.dataSync());
         if (!terms.every(Number.isFinite)) throw new Error(`step ${this.globalStep + 1}: a loss term is not finite (${this.describeTerms(terms)})`);
         const report = await timer.timeAsync('codebook', () => this.model.codebook.update(main.codebook, draws.emaSeed));
-        const gradNorm = await this.applyMainGradients(main.grads, timer);
+        const gradNorm = await this.applyMainGradients(main.grads, this.clubClipGradients(main.clubGrads, club.lastGrads), timer);
         this.globalStep++;
         this.stepInEpoch++;
         this.lastTimings = timer.result();
@@ -242,6 +272,8 @@ export class Trainer {
         // applyMainGradients frees the gradients it got; these cover the paths that never got there.
         main.terms.dispose();
         main.grads.forEach((g) => g.dispose());
+        main.clubGrads.forEach((g) => g.dispose());
+        club.lastGrads.forEach((g) => g.dispose());
       }
     } catch (err) {
       this.rng.setState(rngBefore);
@@ -269,8 +301,12 @@ export class Trainer {
     return { z, psi: specific.map((s) => s.psi), clubFeature: specific.map((s) => s.clubFeature) };
   }
 
-  /** SPEC §4 step 1: each CLUB net maximises its log-likelihood on this step's detached (q, y). */
-  private trainClubs(batch: ModelBatch, draws: StepDraws, timer: PhaseTimer): Partial<Record<Modality, number>> {
+  /**
+   * SPEC §4 step 1: each CLUB net maximises its log-likelihood on this step's detached (q, y).
+   * Returns the log-likelihoods and, for the nets whose clip is measured, the last inner step's
+   * gradients (the published step clips their sum with the main loss's gradient).
+   */
+  private trainClubs(batch: ModelBatch, draws: StepDraws, timer: PhaseTimer) {
     return timer.time('club', () => {
       // The same dropout seed as the main forward: CLUB trains on exactly the pairs it will score.
       const pairs = tf.tidy(() => {
@@ -278,8 +314,11 @@ export class Trainer {
         return encoded.z.map((z, i) => ({ x: this.model.codebook.encode(z).quantized, y: encoded.clubFeature[i] }));
       });
       const loglikeli: Partial<Record<Modality, number>> = {};
+      const lastGrads = new Map<string, tf.Tensor>();
+      const measured = new Set(this.measuredClubNames);
       try {
         for (let iter = 0; iter < this.hyper.clubSteps; iter++) {
+          const last = iter === this.hyper.clubSteps - 1;
           batch.modalities.forEach((mod, i) => {
             const club = this.model.club(mod);
             const names = this.model.params.namesIn(`club.${mod}`);
@@ -291,18 +330,28 @@ export class Trainer {
               loglikeli[mod] = -cost;
             } finally {
               value.dispose();
-              Object.values(grads).forEach((g) => g.dispose());
+              for (const n of names) {
+                const g = grads[this.model.params.engineName(n)];
+                if (last && measured.has(n) && g !== undefined) lastGrads.set(n, g);
+                else g?.dispose();
+              }
             }
           });
         }
+      } catch (err) {
+        lastGrads.forEach((g) => g.dispose());
+        throw err;
       } finally {
         pairs.forEach((p) => { p.x.dispose(); p.y.dispose(); });
       }
-      return loglikeli;
+      return { loglikeli, lastGrads };
     });
   }
 
-  /** The main forward under the tape and its gradients, in mainNames order (zeros where a parameter is unused). */
+  /**
+   * The main forward under the tape and its gradients, in mainNames order (zeros where a parameter
+   * is unused), plus the gradients of the measured CLUB parameters in measuredClubNames order.
+   */
   private mainGradients(batch: ModelBatch, draws: StepDraws, timer: PhaseTimer) {
     const m = this.model;
     const k = batch.modalities.length;
@@ -311,7 +360,7 @@ export class Trainer {
     let accuracies: number[][] | null = null;
     const forwardBefore = timer.sum(FORWARD_PHASES);
     const start = performance.now();
-    const variables = this.mainNames.map((n) => m.params.get(n));
+    const variables = [...this.mainNames, ...this.measuredClubNames].map((n) => m.params.get(n));
     const { value, grads } = tf.variableGrads(() => {
       const encoded = timer.time('encoders', () => this.encodeAll(batch, trainingContext(draws.dropoutSeed)));
       const cb = timer.time('codebook', () => m.codebook.forward(encoded.z));
@@ -331,15 +380,17 @@ export class Trainer {
     timer.add('backward', performance.now() - start - (timer.sum(FORWARD_PHASES) - forwardBefore));
     value.dispose();
     const ordered = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-    return { codebook: codebook!, terms: terms!, accuracies, grads: ordered };
+    const main = this.mainNames.length;
+    return { codebook: codebook!, terms: terms!, accuracies, grads: ordered.slice(0, main), clubGrads: ordered.slice(main) };
   }
 
   /**
    * Optional gradient all-reduce, per-group clipping and the Adam step; returns the pre-clip norms.
-   * Takes ownership of `grads` and frees each generation of gradients as soon as the next exists
+   * `clubGrads` (measuredClubNames order) are measured, never applied. Takes ownership of both
+   * arrays and frees each generation of gradients as soon as the next exists
    * (at the paper size a set of gradients is ~0.4 GB).
    */
-  private async applyMainGradients(grads: tf.Tensor[], timer: PhaseTimer): Promise<Record<string, number>> {
+  private async applyMainGradients(grads: tf.Tensor[], clubGrads: tf.Tensor[], timer: PhaseTimer): Promise<Record<string, number>> {
     const start = performance.now();
     let current = grads;
     const replace = (next: tf.Tensor[]) => {
@@ -355,24 +406,33 @@ export class Trainer {
         }
         replace(arrays.map((a, i) => tf.tensor(a, current[i].shape, 'float32')));
       }
-      // mainNames is group after group, so each group is a contiguous run of gradients.
-      const groups = this.model.mainGroups();
-      let offset = 0;
-      const byGroup = groups.map((g) => {
-        const size = this.model.params.namesIn(g).length;
-        offset += size;
-        return current.slice(offset - size, offset);
-      });
-      const { clipped, norms } = clipGradientGroups(byGroup, this.hyper.clipNorm);
-      replace(clipped.flat());
-      const bad = groups.filter((_, i) => !Number.isFinite(norms[i]));
+      const byName = new Map(this.mainNames.map((n, i) => [n, current[i]]));
+      this.measuredClubNames.forEach((n, i) => byName.set(n, clubGrads[i]));
+      const groupGrads = this.clipGroups.map((g) => g.params.map((n) => byName.get(n)!));
+      const norms = gradientNorms(groupGrads);
+      const scales = norms.map((norm) => clipScale(norm, this.hyper.clipNorm));
+      this.options.inspectGradients?.(this.clipGroups.map((g, i) => ({
+        name: g.name, params: g.params, grads: groupGrads[i], norm: norms[i], scale: scales[i], applied: g.applied,
+      })));
+      const bad = this.clipGroups.filter((_, i) => !Number.isFinite(norms[i])).map((g) => g.name);
       if (bad.length > 0) throw new Error(`step ${this.globalStep + 1}: non-finite gradients in ${bad.join(', ')}`);
+      const scaleOf = new Map(this.clipGroups.flatMap((g, i) => g.params.map((n) => [n, scales[i]] as const)));
+      replace(this.mainNames.map((n, i) => (scaleOf.get(n)! === 1 ? current[i] : tf.mul(current[i], scaleOf.get(n)!))));
       this.mainOptimizer.applyOrdered(this.mainNames.map((n, i) => ({ engineName: this.model.params.engineName(n), grad: current[i] })));
       timer.add('optimizer', performance.now() - start);
-      return Object.fromEntries(groups.map((g, i) => [g, norms[i]]));
+      return Object.fromEntries(this.clipGroups.map((g, i) => [g.name, norms[i]]));
     } finally {
       current.forEach((g) => g.dispose());
+      clubGrads.forEach((g) => g.dispose());
     }
+  }
+
+  /** The measured CLUB nets' clip input: the main loss's gradient plus the last inner step's. Frees nothing. */
+  private clubClipGradients(mainClub: tf.Tensor[], lastInner: Map<string, tf.Tensor>): tf.Tensor[] {
+    return this.measuredClubNames.map((n, i) => {
+      const inner = lastInner.get(n);
+      return inner === undefined ? mainClub[i].clone() : tf.add(mainClub[i], inner);
+    });
   }
 
   private metrics(terms: number[], clubLoglikeli: Partial<Record<Modality, number>>, accuracies: number[][] | null,
@@ -549,6 +609,12 @@ function resolveHyperparameters(options: TrainerOptions): TrainerHyperparameters
       throw new RangeError('Trainer: options.milestones must be an array of non-negative integers (epochs)');
     }
     h.milestones = [...options.milestones];
+  }
+  if (options.clipGroups !== undefined) {
+    if (!CLIP_GROUPINGS.includes(options.clipGroups)) {
+      throw new RangeError(`Trainer: options.clipGroups must be one of ${CLIP_GROUPINGS.map((g) => `'${g}'`).join(', ')}, got ${String(options.clipGroups)}`);
+    }
+    h.clipGroups = options.clipGroups;
   }
   return h;
 }

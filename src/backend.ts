@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { nativeDenseStatus, type NativeDenseStatus } from './dense/index.js';
 import type { NativeBinding, NativeCudaInfo } from './native/binding.js';
-import { loadNative, nativeUnavailableMessage } from './native/loader.js';
+import { loadNative, nativeBinding, nativeUnavailableMessage } from './native/loader.js';
 import { tf } from './tfjs.js';
 
 export type OpBackend = 'cuda' | 'cpu' | 'tfjs';
@@ -27,20 +27,10 @@ export interface BackendInfo {
   denseKernels: NativeDenseStatus;
 }
 
-type LoadResult = ReturnType<typeof loadNative>;
-let loaded: LoadResult | undefined;
 let cuda: NativeCudaInfo | undefined;
 let warnedTfjsOnly = false;
 
-function native(): LoadResult {
-  loaded ??= loadNative();
-  return loaded;
-}
-
-/** The loaded addon, or null when it is unavailable (see backendInfo().nativeLoadFailures). */
-export function nativeBinding(): NativeBinding | null {
-  return native().binding;
-}
+export { nativeBinding };
 
 function cudaInfo(binding: NativeBinding): NativeCudaInfo {
   cuda ??= binding.cudaInfo();
@@ -50,7 +40,7 @@ function cudaInfo(binding: NativeBinding): NativeCudaInfo {
 /** Why CUDA cannot run here, or undefined when it can. */
 export function cudaUnusableReason(): string | undefined {
   const binding = nativeBinding();
-  if (binding === null) return `native addon unavailable (${native().failures.join('; ')})`;
+  if (binding === null) return `native addon unavailable (${loadNative().failures.join('; ')})`;
   const info = cudaInfo(binding);
   return info.usable ? undefined : info.reason ?? 'CUDA reported unusable without a reason';
 }
@@ -76,7 +66,7 @@ export function resolveBackend(requested?: OpBackend): OpBackend {
   const binding = nativeBinding();
   if (wanted !== undefined) {
     if (binding === null) {
-      throw new Error(`backend '${wanted}' requested but ${nativeUnavailableMessage(native())}`);
+      throw new Error(`backend '${wanted}' requested but ${nativeUnavailableMessage(loadNative())}`);
     }
     if (wanted === 'cuda') {
       const reason = cudaUnusableReason();
@@ -87,7 +77,7 @@ export function resolveBackend(requested?: OpBackend): OpBackend {
   if (binding === null) {
     if (!warnedTfjsOnly) {
       warnedTfjsOnly = true;
-      console.warn(`unicode-cmg: native addon unavailable (${native().failures.join('; ')}); running on tfjs only`);
+      console.warn(`unicode-cmg: native addon unavailable (${loadNative().failures.join('; ')}); running on tfjs only`);
     }
     return 'tfjs';
   }
@@ -115,7 +105,7 @@ export function backendInfo(): BackendInfo {
       cpuThreads: binding === null ? os.availableParallelism() : binding.cpuThreads(),
     },
     ...(reason === undefined ? {} : { cudaUnusableReason: reason }),
-    nativeLoadFailures: native().failures,
+    nativeLoadFailures: loadNative().failures,
     selected: resolveBackend(),
     tfjsBackend: tf.getBackend() ?? 'none',
     denseKernels: nativeDenseStatus(),

@@ -7,7 +7,7 @@
 // (and call these kernels in turn).
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeBinding } from '../native/binding.js';
-import { loadNative } from '../native/loader.js';
+import { nativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel } from './convKernels.js';
 import { ELEMENTWISE_KERNELS } from './elementwiseKernels.js';
@@ -36,12 +36,6 @@ const DENSE_KERNELS: Readonly<Record<string, { impl: DenseKernelImpl; hosts: rea
   ...Object.fromEntries(Object.entries({ ...ELEMENTWISE_KERNELS, SplitV: splitVKernel, Unpack: unpackKernel })
     .map(([name, impl]) => [name, { impl, hosts: ['cpu'] as const }])),
 };
-
-/** The binding functions the kernels call: an addon lacking one is an older build. */
-const DENSE_EXPORTS = [
-  'denseMatMul', 'denseConv2d', 'denseConv2dBackpropInput', 'denseConv2dBackpropFilter',
-  'denseTranspose', 'denseSumAxis', 'denseBinary', 'denseUnary',
-] as const;
 
 /**
  * Below this many flops a product stays on the tfjs kernel, which wins on tiny products where the
@@ -149,9 +143,8 @@ function nativeKernelFunc(
 
 /** Why `binding` cannot provide the dense kernels, or undefined when it can. */
 function unusableReason(binding: NativeBinding | null): string | undefined {
+  // The loader refuses a build lacking any export, the dense ones included.
   if (binding === null) return 'native addon unavailable (see backendInfo().nativeLoadFailures)';
-  const missing = DENSE_EXPORTS.filter((name) => typeof binding[name] !== 'function');
-  if (missing.length > 0) return `native addon lacks ${missing.join(', ')}: an older build; rebuild it (npm run build:native)`;
   if (binding.buildInfo().blas === null) return 'native addon built without OpenBLAS (install libopenblas-dev and rebuild)';
   return undefined;
 }
@@ -173,7 +166,7 @@ export function enableNativeDense(options: NativeDenseOptions = {}): { enabled: 
     minFlops: options.minFlops === undefined ? { ...DEFAULT_MIN_FLOPS } : { wasm: options.minFlops, cpu: options.minFlops },
     minElements: options.minElements ?? DEFAULT_MIN_ELEMENTS,
   };
-  const binding = options.binding ?? loadNative().binding;
+  const binding = options.binding ?? nativeBinding();
   const reason = unusableReason(binding);
   if (reason !== undefined) {
     disableNativeDense();

@@ -42,6 +42,7 @@ export interface NativeCodebookState {
   unusedCount: Int32Array; // [m]
 }
 
+/** Every option is required here; the ops fill the unset ones from MM_EMA_DEFAULTS (src/ops/defaults.ts). */
 export interface NativeMmEmaOptions {
   decay: number;
   epsilon: number;
@@ -183,3 +184,18 @@ export interface NativeBinding {
   /** out[i] = op(x[i]); step is tfjs's Step: x > 0 ? 1 : alpha (default 0). */
   denseUnary(args: { op: 'relu' | 'step' | 'sqrt' | 'square' | 'neg'; x: Float32Array; out: Float32Array; alpha?: number }): void;
 }
+
+/**
+ * Every function of NativeBinding, each named once. The `satisfies` makes the compiler check this
+ * list against the interface both ways (no key missing, none extra), so the loader, which refuses
+ * a build lacking any of them, always asks for exactly what the interface promises.
+ */
+const EXPORTED = {
+  buildInfo: true, cpuThreads: true, cudaInfo: true,
+  quantize: true, quantizeAsync: true, mmEmaStep: true, codeMatching: true, infoNce: true, cudaTime: true,
+  denseMatMul: true, denseConv2d: true, denseConv2dBackpropInput: true, denseConv2dBackpropFilter: true,
+  denseTranspose: true, denseSumAxis: true, denseBinary: true, denseUnary: true,
+} as const satisfies Record<keyof NativeBinding, true>;
+
+/** The names of the addon's exports (the keys of NativeBinding). */
+export const NATIVE_EXPORTS = Object.keys(EXPORTED) as readonly (keyof NativeBinding)[];

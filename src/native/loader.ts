@@ -1,12 +1,13 @@
 // Finds and loads the native addon (build/Release/unicode_cmg.node), sharp-style: every place
-// tried and why it failed is kept, so that one message can tell the user what to do. Never
-// throws; without the addon the library runs on tfjs.
+// tried and why it failed is kept, so that one message can tell the user what to do. Loading
+// never throws; without the addon the library runs on tfjs. This is the one module that reaches
+// the addon: everything else asks nativeBinding() or requireNativeBinding().
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { NativeBinding } from './binding.js';
+import { NATIVE_EXPORTS, type NativeBinding } from './binding.js';
 
 export interface NativeLoadResult {
   /** The loaded addon, or null when none could be loaded (see failures). */
@@ -16,23 +17,6 @@ export interface NativeLoadResult {
   /** One line per candidate that failed: "<path>: <reason>" (or why loading was skipped). */
   failures: string[];
 }
-
-/** Functions every addon build must export; a file lacking one is a stale or foreign build. */
-const requiredExports: ReadonlyArray<keyof NativeBinding> = [
-  'buildInfo',
-  'cpuThreads',
-  'cudaInfo',
-  'quantize',
-  'quantizeAsync',
-  'mmEmaStep',
-  'codeMatching',
-  'infoNce',
-  'cudaTime',
-  'denseMatMul',
-  'denseConv2d',
-  'denseConv2dBackpropInput',
-  'denseConv2dBackpropFilter',
-];
 
 // This file is dist/src/native/loader.js once compiled: the package root is three levels up.
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -59,6 +43,21 @@ export function loadNative(): NativeLoadResult {
   return cached;
 }
 
+/** The loaded addon, or null when none could be loaded (loadNative().failures says why). */
+export function nativeBinding(): NativeBinding | null {
+  return loadNative().binding;
+}
+
+/**
+ * The loaded addon, for code that runs only once a native backend was resolved; throws the
+ * loader's message, prefixed with `op`, if there is none after all.
+ */
+export function requireNativeBinding(op: string): NativeBinding {
+  const result = loadNative();
+  if (result.binding === null) throw new Error(`${op}: ${nativeUnavailableMessage(result)}`);
+  return result.binding;
+}
+
 function tryLoad(): NativeLoadResult {
   if (process.env.UCMG_NATIVE === '0') {
     return { binding: null, failures: [disabledReason] };
@@ -72,7 +71,7 @@ function tryLoad(): NativeLoadResult {
     }
     try {
       const loaded = require(candidate) as Partial<NativeBinding>;
-      const missing = requiredExports.filter((name) => typeof loaded[name] !== 'function');
+      const missing = NATIVE_EXPORTS.filter((name) => typeof loaded[name] !== 'function');
       if (missing.length > 0) {
         failures.push(`${candidate}: does not export ${missing.join(', ')} (stale build?)`);
         continue;

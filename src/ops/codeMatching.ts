@@ -1,7 +1,8 @@
 // Code-matching loss L_cmcm (SPEC §3 step 3, ops.h "code matching"): pushes paired clips of
 // different modalities towards the same soft code distribution. Differentiable w.r.t. every z;
 // the codebook is a constant here.
-import { type OpBackend, nativeBinding, resolveBackend } from '../backend.js';
+import { type OpBackend, resolveBackend } from '../backend.js';
+import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { checkFinite, checkModalityList, checkNumber, checkOptionKeys, checkTensor, fail } from './validate.js';
 
@@ -88,7 +89,7 @@ export function codeMatchingLoss(z: tf.Tensor3D[], codebook: tf.Tensor2D, opts?:
       constant.dispose();
     }
   }
-  const binding = nativeBinding()!;
+  const binding = requireNativeBinding(OP);
   const lossWithGrad = tf.customGrad((..._inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const result = binding.codeMatching(backend, { z: zData, codebook: eData, b, t, d, m, epsilon, wantGrad: true });
     return {

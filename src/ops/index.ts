@@ -1,6 +1,8 @@
 // The hot ops of Uni-Code (SPEC §6), each on the cuda, cpu (native addon) or tfjs backend.
 export { quantize, exactSquaredDistance, quantizeErrorBound } from './quantize.js';
 export type { QuantizeOptions, QuantizeResult } from './quantize.js';
+export { MM_EMA_DEFAULTS } from './defaults.js';
+export type { MmEmaDefaults } from './defaults.js';
 export { mmEmaStep, mmEmaStatistics, applyMmEmaStatistics, equalNum } from './mmEma.js';
 export type {
   CodebookState, MmEmaOptions, MmEmaApplyOptions, MmEmaReport, MmEmaUpdateReport, MmEmaStatistics,

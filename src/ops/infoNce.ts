@@ -1,6 +1,7 @@
 // InfoNCE over every ordered modality pair (SPEC §4 Cross-CPC, ops.h "InfoNCE"): the loss is
 // differentiable w.r.t. all targets and predictions; accuracies are plain numbers.
-import { type OpBackend, nativeBinding, resolveBackend } from '../backend.js';
+import { type OpBackend, resolveBackend } from '../backend.js';
+import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { checkFinite, checkModalityList, checkOptionKeys, checkTensor, describe, fail } from './validate.js';
 
@@ -90,7 +91,7 @@ export function infoNceLoss(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weight
 
   if (backend === 'tfjs') return infoNceTfjs(targets, preds, flatWeights);
 
-  const binding = nativeBinding()!;
+  const binding = requireNativeBinding(OP);
   const accuracies: number[][] = [];
   const lossWithGrad = tf.customGrad((..._inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const result = binding.infoNce(backend, {

@@ -6,9 +6,11 @@
 //   applyMmEmaStatistics  the sequential decay/smoothing/update, unused counters, reset, perplexity.
 // mmEmaStep(tfjs) = applyMmEmaStatistics(mmEmaStatistics(...)) plus equalNum; the native backends
 // run the same step fused.
-import { type OpBackend, nativeBinding, resolveBackend } from '../backend.js';
+import { type OpBackend, resolveBackend } from '../backend.js';
+import { requireNativeBinding } from '../native/loader.js';
 import type { NativeMmEmaOptions } from '../native/binding.js';
 import { tf } from '../tfjs.js';
+import { MM_EMA_DEFAULTS } from './defaults.js';
 import { resetNoise, resetRandom } from './resetRandom.js';
 import {
   checkBoolean, checkFinite, checkModalityList, checkNumber, checkOptionKeys, checkTensor, describe, fail,
@@ -26,13 +28,13 @@ export interface CodebookState {
 }
 
 export interface MmEmaOptions {
-  /** EMA decay, applied once per modality (default 0.99). */
+  /** EMA decay, applied once per modality (default MM_EMA_DEFAULTS.decay). */
   decay?: number;
-  /** Laplace smoothing of the counts (default 1e-5). */
+  /** Laplace smoothing of the counts (default MM_EMA_DEFAULTS.epsilon). */
   epsilon?: number;
-  /** A code unused for more than this many steps is dead and revived (default 300). */
+  /** A code unused for more than this many steps is dead and revived (default MM_EMA_DEFAULTS.deadAfter). */
   deadAfter?: number;
-  /** A code used within this many steps may be copied to revive a dead one (default 100). */
+  /** A code used within this many steps may be copied to revive a dead one (default MM_EMA_DEFAULTS.activeBelow). */
   activeBelow?: number;
   /** uint32 driving the reset choices and noise (see resetRandom.ts). */
   seed: number;
@@ -160,10 +162,10 @@ function checkState(op: string, state: unknown): CodebookState {
 function resolveApplyOptions(op: string, o: Record<string, unknown>): ResolvedApplyOptions {
   if (o.seed === undefined) fail(op, 'opts.seed is required (a uint32 driving the dead-code reset)');
   return {
-    decay: o.decay === undefined ? 0.99 : checkNumber(op, 'opts.decay', o.decay, { min: 0, below: 1 }),
-    epsilon: o.epsilon === undefined ? 1e-5 : checkNumber(op, 'opts.epsilon', o.epsilon, { above: 0 }),
-    deadAfter: o.deadAfter === undefined ? 300 : checkNumber(op, 'opts.deadAfter', o.deadAfter, { integer: true, min: 0, max: 0x7fffffff }),
-    activeBelow: o.activeBelow === undefined ? 100 : checkNumber(op, 'opts.activeBelow', o.activeBelow, { integer: true, min: 0, max: 0x7fffffff }),
+    decay: o.decay === undefined ? MM_EMA_DEFAULTS.decay : checkNumber(op, 'opts.decay', o.decay, { min: 0, below: 1 }),
+    epsilon: o.epsilon === undefined ? MM_EMA_DEFAULTS.epsilon : checkNumber(op, 'opts.epsilon', o.epsilon, { above: 0 }),
+    deadAfter: o.deadAfter === undefined ? MM_EMA_DEFAULTS.deadAfter : checkNumber(op, 'opts.deadAfter', o.deadAfter, { integer: true, min: 0, max: 0x7fffffff }),
+    activeBelow: o.activeBelow === undefined ? MM_EMA_DEFAULTS.activeBelow : checkNumber(op, 'opts.activeBelow', o.activeBelow, { integer: true, min: 0, max: 0x7fffffff }),
     seed: checkNumber(op, 'opts.seed', o.seed, { integer: true, min: 0, max: 0xffffffff }),
     resetEma: o.resetEma === undefined ? false : checkBoolean(op, 'opts.resetEma', o.resetEma),
   };
@@ -372,7 +374,7 @@ export function mmEmaStep(state: CodebookState, z: Vectors[], indices: Indices[]
     };
   }
   const options: NativeMmEmaOptions = { ...applyOptions, crossModal, segmentsPerClip };
-  const result = nativeBinding()!.mmEmaStep(backend, {
+  const result = requireNativeBinding(op).mmEmaStep(backend, {
     state: { embedding: state.embedding, emaCount: state.emaCount, emaWeight: state.emaWeight, unusedCount: state.unusedCount },
     m, d, z: batch.z, indices: batch.indices, n: batch.n, options,
   });

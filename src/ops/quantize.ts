@@ -1,7 +1,8 @@
 // quantize: exact float32 nearest-codebook-row search (SPEC §3 step 1, ops.h "quantize").
 // Every backend uses the same method, a float32 GEMM to shortlist candidates and an exact
 // float64 rescoring in a fixed order, so indices and distances agree bit for bit.
-import { type OpBackend, nativeBinding, resolveBackend } from '../backend.js';
+import { type OpBackend, resolveBackend } from '../backend.js';
+import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { checkBoolean, checkFinite, checkOptionKeys, checkTensor, fail } from './validate.js';
 
@@ -121,7 +122,7 @@ export function quantize(z: tf.Tensor2D, codebook: tf.Tensor2D, opts?: QuantizeO
       ...(gather ? { quantized: tf.gather(codebook, indices) as tf.Tensor2D } : {}),
     };
   }
-  const found = nativeBinding()!.quantize(backend, { z: zData, codebook: eData, n, m, d, gather });
+  const found = requireNativeBinding(OP).quantize(backend, { z: zData, codebook: eData, n, m, d, gather });
   return {
     indices: tf.tensor1d(found.indices, 'int32'),
     distances: tf.tensor1d(found.distances, 'float32'),

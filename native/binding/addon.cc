@@ -13,6 +13,10 @@
 #include "device.h"
 #include "ucmg/ops.h"
 
+#ifdef UCMG_WITH_MPI
+#include "../mpi/mpi_binding.h"
+#endif
+
 // The dense tfjs kernels' exports (denseMatMul, denseConv2d, ...), in dense_binding.cc.
 void registerDenseBinding(Napi::Env env, Napi::Object exports);
 
@@ -341,6 +345,11 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaArchitectures", archs);
   out.Set("blas", build.blas.empty() ? env.Null() : Napi::String::New(env, build.blas));
   out.Set("openmp", build.openmp);
+#ifdef UCMG_WITH_MPI
+  out.Set("mpi", true);
+#else
+  out.Set("mpi", false);
+#endif
   return out;
 }
 
@@ -361,6 +370,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "infoNce", infoNce);
   exportFunction(env, exports, "cudaTime", cudaTime);
   registerDenseBinding(env, exports);
+#ifdef UCMG_WITH_MPI
+  registerMpiBinding(env, exports);
+#endif
   return exports;
 }
 

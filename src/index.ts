@@ -31,3 +31,5 @@ export {
 } from './downstream/tasks.js';
 export { tensorEncoder } from './downstream/encoder.js';
 export type { FrozenEncoder, NamedEncoder } from './downstream/encoder.js';
+export { tocChannels, tocScores, selectChannels } from './downstream/toc.js';
+export type { CodebookMatrix } from './downstream/toc.js';

@@ -1,5 +1,6 @@
 // Video front of the semantic encoder (SPEC §2 steps 1-8): squeeze-excitation on the grid average,
 // then attention over the H*W cells with a query from the average. [B,T,H,W,C] -> [B,T,C].
+// As published, the attention weights are all 1 (see apply).
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../tfjs.js';
 import { Linear } from './layers/linear.js';
@@ -26,10 +27,9 @@ export class SpatialAttentionPool {
     const average = tf.mean(cells, 2); // [B,T,C]
     const gate = tf.sigmoid(this.excite.apply(tf.relu(this.squeeze.apply(average))));
     const excited = tf.add(tf.mul(cells, tf.expandDims(gate, 2)), cells); // x*g + x
-    const query = tf.expandDims(tf.relu(this.query.apply(average)), 2); // [B,T,1,C/2]
-    const keys = tf.relu(this.key.apply(excited)); // [B,T,HW,C/2]
-    const scores = tf.tanh(this.score.apply(tf.mul(keys, query))); // [B,T,HW,1]
-    const attention = tf.expandDims(tf.softmax(tf.squeeze(scores, [3]), -1), 3);
-    return tf.sum(tf.mul(attention, excited), 2);
+    // The published pool takes its softmax over the trailing axis of the [.., HW, 1] scores, of size
+    // 1: every cell's weight is exactly 1 and the output is the sum of the excited cells. Matching it,
+    // the query, key and score layers get a zero gradient, as they do there.
+    return tf.sum(excited, 2);
   }
 }

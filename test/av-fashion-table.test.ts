@@ -27,7 +27,7 @@ test('the AV-Fashion table script pretrains every model and evaluates them in on
   assert.equal(first.status, 0, first.stderr.slice(-3000));
   const report = JSON.parse(fs.readFileSync(path.join(out, 'eval-av', 'report.json'), 'utf8'));
   assert.deepEqual(Object.keys(report.checkpoints), MODELS);
-  const classification = report.downstream.find((r: { task: string }) => r.task === 'classification');
+  const classification = report.downstream.find((r: { task: string }) => r.task === 'classify');
   assert.deepEqual(classification.rows.map((r: { encoder: string }) => r.encoder), MODELS);
   for (const name of MODELS) {
     const run = JSON.parse(fs.readFileSync(path.join(out, name, 'report.json'), 'utf8'));

@@ -21,7 +21,7 @@ const sample = defineCommand({
     force: { kind: 'flag', description: 'overwrite' },
     out: { kind: 'string', short: 'o', description: 'output' },
   },
-  async run() {},
+  load: async () => ({ async run() {} }),
 });
 
 function usageError(argv: string[], pattern: RegExp): void {
@@ -49,16 +49,57 @@ test('cli args: every mistake names the flag', () => {
   usageError(['--checkpoint'], /^option '--checkpoint' needs a value$/);
   usageError(['--checkpoint', '--force'], /^option '--checkpoint' needs a value$/);
   usageError([], /^--checkpoint is required$/);
-  usageError(['--checkpoint', 'x', '--steps', 'ten'], /^--steps must be a number; got 'ten'$/);
-  usageError(['--checkpoint', 'x', '--steps', '2.5'], /^--steps must be an integer/);
-  usageError(['--checkpoint', 'x', '--steps', '0'], /^--steps must be >= 1; got 0$/);
-  usageError(['--checkpoint', 'x', '--steps', '101'], /^--steps must be <= 100/);
-  usageError(['--checkpoint', 'x', '--lr', '0'], /^--lr must be > 0; got 0$/);
+  usageError(['--checkpoint', 'x', '--steps', 'ten'], /^--steps must be an integer from 1 to 100 in decimal digits; got 'ten'$/);
+  usageError(['--checkpoint', 'x', '--steps', '2.5'], /^--steps must be an integer from 1 to 100 in decimal digits; got '2.5'$/);
+  usageError(['--checkpoint', 'x', '--steps', '0'], /^--steps must be an integer from 1 to 100; got 0$/);
+  usageError(['--checkpoint', 'x', '--steps', '101'], /^--steps must be an integer from 1 to 100; got 101$/);
+  usageError(['--checkpoint', 'x', '--lr', '0'], /^--lr must be a number > 0; got 0$/);
   usageError(['--checkpoint', 'x', '--modalities', 'audio,smell'], /^--modalities must be one of audio, video, text; got 'smell'$/);
   usageError(['--checkpoint', 'x', '--size', 'small,paper'], /^--size takes a single value$/);
-  usageError(['--checkpoint', 'x', '--force=yes'], /--force' does not take an argument/);
+  usageError(['--checkpoint', 'x', '--force=yes'], /^option '--force' is a switch and takes no value; got '--force=yes'$/);
   usageError(['--checkpoint', 'x', 'stray'], /^unexpected argument 'stray'/);
   usageError(['--checkpoint', ''], /^--checkpoint must not be empty$/);
+});
+
+test('cli args: a negative number is a value, and its message says it is negative and gives the range', () => {
+  usageError(['--checkpoint', 'x', '--lr', '-1'], /^--lr must be a number > 0; got -1, which is negative$/);
+  usageError(['--checkpoint', 'x', '--steps', '-5'], /^--steps must be an integer from 1 to 100; got -5, which is negative$/);
+  usageError(['--checkpoint', 'x', '--lr=-0.5'], /^--lr must be a number > 0; got -0.5, which is negative$/);
+  usageError(['--checkpoint', 'x', '--out', '-q'], /^option '--out' needs a value$/);
+});
+
+test('cli args: numbers are strict decimals', () => {
+  for (const text of ['0x2', '1e1', '+0x10', ' 5', '5 ', '1_0', 'Infinity', '0b11', '']) {
+    usageError(['--checkpoint', 'x', '--steps', text], /^--steps must be an integer from 1 to 100 in decimal digits; got '/);
+  }
+  for (const text of ['0x1', 'Infinity', 'NaN', '1e', '.', '1.2.3', '--1']) {
+    usageError(['--checkpoint', 'x', `--lr=${text}`], /^--lr must be a number > 0 in decimal digits; got '/);
+  }
+  usageError(['--checkpoint', 'x', '--steps', '99999999999999999999'], /^--steps must be an integer from 1 to 100; got '99999999999999999999', which is too large$/);
+  usageError(['--checkpoint', 'x', '--lr', '1e400'], /^--lr must be a number > 0; got '1e400', which is too large$/);
+  const parsed = parseCommandArgs(sample, ['--checkpoint', 'x', '--steps', '+7', '--lr', '2.5e-3']);
+  assert.ok(!parsed.help && parsed.options.steps === 7 && parsed.options.lr === 2.5e-3);
+  const dotted = parseCommandArgs(sample, ['--checkpoint', 'x', '--lr', '.5']);
+  assert.ok(!dotted.help && dotted.options.lr === 0.5);
+});
+
+test('cli args: a single-value option given twice is an error; repeatable ones collect', () => {
+  usageError(['--checkpoint', 'x', '--steps', '3', '--steps', '4'], /^--steps is given 2 times; it takes one value$/);
+  usageError(['--checkpoint', 'x', '--checkpoint', 'y'], /^--checkpoint is given 2 times; it takes one value$/);
+  usageError(['--checkpoint', 'x', '--size', 'small', '--size=paper'], /^--size is given 2 times; it takes one value$/);
+  usageError(['--checkpoint', 'x', '-o', 'a', '--out', 'b'], /^--out is given 2 times; it takes one value$/);
+  usageError(['--checkpoint', 'x', '--force', '--force'], /^--force is given 2 times; it takes one value$/);
+  const parsed = parseCommandArgs(sample, ['--checkpoint', 'x', '--modalities', 'audio', '--modalities', 'video']);
+  assert.ok(!parsed.help);
+  assert.deepEqual(parsed.options.modalities, ['audio', 'video']);
+});
+
+test('cli args: unknown options and choices suggest the one probably meant', () => {
+  usageError(['--checkpoint', 'x', '--setps', '3'], /^unknown option '--setps'; did you mean '--steps'\?$/);
+  usageError(['--checkpoint', 'x', '--modalites', 'audio'], /^unknown option '--modalites'; did you mean '--modalities'\?$/);
+  usageError(['--checkpoint', 'x', '--forc'], /^unknown option '--forc'; did you mean '--force'\?$/);
+  usageError(['--checkpoint', 'x', '-x'], /^unknown option '-x'$/);
+  usageError(['--checkpoint', 'x', '--modalities', 'auido'], /^--modalities must be one of audio, video, text; got 'auido'; did you mean 'audio'\?$/);
 });
 
 test('cli args: help lists every option with its default', () => {

@@ -160,10 +160,10 @@ test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data',
   assert.match(evalRun.stdout, /audio -> text/);
   assert.match(evalRun.stdout, /text -> text \(upper bound\)/);
   const evalReport = JSON.parse(fs.readFileSync(path.join(evaluated, 'report.json'), 'utf8'));
-  assert.equal(evalReport.downstream[0].task, 'classification');
+  assert.equal(evalReport.downstream[0].task, 'classify');
   assert.deepEqual(evalReport.downstream[0].rows.map((r: { encoder: string }) => r.encoder), ['run', 'run (2)', 'run (3)']);
   assert.deepEqual(Object.keys(evalReport.checkpoints), ['run', 'run (2)', 'run (3)']);
-  assert.ok(fs.readFileSync(path.join(evaluated, 'cross-modal-classification.svg'), 'utf8').startsWith('<svg'));
+  assert.ok(fs.readFileSync(path.join(evaluated, 'cross-modal-classify.svg'), 'utf8').startsWith('<svg'));
 });
 
 test('cli: demo runs end to end and prints both tables with the baseline and upper bounds', () => {
@@ -179,7 +179,7 @@ test('cli: demo runs end to end and prints both tables with the baseline and upp
   assert.deepEqual(Object.keys(report.pretraining), ['Uni-Code', 'plain VQ']);
   assert.equal(report.pretraining['plain VQ'].config.useCpc, false);
   assert.equal(report.pretraining['Uni-Code'].config.useCpc, true);
-  for (const file of ['uni-code/loss-curves.svg', 'plain-vq/code-usage.svg', 'cross-modal-classification.svg', 'cross-modal-localization.svg', 'report.md']) {
+  for (const file of ['uni-code/loss-curves.svg', 'plain-vq/code-usage.svg', 'cross-modal-classify.svg', 'cross-modal-localize.svg', 'report.md']) {
     assert.ok(fs.existsSync(path.join(out, file)), `${file} written`);
   }
 });

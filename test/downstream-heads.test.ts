@@ -34,7 +34,7 @@ function row(clip: number, segment: number): number[] {
 
 test('classification head: Linear, max over segments, Linear, softmax', async () => {
   const k = 3;
-  const head = new DownstreamHead('classification', D, k, 42);
+  const head = new DownstreamHead('classify', D, k, 42);
   const got = await head.predict(x, N, T);
   head.dispose();
   const { w1, b1, w2, b2 } = initialWeights(42, k);
@@ -50,7 +50,7 @@ test('classification head: Linear, max over segments, Linear, softmax', async ()
 
 test('localization head: Linear then Linear on every segment, sigmoid', async () => {
   const k = 2;
-  const head = new DownstreamHead('localization', D, k, 9);
+  const head = new DownstreamHead('localize', D, k, 9);
   const got = await head.predict(x, N, T, 2); // batches of 2 clips: the batching must not show
   head.dispose();
   const { w1, b1, w2, b2 } = initialWeights(9, k);
@@ -69,7 +69,7 @@ test('training lowers the loss, is reproducible under a seed, and leaks no tenso
   const labels = Int32Array.from([0, 2, 1]);
   const before = tf.memory().numTensors;
   const run = async () => {
-    const head = new DownstreamHead('classification', D, 3, 1);
+    const head = new DownstreamHead('classify', D, 3, 1);
     const losses = await head.fit(x, N, T, labels, { epochs: 40, batchSize: 2, learningRate: 0.05 });
     const predictions = await head.predict(x, N, T);
     head.dispose();
@@ -85,7 +85,7 @@ test('training lowers the loss, is reproducible under a seed, and leaks no tenso
 });
 
 test('bad head inputs are refused before any training', async () => {
-  const head = new DownstreamHead('localization', D, 2, 0);
+  const head = new DownstreamHead('localize', D, 2, 0);
   const before = tf.memory().numTensors;
   const invalid = (part: string) => (err: Error) => err instanceof InvalidInputError && err.message.includes(part);
   await assert.rejects(head.fit(x.subarray(1), N, T, new Uint8Array(N * T * 2), { epochs: 1 }), invalid(`are not [${N}, ${T}, ${D}]`));
@@ -94,8 +94,8 @@ test('bad head inputs are refused before any training', async () => {
   await assert.rejects(head.predict(x, N + 1, T), invalid('are not'));
   assert.equal(tf.memory().numTensors, before);
   head.dispose();
-  const classifier = new DownstreamHead('classification', D, 2, 0);
+  const classifier = new DownstreamHead('classify', D, 2, 0);
   await assert.rejects(classifier.fit(x, N, T, Int32Array.from([0, 1, 2]), { epochs: 1 }), invalid('outside [0, 2)'));
   classifier.dispose();
-  assert.throws(() => new DownstreamHead('classification', 0, 2, 0), invalid("'dim'"));
+  assert.throws(() => new DownstreamHead('classify', 0, 2, 0), invalid("'dim'"));
 });

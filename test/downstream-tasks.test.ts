@@ -9,8 +9,8 @@ import {
   crossModalClassify,
   crossModalLocalize,
   crossModalRetrieve,
-  parseDownstreamTask,
 } from '../src/downstream/tasks.js';
+import { parseDownstreamTask } from '../src/downstream/taskNames.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 
 before(async () => {
@@ -95,7 +95,7 @@ test('classification: every ordered pair, the upper bounds, and one row per enco
   const encoders = [ENCODERS[0], { name: 'folded', encoder: encoder({ video: foldClasses }) }];
   const report = await crossModalClassify(encoders, eventDataset('events', ['dog', 'car'], [0, 1], skewedLabels, 10), FAST);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaks');
-  assert.equal(report.task, 'classification');
+  assert.equal(report.task, 'classify');
   assert.deepEqual(report.metrics, ['top1']);
   assert.deepEqual(report.rows.map((r) => r.encoder), ['aligned', 'folded']);
   assert.deepEqual(
@@ -179,7 +179,7 @@ test('cross-dataset transfer maps classes by name or by an explicit mapping', as
   // The target orders its classes differently and has one the source lacks; 'horse' clips are dropped.
   const targetLabels = [0, 1, 2, 0, 1, 2, 0, 2, 1, 1, 0, 2];
   const target = eventDataset('target', ['car', 'horse', 'dog'], [1, 2, 0], targetLabels, 9);
-  const report = await crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'classification', ...FAST });
+  const report = await crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'classify', ...FAST });
   assert.equal(report.task, 'transfer');
   assert.equal(report.trainDataset, 'source');
   assert.equal(report.testDataset, 'target');
@@ -190,23 +190,23 @@ test('cross-dataset transfer maps classes by name or by an explicit mapping', as
   }
   // A mapping that swaps the two shared classes makes every prediction wrong.
   const swapped = await crossDatasetTransfer([ENCODERS[0]], source, target, {
-    head: 'classification',
+    head: 'classify',
     classMapping: { car: 'dog', dog: 'car' },
     modalities: ['audio'],
     ...FAST,
   });
   assert.deepEqual(swapped.rows[0].pairs.map((p) => [p.train, p.test, p.upperBound, p.metrics.top1]), [['audio', 'audio', true, 0]]);
 
-  const localized = await crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'localization', modalities: ['video'], ...FAST });
+  const localized = await crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'localize', modalities: ['video'], ...FAST });
   assert.deepEqual(localized.metrics, ['f1', 'precision', 'recall']);
   assert.deepEqual(localized.rows[0].pairs[0].metrics, { precision: 1, recall: 1, f1: 1 });
 
   await assert.rejects(
-    crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'classification', classMapping: { horse: 'cow' } }),
+    crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'classify', classMapping: { horse: 'cow' } }),
     (err: Error) => err instanceof InvalidInputError && err.message.includes("'horse' to 'cow'"),
   );
   await assert.rejects(
-    crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'classification', classMapping: {} }),
+    crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'classify', classMapping: {} }),
     (err: Error) => err instanceof InvalidInputError && err.message.includes('no clip'),
   );
 });

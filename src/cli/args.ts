@@ -1,8 +1,8 @@
-// Declarative sub-command options on top of node:util parseArgs: typed values (integers, numbers,
-// choices), defaults, and generated --help text, with every mistake reported as a UsageError that
-// names the flag.
+// Declarative sub-command options: typed values (strict decimal integers and numbers with their
+// ranges, choices, repeatable lists), defaults, and generated --help text, with every mistake
+// reported as a UsageError that names the flag (and the flag or value probably meant).
 
-import { parseArgs } from 'node:util';
+import { didYouMean } from './suggest.js';
 
 export const PROGRAM = 'unicode-cmg';
 
@@ -28,22 +28,19 @@ export type OptionSpec =
 
 export type OptionSpecs = Record<string, OptionSpec>;
 
-/** The parsed value type of each option spec. */
-export type ParsedOptions<S extends OptionSpecs> = {
-  [K in keyof S]: S[K] extends { kind: 'flag' }
-    ? boolean
-    : S[K] extends { kind: 'int' | 'number'; default: number }
-      ? number
-      : S[K] extends { kind: 'int' | 'number' }
-        ? number | undefined
-        : S[K] extends { kind: 'choice' | 'string'; multiple: true }
-          ? string[]
-          : S[K] extends { default: string }
-            ? string
-            : S[K] extends { required: true }
-              ? string
-              : string | undefined;
-};
+/** The parsed value type of one option spec. */
+type OptionValue<O extends OptionSpec> = O extends { kind: 'flag' } ? boolean
+  : O extends { kind: 'int' | 'number'; default: number } ? number
+  : O extends { kind: 'int' | 'number' } ? number | undefined
+  : O extends { kind: 'choice'; choices: readonly (infer C)[]; multiple: true } ? C[]
+  : O extends { kind: 'choice'; choices: readonly (infer C)[]; default: string } ? C
+  : O extends { kind: 'choice'; choices: readonly (infer C)[] } ? C | undefined
+  : O extends { kind: 'string'; multiple: true } ? string[]
+  : O extends { default: string } | { required: true } ? string
+  : string | undefined;
+
+/** The parsed options of a command (of any command, when S is not one command's specs). */
+export type ParsedOptions<S extends OptionSpecs> = string extends keyof S ? Record<string, unknown> : { [K in keyof S]: OptionValue<S[K]> };
 
 export interface CommandSpec<S extends OptionSpecs = OptionSpecs> {
   name: string;
@@ -59,72 +56,97 @@ const HELP: OptionSpec = { kind: 'flag', short: 'h', description: 'show this hel
 
 export type ParseResult<S extends OptionSpecs> = { help: true } | { help: false; options: ParsedOptions<S> };
 
+/** A token that is a value even though it starts with '-': a negative number, or '-' alone. */
+const DASH_VALUE = /^-(?:$|\d|\.\d)/;
+
+/** Splits argv into the raw strings given to each option (in order), the positionals and --help. */
+function tokenize(all: OptionSpecs, argv: string[], command: string): { raw: Map<string, (string | true)[]>; positionals: string[]; help: boolean } {
+  const byShort = new Map(Object.entries(all).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])));
+  const raw = new Map<string, (string | true)[]>();
+  const positionals: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (!token.startsWith('-') || DASH_VALUE.test(token)) {
+      positionals.push(token);
+      continue;
+    }
+    const eq = token.indexOf('=');
+    const given = eq >= 0 ? token.slice(0, eq) : token;
+    const inline = eq >= 0 ? token.slice(eq + 1) : undefined;
+    const name = given.startsWith('--') ? given.slice(2) : byShort.get(given.slice(1));
+    const option = name === undefined || !Object.hasOwn(all, name) ? undefined : all[name];
+    if (name === undefined || option === undefined) {
+      const known = Object.keys(all).map((n) => `--${n}`);
+      throw new UsageError(`unknown option '${given}'${didYouMean(given.startsWith('--') ? given : `-${given}`, known)}`, command);
+    }
+    let value: string | true;
+    if (option.kind === 'flag') {
+      if (inline !== undefined) throw new UsageError(`option '--${name}' is a switch and takes no value; got '${token}'`, command);
+      value = true;
+    } else if (inline !== undefined) {
+      value = inline;
+    } else if (i + 1 < argv.length && (!argv[i + 1].startsWith('-') || DASH_VALUE.test(argv[i + 1]))) {
+      value = argv[++i];
+    } else {
+      throw new UsageError(`option '--${name}' needs a value`, command);
+    }
+    if (name === 'help') help = true;
+    raw.set(name, [...(raw.get(name) ?? []), value]);
+  }
+  return { raw, positionals, help };
+}
+
 export function parseCommandArgs<S extends OptionSpecs>(spec: CommandSpec<S>, argv: string[]): ParseResult<S> {
-  const all: OptionSpecs = { ...spec.options, help: HELP };
-  const config: NonNullable<Parameters<typeof parseArgs>[0]>['options'] = {};
-  for (const [name, option] of Object.entries(all)) {
-    config[name] = {
-      type: option.kind === 'flag' ? 'boolean' : 'string',
-      ...(option.short ? { short: option.short } : {}),
-      ...((option.kind === 'choice' || option.kind === 'string') && option.multiple ? { multiple: true } : {}),
-    };
-  }
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args: argv, options: config, strict: true, allowPositionals: true }));
-  } catch (err) {
-    throw new UsageError(describeParseError(err as Error & { code?: string }), spec.name);
-  }
-  if (values.help) return { help: true };
+  const { raw, positionals, help } = tokenize({ ...spec.options, help: HELP }, argv, spec.name);
+  if (help) return { help: true };
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}' (options are given as --name value)`, spec.name);
   }
   const parsed: Record<string, unknown> = {};
   for (const [name, option] of Object.entries(spec.options)) {
-    parsed[name] = convert(name, option, values[name], spec.name);
+    const given = raw.get(name) ?? [];
+    const repeatable = (option.kind === 'choice' || option.kind === 'string') && option.multiple === true;
+    if (given.length > 1 && !repeatable) {
+      throw new UsageError(`--${name} is given ${given.length} times; it takes one value`, spec.name);
+    }
+    parsed[name] = convert(name, option, given, spec.name);
   }
   return { help: false, options: parsed as ParsedOptions<S> };
 }
 
-function describeParseError(err: Error & { code?: string }): string {
-  // parseArgs messages are good but long; keep their substance and drop the generic advice.
-  switch (err.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
-      const flag = /'([^']+)'/.exec(err.message)?.[1] ?? '';
-      return `unknown option '${flag}'`;
-    }
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-      const flag = /Option '([^']+)'/.exec(err.message)?.[1];
-      if (flag && /argument missing|ambiguous/.test(err.message)) return `option '${flag.split(',').pop()!.trim().replace(/ <value>$/, '')}' needs a value`;
-      return err.message.split('\n')[0];
-    }
-    default:
-      return err.message.split('\n')[0];
-  }
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** What a numeric option takes, for messages: "an integer from 1 to 100", "a number > 0". */
+function numberRange(option: Extract<OptionSpec, { kind: 'int' | 'number' }>): string {
+  const what = option.kind === 'int' ? 'an integer' : 'a number';
+  const min = option.min === undefined ? undefined : `${option.kind === 'number' && option.exclusiveMin ? '>' : '>='} ${option.min}`;
+  const max = option.kind === 'int' && option.max !== undefined ? option.max : undefined;
+  if (min !== undefined && max !== undefined && min.startsWith('>=')) return `${what} from ${option.min} to ${max}`;
+  return [what, min, max === undefined ? undefined : `<= ${max}`].filter((p) => p !== undefined).join(' ');
 }
 
-function convert(name: string, option: OptionSpec, raw: unknown, command: string): unknown {
+function convert(name: string, option: OptionSpec, given: (string | true)[], command: string): unknown {
   const flag = `--${name}`;
   const fail = (why: string): never => {
     throw new UsageError(`${flag} ${why}`, command);
   };
+  const values = given.map(String);
   switch (option.kind) {
     case 'flag':
-      return raw === true;
+      return given.length > 0;
     case 'string': {
       // Repeatable strings are not split at commas: they are paths and names.
-      const list = raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
-      if (list.length === 0 && option.required) fail('is required');
-      if (list.includes('')) fail('must not be empty');
-      if (option.multiple) return list;
-      return list[0] ?? option.default;
+      if (values.length === 0 && option.required) fail('is required');
+      if (values.includes('')) fail('must not be empty');
+      if (option.multiple) return values;
+      return values[0] ?? option.default;
     }
     case 'choice': {
-      const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-      const items = list.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter((v) => v !== '');
+      const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
       for (const item of items) {
-        if (!option.choices.includes(item)) fail(`must be one of ${option.choices.join(', ')}; got '${item}'`);
+        if (!option.choices.includes(item)) fail(`must be one of ${option.choices.join(', ')}; got '${item}'${didYouMean(item, option.choices)}`);
       }
       if (option.multiple) return [...new Set(items)];
       if (items.length > 1) fail('takes a single value');
@@ -132,17 +154,15 @@ function convert(name: string, option: OptionSpec, raw: unknown, command: string
     }
     case 'int':
     case 'number': {
-      if (raw === undefined) return option.default;
-      const text = String(raw).trim();
+      if (values.length === 0) return option.default;
+      const text = values[0];
+      const range = numberRange(option);
+      if (!(option.kind === 'int' ? INTEGER : DECIMAL).test(text)) fail(`must be ${range} in decimal digits; got '${text}'`);
       const value = Number(text);
-      if (text === '' || !Number.isFinite(value)) fail(`must be a number; got '${String(raw)}'`);
-      if (option.kind === 'int') {
-        if (!Number.isSafeInteger(value)) fail(`must be an integer; got '${String(raw)}'`);
-        if (option.min !== undefined && value < option.min) fail(`must be >= ${option.min}; got ${value}`);
-        if (option.max !== undefined && value > option.max) fail(`must be <= ${option.max}; got ${value}`);
-      } else if (option.min !== undefined && (option.exclusiveMin ? value <= option.min : value < option.min)) {
-        fail(`must be ${option.exclusiveMin ? '>' : '>='} ${option.min}; got ${value}`);
-      }
+      if (!Number.isFinite(value) || (option.kind === 'int' && !Number.isSafeInteger(value))) fail(`must be ${range}; got '${text}', which is too large`);
+      const belowMin = option.min !== undefined && (option.kind === 'number' && option.exclusiveMin ? value <= option.min : value < option.min);
+      const aboveMax = option.kind === 'int' && option.max !== undefined && value > option.max;
+      if (belowMin || aboveMax) fail(`must be ${range}; got ${text}${value < 0 ? ', which is negative' : ''}`);
       return value;
     }
   }
@@ -203,12 +223,20 @@ export function formatHelp(spec: CommandSpec): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A sub-command: its options and what it does with them. */
-export interface Command<S extends OptionSpecs = OptionSpecs> extends CommandSpec<S> {
+/** What a command does with its parsed options; a module of its own, loaded only when it runs. */
+export interface CommandBody<S extends OptionSpecs = OptionSpecs> {
   run(options: ParsedOptions<S>): Promise<void>;
 }
 
-/** Identity function that lets TypeScript infer the option types of `run` from `options`. */
+/**
+ * A sub-command: its static option spec (enough for parsing and --help) and `load`, one dynamic
+ * import of its body, so that the heavy modules the body needs load only for the command that runs.
+ */
+export interface Command<S extends OptionSpecs = OptionSpecs> extends CommandSpec<S> {
+  load(): Promise<CommandBody<S>>;
+}
+
+/** Identity function that checks the body's option type against `options`. */
 export function defineCommand<const S extends OptionSpecs>(command: Command<S>): Command<S> {
   return command;
 }

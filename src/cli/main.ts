@@ -5,17 +5,10 @@
 
 import { pathToFileURL } from 'node:url';
 import * as fs from 'node:fs';
-import { type Command, PROGRAM, UsageError, formatHelp, parseCommandArgs } from './args.js';
+import { PROGRAM, UsageError, formatHelp, parseCommandArgs } from './args.js';
+import { COMMANDS } from './commands/index.js';
+import { didYouMean } from './suggest.js';
 import { packageVersion } from './version.js';
-import { bench } from './commands/bench.js';
-import { buildAvFashionCommand } from './commands/buildAvFashion.js';
-import { demo } from './commands/demo.js';
-import { encode } from './commands/encode.js';
-import { evaluate } from './commands/eval.js';
-import { info } from './commands/info.js';
-import { pretrain } from './commands/pretrain.js';
-
-export const COMMANDS: readonly Command[] = [pretrain, encode, evaluate, demo, info, bench, buildAvFashionCommand] as unknown as Command[];
 
 function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
@@ -47,15 +40,17 @@ export async function main(argv: string[]): Promise<number> {
   const command = COMMANDS.find((c) => c.name === name);
   try {
     if (command === undefined) {
-      const hint = name.startsWith('-') ? 'options come after the command' : `commands are ${COMMANDS.map((c) => c.name).join(', ')}`;
-      throw new UsageError(`unknown command '${name}' (${hint})`);
+      const names = COMMANDS.map((c) => c.name);
+      const hint = name.startsWith('-') ? ' (options come after the command)' : `${didYouMean(name, names)} (commands are ${names.join(', ')})`;
+      throw new UsageError(`unknown command '${name}'${hint}`);
     }
     const parsed = parseCommandArgs(command, rest);
     if (parsed.help) {
       process.stdout.write(formatHelp(command));
       return 0;
     }
-    await command.run(parsed.options);
+    const body = await command.load();
+    await body.run(parsed.options);
     return 0;
   } catch (err) {
     return report(err, command?.name);

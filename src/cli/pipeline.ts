@@ -1,25 +1,26 @@
-// The steps the sub-commands compose: open data (a dataset directory or the embedded synthetic
+// The steps the command bodies compose: open data (a dataset directory or the embedded synthetic
 // generator), derive the model config from it, pretrain, load a pretrained encoder, count code
-// usage, and run the cross-modal downstream tasks. Heavy modules are imported lazily by the
-// commands that need them, so this file only imports types and light helpers at the top.
+// usage, and run the cross-modal downstream tasks. Only command bodies import this module.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClipDataset } from '../data/dataset.js';
-import type { NamedEncoder } from '../downstream/encoder.js';
-import type { CrossModalOptions } from '../downstream/tasks.js';
-import type { DownstreamReport } from '../downstream/report.js';
-import type { ConfigName, Modality, ModalitySet, ModelConfig } from '../model/config.js';
-import type { UniCodeModel } from '../model/uniCode.js';
 import type { OpBackend } from '../backend.js';
-import type { StepMetrics, TrainSummary, Trainer } from '../train/trainer.js';
-import type { ProgressStream } from '../util/progress.js';
+import { iterateBatches } from '../data/batches.js';
+import type { ClipDataset } from '../data/dataset.js';
+import { openDataset } from '../data/directory.js';
+import { InvalidInputError } from '../data/errors.js';
+import { generateSynthetic } from '../data/synthetic.js';
+import { type NamedEncoder, encodeClips, tensorEncoder } from '../downstream/encoder.js';
+import type { DownstreamReport } from '../downstream/report.js';
+import type { CrossModalTask } from '../downstream/taskNames.js';
+import { type CrossModalOptions, crossModalClassify, crossModalLocalize, crossModalRetrieve } from '../downstream/tasks.js';
+import { type ConfigName, type Modality, type ModalitySet, type ModelConfig, inputShapeOf, makeConfig, modalitiesOf } from '../model/config.js';
+import { UniCodeModel } from '../model/uniCode.js';
 import type { PairedBatchSource } from '../train/pairedBatchSource.js';
+import { type StepMetrics, type TrainSummary, Trainer } from '../train/trainer.js';
+import type { ProgressStream } from '../util/progress.js';
 import { UsageError } from './args.js';
-
-export const SYNTHETIC = 'synthetic';
-export const ABLATIONS = ['club', 'cpc', 'mm-ema', 'cmcm', 'reset'] as const;
-export type Ablation = (typeof ABLATIONS)[number];
+import { type Ablation, SYNTHETIC } from './commonOptions.js';
 
 /** The paper's "plain shared VQ" baseline: the shared codebook without any cross-modal objective. */
 export const PLAIN_VQ_ABLATIONS: readonly Ablation[] = ['club', 'cpc', 'mm-ema', 'cmcm'];
@@ -28,8 +29,7 @@ export const UNI_CODE = 'Uni-Code';
 export const PLAIN_VQ = 'plain VQ';
 
 /** The two models the demo compares: the named config with and without its cross-modal objectives. */
-export async function uniCodeAndPlainVq(name: ConfigName, modalities: ModalitySet): Promise<Record<typeof UNI_CODE | typeof PLAIN_VQ, ModelConfig>> {
-  const { makeConfig } = await import('../model/config.js');
+export function uniCodeAndPlainVq(name: ConfigName, modalities: ModalitySet): Record<typeof UNI_CODE | typeof PLAIN_VQ, ModelConfig> {
   return {
     [UNI_CODE]: makeConfig(name, { modalities }),
     [PLAIN_VQ]: makeConfig(name, { modalities, ...ablationOverrides(PLAIN_VQ_ABLATIONS), name: `${name}-plain-vq` }),
@@ -72,32 +72,30 @@ export interface DataRequest {
  * A model config for `data`: the named config with the input sizes taken from the data (a dataset
  * directory) or the synthetic data shaped to fit the config. Returns the config and the dataset.
  */
-export async function openDataForModel(
+export function openDataForModel(
   request: DataRequest,
   model: { config: ConfigName; modalities?: string[]; without?: readonly string[] },
   command: string,
-): Promise<{ config: ModelConfig; dataset: ClipDataset }> {
-  const { makeConfig } = await import('../model/config.js');
+): { config: ModelConfig; dataset: ClipDataset } {
   const overrides = ablationOverrides(model.without ?? []);
   if (request.data === SYNTHETIC) {
     const modalities = modalitySetOf(model.modalities ?? ['audio', 'video'], '--modalities', command);
     const config = makeConfig(model.config, { modalities, ...overrides });
-    return { config, dataset: await syntheticFor(config, request) };
+    return { config, dataset: syntheticFor(config, request) };
   }
-  const dataset = await openDatasetDir(request.data, command);
+  const dataset = openDatasetDir(request.data, command);
   const modalities = modalitySetOf(model.modalities ?? dataset.modalities.filter((m) => m in MODALITY_LETTERS), '--modalities', command);
   const config = makeConfig(model.config, { modalities, ...inputSizesOf(dataset, modalities), ...overrides });
   return { config, dataset };
 }
 
 /** Data to run a pretrained model on: the directory given, or synthetic data shaped for its config. */
-export async function openDataFor(config: ModelConfig, request: DataRequest, command: string): Promise<ClipDataset> {
+export function openDataFor(config: ModelConfig, request: DataRequest, command: string): ClipDataset {
   return request.data === SYNTHETIC ? syntheticFor(config, request) : openDatasetDir(request.data, command);
 }
 
 /** Refuses data whose per-clip feature shapes differ from what the model's encoders take. */
-export async function checkDataFitsModel(dataset: ClipDataset, config: ModelConfig, modalities: readonly string[], command: string): Promise<void> {
-  const { inputShapeOf } = await import('../model/config.js');
+export function checkDataFitsModel(dataset: ClipDataset, config: ModelConfig, modalities: readonly string[], command: string): void {
   for (const m of modalities) {
     if (!dataset.modalities.includes(m)) {
       throw new UsageError(`--data: dataset '${dataset.name}' has no ${m} features (it has ${dataset.modalities.join(', ')})`, command);
@@ -110,9 +108,7 @@ export async function checkDataFitsModel(dataset: ClipDataset, config: ModelConf
   }
 }
 
-async function syntheticFor(config: ModelConfig, request: DataRequest): Promise<ClipDataset> {
-  const { generateSynthetic } = await import('../data/synthetic.js');
-  const { modalitiesOf } = await import('../model/config.js');
+function syntheticFor(config: ModelConfig, request: DataRequest): ClipDataset {
   return generateSynthetic({
     modalities: modalitiesOf(config.modalities),
     segments: config.segments,
@@ -126,9 +122,7 @@ async function syntheticFor(config: ModelConfig, request: DataRequest): Promise<
   });
 }
 
-async function openDatasetDir(dir: string, command: string): Promise<ClipDataset> {
-  const { openDataset } = await import('../data/directory.js');
-  const { InvalidInputError } = await import('../data/errors.js');
+function openDatasetDir(dir: string, command: string): ClipDataset {
   try {
     return openDataset(dir);
   } catch (err) {
@@ -159,8 +153,7 @@ export function chooseSplits(dataset: ClipDataset, trainSplit: string, command: 
 }
 
 /** Shuffled batches of a split, a fresh order per epoch derived from `seed`; a partial last batch is dropped. */
-async function batchSource(dataset: ClipDataset, split: string, batchSize: number, modalities: readonly Modality[], seed: number): Promise<PairedBatchSource> {
-  const { iterateBatches } = await import('../data/batches.js');
+function batchSource(dataset: ClipDataset, split: string, batchSize: number, modalities: readonly Modality[], seed: number): PairedBatchSource {
   const clips = dataset.split(split).length;
   const dropLast = clips >= batchSize;
   return {
@@ -220,9 +213,6 @@ export class PretrainRun {
 }
 
 export async function startPretraining(request: PretrainRequest): Promise<PretrainRun> {
-  const { UniCodeModel } = await import('../model/uniCode.js');
-  const { Trainer } = await import('../train/trainer.js');
-  const { modalitiesOf } = await import('../model/config.js');
   const checkpoint = path.join(request.dir, 'checkpoint.ckpt');
   const metricsLog = path.join(request.dir, 'metrics.jsonl');
   const trainerOptions = {
@@ -235,7 +225,7 @@ export async function startPretraining(request: PretrainRequest): Promise<Pretra
   const trainer = request.resume !== undefined
     ? await Trainer.fromCheckpoint(request.resume, { ...trainerOptions, backend: request.backend })
     : new Trainer(new UniCodeModel(request.config, { seed: request.seed, backend: request.backend }), trainerOptions);
-  const source = await batchSource(request.dataset, request.split, request.batchSize, modalitiesOf(trainer.model.config.modalities), request.seed);
+  const source = batchSource(request.dataset, request.split, request.batchSize, modalitiesOf(trainer.model.config.modalities), request.seed);
   return new PretrainRun(trainer, source, request.epochs, checkpoint, metricsLog);
 }
 
@@ -247,14 +237,12 @@ export function requireFile(file: string, flag: string, command: string): string
 
 /** The frozen model of a pretraining checkpoint (`flag` names the option it came from). */
 export async function loadPretrained(checkpoint: string, backend: OpBackend, command: string, flag = '--checkpoint'): Promise<UniCodeModel> {
-  const { Trainer } = await import('../train/trainer.js');
   requireFile(checkpoint, flag, command);
   const trainer = await Trainer.fromCheckpoint(checkpoint, { backend, progress: false });
   return trainer.model;
 }
 
-export async function namedEncoder(name: string, model: UniCodeModel): Promise<NamedEncoder> {
-  const { tensorEncoder } = await import('../downstream/encoder.js');
+export function namedEncoder(name: string, model: UniCodeModel): NamedEncoder {
   return { name, encoder: tensorEncoder(model) };
 }
 
@@ -270,7 +258,6 @@ export interface ModalityCodes {
 
 /** Encodes `clips` of each modality with the frozen model and counts code usage. */
 export async function encodeSplit(model: UniCodeModel, dataset: ClipDataset, clips: Int32Array, modalities: readonly Modality[], chunk = 256): Promise<ModalityCodes[]> {
-  const { encodeClips, tensorEncoder } = await import('../downstream/encoder.js');
   const encoder = tensorEncoder(model);
   const out: ModalityCodes[] = [];
   for (const modality of modalities) {
@@ -282,19 +269,15 @@ export async function encodeSplit(model: UniCodeModel, dataset: ClipDataset, cli
   return out;
 }
 
-export type DownstreamTask = 'classify' | 'localize' | 'retrieve';
-export const DOWNSTREAM_CHOICES: readonly DownstreamTask[] = ['classify', 'localize', 'retrieve'];
-
 /** The tasks, encoders and data; the head options go to the classification and localization heads as they are. */
 export interface DownstreamRequest extends CrossModalOptions {
-  tasks: readonly DownstreamTask[];
+  tasks: readonly CrossModalTask[];
   encoders: NamedEncoder[];
   dataset: ClipDataset;
 }
 
 /** Runs each requested task over every ordered modality pair for every encoder. */
 export async function runDownstream(request: DownstreamRequest): Promise<DownstreamReport[]> {
-  const { crossModalClassify, crossModalLocalize, crossModalRetrieve } = await import('../downstream/tasks.js');
   const { tasks, encoders, dataset, ...headOptions } = request;
   const reports: DownstreamReport[] = [];
   for (const task of tasks) {

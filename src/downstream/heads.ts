@@ -6,8 +6,7 @@ import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
 import { InvalidInputError } from '../data/errors.js';
 import { tf } from '../tfjs.js';
 import { Rng } from '../util/rng.js';
-
-export type HeadKind = 'classification' | 'localization';
+import type { HeadTask } from './taskNames.js';
 
 export interface HeadTrainingOptions {
   epochs: number;
@@ -48,7 +47,7 @@ export class DownstreamHead {
    * @param seed seeds the initial weights and the batch order
    */
   constructor(
-    readonly kind: HeadKind,
+    readonly kind: HeadTask,
     readonly dim: number,
     readonly outputs: number,
     seed: number,
@@ -69,7 +68,7 @@ export class DownstreamHead {
     const rows = tf.reshape(x, [batch * segments, this.dim]) as Tensor2D;
     const hidden = tf.add(tf.matMul(rows, this.w1 as Tensor2D), this.b1);
     const pooled =
-      this.kind === 'classification'
+      this.kind === 'classify'
         ? tf.max(tf.reshape(hidden, [batch, segments, this.dim]), 1)
         : hidden;
     return tf.add(tf.matMul(pooled as Tensor2D, this.w2 as Tensor2D), this.b2) as Tensor2D;
@@ -91,11 +90,11 @@ export class DownstreamHead {
     if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidInputError(`DownstreamHead.fit: 'epochs' must be an integer >= 0, got ${epochs}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidInputError(`DownstreamHead.fit: 'batchSize' must be a positive integer, got ${batchSize}`);
     if (!(learningRate > 0)) throw new InvalidInputError(`DownstreamHead.fit: 'learningRate' must be > 0, got ${learningRate}`);
-    const targetSize = this.kind === 'classification' ? 1 : segments * this.outputs;
+    const targetSize = this.kind === 'classify' ? 1 : segments * this.outputs;
     if (targets.length !== n * targetSize) {
       throw new InvalidInputError(`DownstreamHead.fit: ${targets.length} targets for ${n} clips, expected ${n * targetSize}`);
     }
-    if (this.kind === 'classification' && targets.some((label) => label < 0 || label >= this.outputs)) {
+    if (this.kind === 'classify' && targets.some((label) => label < 0 || label >= this.outputs)) {
       throw new InvalidInputError(`DownstreamHead.fit: a clip label is outside [0, ${this.outputs})`);
     }
     const optimizer = tf.train.adam(learningRate, 0.9, 0.999, 1e-8);
@@ -115,7 +114,7 @@ export class DownstreamHead {
             () =>
               tf.tidy(() => {
                 const logits = this.logits(tf.tensor3d(batchX, [b, segments, this.dim]), b, segments);
-                if (this.kind === 'classification') {
+                if (this.kind === 'classify') {
                   const labels = tf.oneHot(tf.tensor1d(Int32Array.from(batchTargets), 'int32'), this.outputs);
                   return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
                 }
@@ -142,14 +141,14 @@ export class DownstreamHead {
    */
   async predict(x: Float32Array, n: number, segments: number, batchSize = 256): Promise<Float32Array> {
     this.checkInputs(x, n, segments, 'predict');
-    const perClip = this.kind === 'classification' ? this.outputs : segments * this.outputs;
+    const perClip = this.kind === 'classify' ? this.outputs : segments * this.outputs;
     const out = new Float32Array(n * perClip);
     const rowSize = segments * this.dim;
     for (let start = 0; start < n; start += batchSize) {
       const b = Math.min(batchSize, n - start);
       const probabilities = tf.tidy(() => {
         const logits = this.logits(tf.tensor3d(x.subarray(start * rowSize, (start + b) * rowSize), [b, segments, this.dim]), b, segments);
-        return this.kind === 'classification' ? tf.softmax(logits) : tf.sigmoid(logits);
+        return this.kind === 'classify' ? tf.softmax(logits) : tf.sigmoid(logits);
       });
       out.set(await probabilities.data(), start * perClip);
       probabilities.dispose();

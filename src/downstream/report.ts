@@ -2,7 +2,7 @@
 // (Uni-Code, the plain shared-VQ baseline, ...), one column per ordered modality pair X→Y, with the
 // labelled-modality upper bound Y→Y marked.
 
-export type DownstreamTaskKind = 'classification' | 'localization' | 'retrieval' | 'transfer';
+import type { DownstreamTask } from './taskNames.js';
 
 export interface PairResult {
   /** Modality the head was trained on (retrieval: the query modality). */
@@ -23,7 +23,7 @@ export interface EncoderResult {
 }
 
 export interface DownstreamReport {
-  task: DownstreamTaskKind;
+  task: DownstreamTask;
   /** Dataset the heads were trained on, and the one they were tested on (equal unless transfer). */
   trainDataset: string;
   testDataset: string;

@@ -6,20 +6,10 @@ import type { ClipDataset } from '../data/dataset.js';
 import { InvalidInputError } from '../data/errors.js';
 import { tf } from '../tfjs.js';
 import { encodeClips, type CodeSet, type NamedEncoder } from './encoder.js';
-import { DownstreamHead, type HeadKind } from './heads.js';
+import { DownstreamHead } from './heads.js';
 import { multiLabelScores, recallAtK, top1Accuracy } from './metrics.js';
 import type { DownstreamReport, EncoderResult, PairResult } from './report.js';
-
-export const DOWNSTREAM_TASKS = ['classify', 'localize', 'retrieve', 'transfer'] as const;
-export type DownstreamTaskName = (typeof DOWNSTREAM_TASKS)[number];
-
-/** Checks a task name from the command line or a config. */
-export function parseDownstreamTask(name: string): DownstreamTaskName {
-  if (!(DOWNSTREAM_TASKS as readonly string[]).includes(name)) {
-    throw new InvalidInputError(`unknown downstream task '${name}' (known: ${DOWNSTREAM_TASKS.join(', ')})`);
-  }
-  return name as DownstreamTaskName;
-}
+import type { HeadTask } from './taskNames.js';
 
 export interface CrossModalOptions {
   /** Modalities to pair; default every dataset modality all encoders know. */
@@ -37,7 +27,7 @@ export interface CrossModalOptions {
 }
 
 export interface TransferOptions extends CrossModalOptions {
-  head: HeadKind;
+  head: HeadTask;
   /** Target class name -> source class name. Default: classes with the same name. */
   classMapping?: Record<string, string>;
   /** Modalities trained on in the source; default every source modality all encoders know. */
@@ -54,7 +44,7 @@ export interface RetrievalOptions {
   encodeChunk?: number;
 }
 
-const DEFAULT_EPOCHS: Record<HeadKind, number> = { classification: 30, localization: 50 };
+const DEFAULT_EPOCHS: Record<HeadTask, number> = { classify: 30, localize: 50 };
 
 function checkEncoders(encoders: NamedEncoder[]): void {
   if (!Array.isArray(encoders) || encoders.length === 0) throw new InvalidInputError('downstream: no encoders given');
@@ -166,7 +156,7 @@ function orderPairs(pairs: PairResult[]): PairResult[] {
 
 /** Trains one head per (encoder, training modality) and tests it on every test modality. */
 async function runHeadPairs(
-  kind: HeadKind,
+  kind: HeadTask,
   encoders: NamedEncoder[],
   train: LabelledSplit,
   trainModalities: string[],
@@ -175,7 +165,7 @@ async function runHeadPairs(
   options: CrossModalOptions,
 ): Promise<EncoderResult[]> {
   const epochs = options.epochs ?? DEFAULT_EPOCHS[kind];
-  const outputs = kind === 'classification' ? train.classes : train.classes + 1;
+  const outputs = kind === 'classify' ? train.classes : train.classes + 1;
   const rows: EncoderResult[] = [];
   for (const { name, encoder } of encoders) {
     const testCodes = new Map<string, CodeSet>();
@@ -184,7 +174,7 @@ async function runHeadPairs(
     for (const x of trainModalities) {
       const codes = await encodeClips(encoder, train.dataset, x, train.clips, options.encodeChunk);
       const targets =
-        kind === 'classification' ? train.clipLabels : localizationTargets(train.events(x), codes.n * codes.segments, train.classes);
+        kind === 'classify' ? train.clipLabels : localizationTargets(train.events(x), codes.n * codes.segments, train.classes);
       const head = new DownstreamHead(kind, codes.dim, outputs, options.seed ?? 0);
       try {
         await head.fit(codes.quantized, codes.n, codes.segments, targets, {
@@ -201,7 +191,7 @@ async function runHeadPairs(
           }
           const probabilities = await head.predict(tested.quantized, tested.n, tested.segments);
           const metrics: Record<string, number> =
-            kind === 'classification'
+            kind === 'classify'
               ? { top1: top1Accuracy(probabilities, test.clipLabels, outputs) }
               : { ...multiLabelScores(probabilities, localizationTargets(test.events(y), tested.n * tested.segments, test.classes)) };
           pairs.push({ train: x, test: y, upperBound: x === y, metrics, samples: tested.n });
@@ -215,7 +205,7 @@ async function runHeadPairs(
   return rows;
 }
 
-function headSettings(kind: HeadKind, options: CrossModalOptions, trainSplit: string, testSplit: string) {
+function headSettings(kind: HeadTask, options: CrossModalOptions, trainSplit: string, testSplit: string) {
   return {
     epochs: options.epochs ?? DEFAULT_EPOCHS[kind],
     batchSize: options.batchSize ?? 80,
@@ -226,7 +216,7 @@ function headSettings(kind: HeadKind, options: CrossModalOptions, trainSplit: st
   };
 }
 
-async function crossModalHeads(kind: HeadKind, encoders: NamedEncoder[], dataset: ClipDataset, options: CrossModalOptions): Promise<DownstreamReport> {
+async function crossModalHeads(kind: HeadTask, encoders: NamedEncoder[], dataset: ClipDataset, options: CrossModalOptions): Promise<DownstreamReport> {
   checkEncoders(encoders);
   const modalities = resolveModalities(dataset, encoders, options.modalities);
   const trainSplit = options.trainSplit ?? 'train';
@@ -237,7 +227,7 @@ async function crossModalHeads(kind: HeadKind, encoders: NamedEncoder[], dataset
     task: kind,
     trainDataset: dataset.name,
     testDataset: dataset.name,
-    metrics: kind === 'classification' ? ['top1'] : ['precision', 'recall', 'f1'],
+    metrics: kind === 'classify' ? ['top1'] : ['precision', 'recall', 'f1'],
     rows: await runHeadPairs(kind, encoders, train, modalities, test, modalities, options),
     settings: headSettings(kind, options, trainSplit, testSplit),
   };
@@ -245,12 +235,12 @@ async function crossModalHeads(kind: HeadKind, encoders: NamedEncoder[], dataset
 
 /** Event classification (top-1 on clips) for every ordered modality pair of `dataset`. */
 export function crossModalClassify(encoders: NamedEncoder[], dataset: ClipDataset, options: CrossModalOptions = {}): Promise<DownstreamReport> {
-  return crossModalHeads('classification', encoders, dataset, options);
+  return crossModalHeads('classify', encoders, dataset, options);
 }
 
 /** Event localization (per-segment multi-label precision at 0.5, recall, F1) for every ordered pair. */
 export function crossModalLocalize(encoders: NamedEncoder[], dataset: ClipDataset, options: CrossModalOptions = {}): Promise<DownstreamReport> {
-  return crossModalHeads('localization', encoders, dataset, options);
+  return crossModalHeads('localize', encoders, dataset, options);
 }
 
 /**
@@ -265,8 +255,8 @@ export async function crossDatasetTransfer(
 ): Promise<DownstreamReport> {
   checkEncoders(encoders);
   const kind = options.head;
-  if (kind !== 'classification' && kind !== 'localization') {
-    throw new InvalidInputError(`crossDatasetTransfer: 'head' must be 'classification' or 'localization', got '${String(kind)}'`);
+  if (kind !== 'classify' && kind !== 'localize') {
+    throw new InvalidInputError(`crossDatasetTransfer: 'head' must be 'classify' or 'localize', got '${String(kind)}'`);
   }
   if (source.segments !== target.segments) {
     throw new InvalidInputError(`crossDatasetTransfer: '${source.name}' has T=${source.segments}, '${target.name}' has T=${target.segments}`);
@@ -281,7 +271,7 @@ export async function crossDatasetTransfer(
     task: 'transfer',
     trainDataset: source.name,
     testDataset: target.name,
-    metrics: kind === 'classification' ? ['top1'] : ['f1', 'precision', 'recall'],
+    metrics: kind === 'classify' ? ['top1'] : ['f1', 'precision', 'recall'],
     rows: await runHeadPairs(kind, encoders, train, sourceModalities, test, targetModalities, options),
     settings: { head: kind, ...headSettings(kind, options, trainSplit, testSplit) },
   };
@@ -373,7 +363,7 @@ export async function crossModalRetrieve(encoders: NamedEncoder[], dataset: Clip
     rows.push({ encoder: name, pairs });
   }
   return {
-    task: 'retrieval',
+    task: 'retrieve',
     trainDataset: dataset.name,
     testDataset: dataset.name,
     metrics: ks.map((k) => `R@${k}`),

@@ -37,7 +37,7 @@ const ARROW = '->';
 
 /** The metrics worth a column: the headline, plus F1 for localization (the paper reports both). */
 function shownMetrics(report: DownstreamReport): string[] {
-  return report.task === 'localization' ? ['precision', 'f1'] : report.metrics.slice(0, report.task === 'retrieval' ? 3 : 1);
+  return report.task === 'localize' ? ['precision', 'f1'] : report.metrics.slice(0, report.task === 'retrieve' ? 3 : 1);
 }
 
 /**

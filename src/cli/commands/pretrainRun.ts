@@ -1,0 +1,77 @@
+// The body of `unicode-cmg pretrain`.
+
+import * as path from 'node:path';
+import { modalitiesOf, type ModelConfig } from '../../model/config.js';
+import { codeUsageSvg, lossCurvesSvg } from '../../report/plots.js';
+import { usageStats } from '../../report/codeUsage.js';
+import { ReportWriter } from '../../report/runReport.js';
+import { loadCheckpoint } from '../../train/checkpoint.js';
+import { readMetricsLog } from '../../train/metricsLog.js';
+import { UsageError } from '../args.js';
+import { setupCompute } from '../computeSetup.js';
+import { checkOutputDir, createOutputDir, defaultRunDir } from '../outputDir.js';
+import { checkDataFitsModel, chooseSplits, encodeSplit, finalLosses, openDataFor, openDataForModel, requireFile, startPretraining } from '../pipeline.js';
+import { packageVersion } from '../version.js';
+import type { PretrainOptions } from './pretrain.js';
+
+export async function run(options: PretrainOptions): Promise<void> {
+  const command = 'pretrain';
+  if (options.resume !== undefined && (options.config !== undefined || options.modalities.length > 0 || options.without.length > 0)) {
+    throw new UsageError('--resume takes the model from the checkpoint; drop --config, --modalities and --without', command);
+  }
+  const dir = checkOutputDir(options.out ?? defaultRunDir('pretrain'), options.force, command);
+  let config;
+  let dataset;
+  let compute;
+  if (options.resume !== undefined) {
+    config = loadCheckpoint(requireFile(options.resume, '--resume', command)).meta.config as ModelConfig;
+    compute = await setupCompute(options, command, { configName: config.name });
+    dataset = openDataFor(config, { data: options.data, clips: options.clips, dataSeed: options['data-seed'] }, command);
+    checkDataFitsModel(dataset, config, modalitiesOf(config.modalities), command);
+  } else {
+    compute = await setupCompute(options, command, { configName: options.config ?? 'small' });
+    ({ config, dataset } = openDataForModel(
+      { data: options.data, clips: options.clips, dataSeed: options['data-seed'] },
+      { config: (options.config ?? 'small') as 'small' | 'paper', modalities: options.modalities.length > 0 ? options.modalities : undefined, without: options.without },
+      command,
+    ));
+  }
+  const splits = chooseSplits(dataset, options.split, command);
+  createOutputDir(dir, command);
+  process.stderr.write(`pretrain: ${config.name} config, ${config.modalities}, data ${dataset.name} (${dataset.split(splits.train).length} clips in '${splits.train}'), op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}\n`);
+
+  const run = await startPretraining({
+    config,
+    dataset,
+    split: splits.train,
+    dir,
+    seed: options.seed,
+    batchSize: options['batch-size'],
+    learningRate: options.lr,
+    epochs: options.epochs,
+    checkpointEvery: options['checkpoint-every'],
+    backend: compute.backend,
+    resume: options.resume,
+  });
+  const summary = await run.trainUntil(options['max-steps']);
+  const writer = new ReportWriter(dir);
+  const records = readMetricsLog(run.metricsLog);
+  if (records.length > 0) await writer.svg('loss-curves.svg', lossCurvesSvg(records, { metrics: ['loss', 'perplexity'], title: `Pretraining (${config.name}, ${config.modalities})` }));
+  const codes = await encodeSplit(run.model, dataset, dataset.split(splits.report), modalitiesOf(run.model.config.modalities));
+  await writer.svg('code-usage.svg', codeUsageSvg(Object.fromEntries(codes.map((c) => [c.modality, c.usage])), { title: `Code usage on '${splits.report}'` }));
+  writer.json('report.json', {
+    command,
+    version: packageVersion(),
+    createdAt: new Date().toISOString(),
+    compute,
+    data: { source: options.data, name: dataset.name, trainSplit: splits.train, reportSplit: splits.report },
+    config: run.model.config,
+    training: { seed: options.seed, batchSize: options['batch-size'], learningRate: options.lr, epochs: options.epochs, maxSteps: options['max-steps'] ?? null, resumedFrom: options.resume ?? null },
+    result: { steps: summary.steps, epochs: summary.epochs, seconds: run.seconds, final: finalLosses(summary.last) },
+    codeUsage: Object.fromEntries(codes.map((c) => [c.modality, usageStats(c.usage)])),
+    files: { checkpoint: path.basename(run.checkpoint), metrics: path.basename(run.metricsLog) },
+  });
+  run.model.dispose();
+  dataset.close();
+  process.stdout.write(`pretrained ${summary.steps} steps in ${run.seconds.toFixed(1)} s; wrote ${[run.checkpoint, run.metricsLog, ...writer.files].join(', ')}\n`);
+}

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { nativeDenseStatus, type NativeDenseStatus } from './dense/index.js';
 import type { NativeBinding, NativeCudaInfo } from './native/binding.js';
-import { loadNative, nativeBinding, nativeUnavailableMessage } from './native/loader.js';
+import { loadNative, nativeBinding, nativeFallbackNotice, nativeUnavailableMessage } from './native/loader.js';
 import { tf } from './tfjs.js';
 
 export type OpBackend = 'cuda' | 'cpu' | 'tfjs';
@@ -77,7 +77,7 @@ export function resolveBackend(requested?: OpBackend): OpBackend {
   if (binding === null) {
     if (!warnedTfjsOnly) {
       warnedTfjsOnly = true;
-      console.warn(`unicode-cmg: native addon unavailable (${loadNative().failures.join('; ')}); running on tfjs only`);
+      console.warn(nativeFallbackNotice(loadNative()));
     }
     return 'tfjs';
   }

@@ -1,4 +1,5 @@
-// Finds and loads the native addon (build/Release/unicode_cmg.node), sharp-style: every place
+// Finds and loads the native addon, sharp-style: the prebuilt package for this platform (the CUDA
+// one first where an NVIDIA driver is loaded), then a local build/Release; every place
 // tried and why it failed is kept, so that one message can tell the user what to do. Loading
 // never throws; without the addon the library runs on tfjs. This is the one module that reaches
 // the addon: everything else asks nativeBinding() or requireNativeBinding().
@@ -23,16 +24,55 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 const disabledReason = 'native addon disabled by UCMG_NATIVE=0';
 
+/** The prebuilt addons, optionalDependencies of unicode-cmg (published for linux-x64 glibc only). */
+export const PREBUILT_PACKAGES = {
+  cuda: `unicode-cmg-${process.platform}-${process.arch}-cuda`,
+  cpu: `unicode-cmg-${process.platform}-${process.arch}`,
+} as const;
+
+/** A place to load the addon from: a file, or why there is none to try. */
+export interface NativeCandidate {
+  /** The package name or the file path, as failures name it. */
+  label: string;
+  file?: string;
+  skipped?: string;
+  /** Tried only for its GPU kernels: passed over when CUDA is unusable at run time. */
+  forCuda?: boolean;
+}
+
 let cached: NativeLoadResult | undefined;
 
-/** The files tried, in order: $UCMG_NATIVE_PATH, then the Release and Debug builds. */
-export function nativeCandidates(): string[] {
-  const candidates = [
-    path.join(packageRoot, 'build', 'Release', 'unicode_cmg.node'),
-    path.join(packageRoot, 'build', 'Debug', 'unicode_cmg.node'),
-  ];
+/**
+ * The places tried, in order: $UCMG_NATIVE_PATH, the CUDA package (only with an NVIDIA driver
+ * loaded), the CPU package, then the local Release and Debug builds (`unicode-cmg build-native`).
+ */
+export function nativeCandidates(): NativeCandidate[] {
+  const localFile = (file: string): NativeCandidate => ({ label: file, file });
   const fromEnv = process.env.UCMG_NATIVE_PATH;
-  return fromEnv ? [path.resolve(fromEnv), ...candidates] : candidates;
+  return [
+    ...(fromEnv ? [localFile(path.resolve(fromEnv))] : []),
+    prebuiltPackage(PREBUILT_PACKAGES.cuda, nvidiaDriverMissing()),
+    prebuiltPackage(PREBUILT_PACKAGES.cpu),
+    localFile(path.join(packageRoot, 'build', 'Release', 'unicode_cmg.node')),
+    localFile(path.join(packageRoot, 'build', 'Debug', 'unicode_cmg.node')),
+  ];
+}
+
+function prebuiltPackage(name: string, skipReason?: string): NativeCandidate {
+  let file: string;
+  try {
+    file = createRequire(import.meta.url).resolve(`${name}/unicode_cmg.node`);
+  } catch {
+    return { label: name, skipped: 'not installed' };
+  }
+  if (skipReason) return { label: name, skipped: skipReason };
+  return { label: `${name} (${file})`, file, forCuda: name === PREBUILT_PACKAGES.cuda };
+}
+
+// Without the kernel driver the CUDA build would only run its CPU kernels: no reason to prefer it.
+function nvidiaDriverMissing(): string | undefined {
+  if (existsSync('/proc/driver/nvidia/version')) return undefined;
+  return 'skipped: no NVIDIA driver loaded (/proc/driver/nvidia/version is missing)';
 }
 
 /**
@@ -64,22 +104,33 @@ function tryLoad(): NativeLoadResult {
   }
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
-  for (const candidate of nativeCandidates()) {
-    if (!existsSync(candidate)) {
-      failures.push(`${candidate}: not found`);
+  for (const { label, file, skipped, forCuda } of nativeCandidates()) {
+    if (file === undefined) {
+      failures.push(`${label}: ${skipped}`);
+      continue;
+    }
+    if (!existsSync(file)) {
+      failures.push(`${label}: not found`);
       continue;
     }
     try {
-      const loaded = require(candidate) as Partial<NativeBinding>;
+      const loaded = require(file) as Partial<NativeBinding>;
       const missing = NATIVE_EXPORTS.filter((name) => typeof loaded[name] !== 'function');
       if (missing.length > 0) {
-        failures.push(`${candidate}: does not export ${missing.join(', ')} (stale build?)`);
+        failures.push(`${label}: does not export ${missing.join(', ')} (stale build?)`);
         continue;
       }
-      return { binding: loaded as NativeBinding, path: candidate, failures };
+      if (forCuda) {
+        const cuda = (loaded as NativeBinding).cudaInfo();
+        if (!cuda.usable) {
+          failures.push(`${label}: CUDA unusable here (${cuda.reason ?? 'no reason given'})`);
+          continue;
+        }
+      }
+      return { binding: loaded as NativeBinding, path: file, failures };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      failures.push(`${candidate}: ${reason.split('\n')[0]}`);
+      failures.push(`${label}: ${reason.split('\n')[0]}`);
     }
   }
   return { binding: null, failures };
@@ -98,7 +149,34 @@ export function nativeUnavailableMessage(result: NativeLoadResult): string {
     'unicode-cmg: the native addon could not be loaded, so only the tfjs device is available.',
     'Tried:',
     tried,
-    'Build it with `npm run build:native` (needs cmake and a C++ compiler; UCMG_CUDA=ON|OFF|AUTO ' +
-      'selects the CUDA kernels), or point UCMG_NATIVE_PATH at a built unicode_cmg.node.',
+    `Fix: ${nativeFix(result)}, or point UCMG_NATIVE_PATH at a built unicode_cmg.node.`,
   ].join('\n');
+}
+
+/** The one line printed on first use without the addon: that tfjs runs instead, and the fix. */
+export function nativeFallbackNotice(result: NativeLoadResult): string {
+  if (result.failures.includes(disabledReason)) {
+    return `unicode-cmg: ${disabledReason}; running on tfjs only.`;
+  }
+  return (
+    `unicode-cmg: no native addon, running on tfjs only (slower). Fix: ${nativeFix(result)} ` +
+    "('unicode-cmg info' lists what was tried)."
+  );
+}
+
+/**
+ * The exact command that gets a working addon here: installing the prebuilt package where one is
+ * published and missing, else building from source.
+ */
+export function nativeFix(result: NativeLoadResult): string {
+  const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header
+    ?.glibcVersionRuntime;
+  const published = process.platform === 'linux' && process.arch === 'x64' && glibc !== undefined;
+  if (published && result.failures.includes(`${PREBUILT_PACKAGES.cpu}: not installed`)) {
+    return `npm install ${PREBUILT_PACKAGES.cpu}`;
+  }
+  return (
+    'npx unicode-cmg build-native (needs cmake, a C++ compiler and libopenblas-dev; ' +
+    'UCMG_CUDA=ON|OFF|AUTO selects the CUDA kernels)'
+  );
 }

@@ -177,11 +177,21 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
     if (typeof value !== 'string' || value.trim() === '') fail(field, `must be a non-empty string, got ${JSON.stringify(value)}`);
     return value as string;
   };
-  // Spoken words: letters with inner spaces, hyphens or apostrophes only — punctuation would make
-  // espeak-ng pause inside a word, and SSML markup would be interpreted.
+  // Words and templates of any language, in NFC so that a letter typed precomposed or as base plus
+  // combining mark is the same word. Control characters (tabs, newlines, NUL, ...) never belong.
+  const written = (value: unknown, field: string): string => {
+    const t = text(value, field).normalize('NFC');
+    if (/\p{Cc}/u.test(t)) fail(field, `must not contain control characters, got ${JSON.stringify(t)}`);
+    return t;
+  };
+  // Spoken words: letters (any script, with their combining marks) and single inner spaces,
+  // hyphens or apostrophes only. Punctuation would make espeak-ng pause inside a word, and SSML
+  // markup would be interpreted.
   const word = (value: unknown, field: string): string => {
-    const w = text(value, field);
-    if (!/^[A-Za-z]+(?:[ '-][A-Za-z]+)*$/.test(w)) fail(field, `must be letters, with single inner spaces, hyphens or apostrophes, got ${JSON.stringify(w)}`);
+    const w = written(value, field);
+    if (!/^(?:\p{L}\p{M}*)+(?:[ '-](?:\p{L}\p{M}*)+)*$/u.test(w)) {
+      fail(field, `must be letters, with single inner spaces, hyphens or apostrophes, got ${JSON.stringify(w)}`);
+    }
     return w.toLowerCase();
   };
 
@@ -290,7 +300,7 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
   };
   const textRaw = object(top.text, 'text', ['dim', 'ngram', 'eventTemplates', 'backgroundTemplates']);
   const template = (mustHaveWord: boolean) => (v: unknown, f: string): string => {
-    const t = text(v, f);
+    const t = written(v, f);
     const slots = t.split('{word}').length - 1;
     if (slots > 1 || (mustHaveWord && slots === 0)) fail(f, `must contain '{word}' ${mustHaveWord ? 'exactly' : 'at most'} once, got ${JSON.stringify(t)}`);
     return t;

@@ -132,3 +132,91 @@ test('bad input to the codebook is refused with a clear error and changes no sta
   assert.throws(() => new SharedCodebook(options({ modalities: ['audio'] }), state), /modalities must list 2 or 3 modalities/);
   assert.deepEqual(codebook.getState(), state);
 });
+
+test('a step leaks nothing: the tensor count is flat over 200 steps, and a forward refused for NaN leaks nothing', async () => {
+  const rng = new Rng(5);
+  const codebook = new SharedCodebook(options(), randomState(rng, M, D));
+  const z = tensors(clips(rng, 3), 3);
+  const counts: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    // The caller owns the forward's tensors (see the class comment) and disposes them.
+    const { forward, report } = codebook.step(z, i);
+    await report;
+    tf.dispose([...forward.quantized, ...forward.commitment, ...(forward.cmcm ? [forward.cmcm] : [])]);
+    counts.push(tf.memory().numTensors);
+  }
+  assert.equal(counts[199], counts[0], `live tensors after steps 1 and 200: ${counts[0]}, ${counts[199]}`);
+  const poisoned = [z[0], z[1], tf.fill([3, T, D], NaN) as tf.Tensor3D];
+  codebook.embedding(); // the codebook's own cached tensor, made before counting
+  const before = tf.memory().numTensors;
+  assert.throws(() => codebook.forward(poisoned), /non-finite/);
+  assert.equal(tf.memory().numTensors, before, 'the refused forward left tensors behind');
+  tf.dispose([...z, poisoned[2]]);
+  codebook.dispose();
+});
+
+test('construction refuses unknown options, unknown or repeated modalities and out-of-range hyperparameters', () => {
+  const state = randomState(new Rng(6), M, D);
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [{ decayy: 0.9 }, /options\.decayy is not an option/],
+    [{ modalities: ['audio', 'smell'] }, /options\.modalities\[1\] is "smell", not one of audio, video, text/],
+    [{ modalities: ['audio', 'audio'] }, /options\.modalities lists "audio" twice/],
+    [{ decay: 5 }, /options\.decay must be a finite number >= 0 and < 1, got 5/],
+    [{ decay: NaN }, /options\.decay must be/],
+    [{ epsilon: 0 }, /options\.epsilon must be a finite number > 0, got 0/],
+    [{ deadAfter: 2.5 }, /options\.deadAfter must be an integer/],
+    [{ activeBelow: -1 }, /options\.activeBelow must be an integer >= 0/],
+    [{ commitment: -0.1 }, /options\.commitment must be a finite number >= 0/],
+    [{ crossModalEma: 'yes' }, /options\.crossModalEma must be a boolean, got "yes"/],
+    [{ backend: 'gpu' }, /options\.backend must be one of cuda, cpu, tfjs, got "gpu"/],
+    [{ allReduce: 3 }, /options\.allReduce must be a function/],
+    [{ size: 1 }, /options\.size must be an integer >= 2/],
+  ];
+  for (const [extra, message] of refused) {
+    assert.throws(() => new SharedCodebook(options(extra as Partial<SharedCodebookOptions>), state), message, JSON.stringify(extra));
+  }
+  assert.throws(() => new SharedCodebook(options(), undefined as never), /SharedCodebook\.init: state must be a CodebookState, got undefined/);
+});
+
+test('every use after dispose() is refused, naming the method', async () => {
+  const rng = new Rng(7);
+  const state = randomState(rng, M, D);
+  const codebook = new SharedCodebook(options(), state);
+  const z = tensors(clips(rng, 2), 2);
+  const forward = codebook.forward(z);
+  codebook.dispose();
+  codebook.dispose();
+  assert.throws(() => codebook.forward(z), /SharedCodebook\.forward: the codebook has been disposed/);
+  assert.throws(() => codebook.encode(z[0]), /SharedCodebook\.encode: the codebook has been disposed/);
+  assert.throws(() => codebook.embedding(), /SharedCodebook\.embedding: the codebook has been disposed/);
+  assert.throws(() => codebook.getState(), /SharedCodebook\.getState: the codebook has been disposed/);
+  assert.throws(() => codebook.setState(state), /SharedCodebook\.setState: the codebook has been disposed/);
+  assert.throws(() => codebook.toTensors(), /SharedCodebook\.toTensors: the codebook has been disposed/);
+  await assert.rejects(codebook.update(forward, 1), /SharedCodebook\.update: the codebook has been disposed/);
+  tf.dispose([...z, ...forward.quantized, ...forward.commitment, forward.cmcm!]);
+});
+
+test('the state round-trips through toTensors/fromTensors; a bad tensor is refused and changes nothing', async () => {
+  const rng = new Rng(8);
+  const a = new SharedCodebook(options(), randomState(rng, M, D));
+  const z = tensors(clips(rng, 2), 2);
+  await a.step(z, 3).report;
+  const saved = a.toTensors();
+  assert.deepEqual(saved.embedding.shape, [M, D]);
+  assert.equal(saved.unusedCount.dtype, 'int32');
+  const b = new SharedCodebook(options(), randomState(rng, M, D));
+  const before = b.getState();
+  assert.throws(() => b.fromTensors({ ...saved, emaWeight: { ...saved.emaWeight, shape: [M, D + 1] } }), /tensor emaWeight must be float32 \[12, 6\], got float32 \[12,7\]/);
+  assert.throws(() => b.fromTensors({ ...saved, unusedCount: undefined }), /tensor unusedCount is missing/);
+  const nan = Float32Array.from(saved.emaCount.data as Float32Array);
+  nan[3] = NaN;
+  assert.throws(() => b.fromTensors({ ...saved, emaCount: { ...saved.emaCount, data: nan } }), /state\.emaCount holds a non-finite value/);
+  assert.deepEqual(b.getState(), before);
+  b.fromTensors(saved);
+  assert.deepEqual(b.getState(), a.getState());
+  (saved.embedding.data as Float32Array)[0] = 42;
+  assert.notEqual(b.getState().embedding[0], 42, 'fromTensors keeps a copy');
+  tf.dispose(z);
+  a.dispose();
+  b.dispose();
+});

@@ -1,4 +1,5 @@
 // Model configuration: which modalities, every layer width, and the ablation switches (SPEC §2-§4).
+import { MM_EMA_DEFAULTS } from '../ops/defaults.js';
 
 export type Modality = 'audio' | 'video' | 'text';
 export type ModalitySet = 'AV' | 'AT' | 'VT' | 'AVT';
@@ -86,10 +87,10 @@ const PAPER: ModelConfig = {
   cpcLayers: 2,
   textFront: null,
   commitment: 0.25,
-  decay: 0.99,
-  epsilon: 1e-5,
-  deadAfter: 300,
-  activeBelow: 100,
+  decay: MM_EMA_DEFAULTS.decay,
+  epsilon: MM_EMA_DEFAULTS.epsilon,
+  deadAfter: MM_EMA_DEFAULTS.deadAfter,
+  activeBelow: MM_EMA_DEFAULTS.activeBelow,
   useClub: true,
   useCpc: true,
   crossModalEma: true,

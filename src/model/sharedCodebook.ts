@@ -5,19 +5,46 @@
 //   update(f)   the MM-EMA update, dead-code reset and metrics, through the ops.
 // Splitting them lets a trainer take gradients of the forward and run the (possibly all-reduced,
 // possibly asynchronous) update afterwards; step() runs both.
+//
+// Validation happens once, at this class's boundary: the options at construction, a state when it
+// is set (setState, fromTensors), z in forward (by quantize). The state the update ops produce
+// is trusted, so a training step scans no codebook array for NaN.
+//
+// Tensor ownership: forward() returns quantized, commitment and cmcm as new tensors owned by the
+// caller (dispose them, or let an enclosing tidy or gradient tape do it); encode() likewise returns
+// codes and quantized to the caller. embedding() stays owned by the codebook. Nothing else a
+// method creates outlives the call, also when it throws.
 import type { Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import type { OpBackend } from '../backend.js';
+import { type OpBackend, OP_BACKENDS } from '../backend.js';
+import { MM_EMA_DEFAULTS } from '../ops/defaults.js';
 import {
-  type CodebookState, type MmEmaStatistics, applyMmEmaStatistics, codeMatchingLoss, equalNum, mmEmaStatistics, mmEmaStep, quantize,
+  type CodebookState, type MmEmaStatistics, applyMmEmaStatistics, codeMatchingLoss, equalNum, mmEmaStatistics, quantize,
 } from '../ops/index.js';
+import { type TrustedMmEmaOptions, mmEmaStepTrusted } from '../ops/mmEma.js';
+import { checkBoolean, checkNumber, checkOptionKeys, describe, fail } from '../ops/validate.js';
 import { tf } from '../tfjs.js';
-import type { Rng } from '../util/rng.js';
-import type { Modality } from './config.js';
+import { Rng } from '../util/rng.js';
+import { MODALITY_ORDER, type Modality } from './config.js';
 
 export type { CodebookState, MmEmaStatistics };
 
 /** Sums statistics over workers (data-parallel training); must return the sum over all of them. */
 export type AllReduce = (stats: MmEmaStatistics) => MmEmaStatistics | Promise<MmEmaStatistics>;
+
+/** A host array with its dtype and shape: how the codebook hands its state to a checkpoint. */
+export interface StateTensor {
+  dtype: 'float32' | 'int32';
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** The codebook's state as named tensors (toTensors / fromTensors). */
+export type CodebookTensors = Record<'embedding' | 'emaCount' | 'emaWeight' | 'unusedCount', StateTensor>;
+
+/** What rollback() returns the codebook to; cheap, as states are never modified in place. */
+export interface CodebookSnapshot {
+  readonly state: CodebookState;
+}
 
 export interface SharedCodebookOptions {
   /** Codebook size M. */
@@ -63,6 +90,11 @@ export interface CodebookUpdateReport {
 
 /** Never dies: makes the dead-code reset a no-op when resetDeadCodes is off. */
 const NEVER_DEAD = 0x7fffffff;
+const OPTION_KEYS = [
+  'size', 'dim', 'modalities', 'segmentsPerClip', 'commitment', 'decay', 'epsilon', 'deadAfter', 'activeBelow',
+  'crossModalEma', 'useCmcm', 'resetDeadCodes', 'resetEma', 'backend', 'allReduce',
+] as const satisfies readonly (keyof SharedCodebookOptions)[];
+const CLASS = 'SharedCodebook';
 /** SPEC §3: embedding ~ U(-1/400, 1/400). */
 const INIT_BOUND = 1 / 400;
 
@@ -72,64 +104,120 @@ export class SharedCodebook {
   readonly modalities: Modality[];
   readonly segmentsPerClip: number;
   allReduce: AllReduce | undefined;
-  private readonly opts: Required<Omit<SharedCodebookOptions, 'backend' | 'allReduce' | 'modalities'>> & { backend?: OpBackend };
+  private readonly commitment: number;
+  private readonly useCmcm: boolean;
+  private readonly backend: OpBackend | undefined;
+  /** The MM-EMA options of every update, less the step's seed. */
+  private readonly updateOptions: Omit<TrustedMmEmaOptions, 'seed'>;
   private state: CodebookState;
   private embeddingTensor: Tensor2D | null = null;
+  /** Forwards this codebook produced: update() trusts their codes and values. */
+  private readonly issued = new WeakSet<CodebookForward>();
+  private disposed = false;
 
+  /** Refuses unknown option keys, unknown or repeated modalities and out-of-range hyperparameters. */
   constructor(options: SharedCodebookOptions, init: Rng | CodebookState) {
-    const { size, dim, modalities, segmentsPerClip } = options;
-    if (!Number.isInteger(size) || size < 2) throw new RangeError(`SharedCodebook: size must be an integer >= 2, got ${String(size)}`);
-    if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`SharedCodebook: dim must be a positive integer, got ${String(dim)}`);
-    if (!Array.isArray(modalities) || modalities.length < 2 || modalities.length > 3) {
-      throw new RangeError('SharedCodebook: modalities must list 2 or 3 modalities');
-    }
-    if (!Number.isInteger(segmentsPerClip) || segmentsPerClip < 1) {
-      throw new RangeError(`SharedCodebook: segmentsPerClip must be a positive integer, got ${String(segmentsPerClip)}`);
-    }
-    this.size = size;
-    this.dim = dim;
-    this.modalities = [...modalities];
-    this.segmentsPerClip = segmentsPerClip;
-    this.allReduce = options.allReduce;
-    this.opts = {
-      size, dim, segmentsPerClip,
-      commitment: options.commitment ?? 0.25,
-      decay: options.decay ?? 0.99,
-      epsilon: options.epsilon ?? 1e-5,
-      deadAfter: options.deadAfter ?? 300,
-      activeBelow: options.activeBelow ?? 100,
-      crossModalEma: options.crossModalEma ?? true,
-      useCmcm: options.useCmcm ?? true,
-      resetDeadCodes: options.resetDeadCodes ?? true,
-      resetEma: options.resetEma ?? false,
-      backend: options.backend,
+    if (options === undefined) fail(CLASS, 'options are required ({ size, dim, modalities, segmentsPerClip, ... })');
+    const o = checkOptionKeys(CLASS, 'options', options, OPTION_KEYS);
+    const optional = <T>(key: (typeof OPTION_KEYS)[number], fallback: T, check: (v: unknown) => T): T =>
+      o[key] === undefined ? fallback : check(o[key]);
+    const integer = (key: (typeof OPTION_KEYS)[number], min: number, max = NEVER_DEAD) => (v: unknown) =>
+      checkNumber(CLASS, `options.${key}`, v, { integer: true, min, max });
+    const flag = (key: (typeof OPTION_KEYS)[number], fallback: boolean) =>
+      optional(key, fallback, (v) => checkBoolean(CLASS, `options.${key}`, v));
+    this.size = integer('size', 2)(o.size);
+    this.dim = integer('dim', 1)(o.dim);
+    this.modalities = checkModalities(o.modalities);
+    this.segmentsPerClip = integer('segmentsPerClip', 1)(o.segmentsPerClip);
+    this.commitment = optional('commitment', 0.25, (v) => checkNumber(CLASS, 'options.commitment', v, { min: 0 }));
+    this.useCmcm = flag('useCmcm', true);
+    this.backend = optional('backend', undefined, (v) => {
+      if (!(OP_BACKENDS as readonly unknown[]).includes(v)) fail(CLASS, `options.backend must be one of ${OP_BACKENDS.join(', ')}, got ${describe(v)}`);
+      return v as OpBackend;
+    });
+    this.allReduce = optional('allReduce', undefined, (v) => {
+      if (typeof v !== 'function') fail(CLASS, `options.allReduce must be a function, got ${describe(v)}`);
+      return v as AllReduce;
+    });
+    const resetDeadCodes = flag('resetDeadCodes', true);
+    const deadAfter = optional('deadAfter', MM_EMA_DEFAULTS.deadAfter, integer('deadAfter', 0));
+    this.updateOptions = {
+      decay: optional('decay', MM_EMA_DEFAULTS.decay, (v) => checkNumber(CLASS, 'options.decay', v, { min: 0, below: 1 })),
+      epsilon: optional('epsilon', MM_EMA_DEFAULTS.epsilon, (v) => checkNumber(CLASS, 'options.epsilon', v, { above: 0 })),
+      deadAfter: resetDeadCodes ? deadAfter : NEVER_DEAD,
+      activeBelow: optional('activeBelow', MM_EMA_DEFAULTS.activeBelow, integer('activeBelow', 0)),
+      resetEma: flag('resetEma', false),
+      crossModal: flag('crossModalEma', true),
+      segmentsPerClip: this.segmentsPerClip,
+      backend: this.backend,
     };
-    this.state = 'next' in init ? initialState(size, dim, init) : this.checkedCopy(init, 'init');
+    if (init instanceof Rng) this.state = initialState(this.size, this.dim, init);
+    else this.state = this.checkedCopy(init, 'init');
   }
 
   /** A copy of the state. */
   getState(): CodebookState {
+    this.live('getState');
     return copyState(this.state);
   }
 
   /** Replaces the state (validated: size, dims, finiteness) with a copy of `state`. */
   setState(state: CodebookState): void {
-    this.state = this.checkedCopy(state, 'setState');
-    this.dropEmbeddingTensor();
+    this.live('setState');
+    this.replaceState(this.checkedCopy(state, 'setState'));
+  }
+
+  /** The state as named host tensors (copies), for a checkpoint. */
+  toTensors(): CodebookTensors {
+    this.live('toTensors');
+    const { embedding, emaCount, emaWeight, unusedCount } = copyState(this.state);
+    const m = this.size;
+    const d = this.dim;
+    return {
+      embedding: { dtype: 'float32', shape: [m, d], data: embedding },
+      emaCount: { dtype: 'float32', shape: [m], data: emaCount },
+      emaWeight: { dtype: 'float32', shape: [m, d], data: emaWeight },
+      unusedCount: { dtype: 'int32', shape: [m], data: unusedCount },
+    };
+  }
+
+  /** Throws unless `tensors` (as toTensors gives them) fit this codebook; changes nothing. */
+  checkTensors(tensors: Partial<Record<keyof CodebookTensors, StateTensor>>): void {
+    this.live('checkTensors');
+    this.stateFromTensors(tensors, 'checkTensors');
+  }
+
+  /** Replaces the state with (a copy of) `tensors`, as toTensors gives them; validated first. */
+  fromTensors(tensors: Partial<Record<keyof CodebookTensors, StateTensor>>): void {
+    this.live('fromTensors');
+    this.replaceState(this.stateFromTensors(tensors, 'fromTensors'));
+  }
+
+  /** Where rollback() can return to (for a caller that must undo a failed step). */
+  snapshot(): CodebookSnapshot {
+    this.live('snapshot');
+    return { state: this.state };
+  }
+
+  rollback(snapshot: CodebookSnapshot): void {
+    this.live('rollback');
+    if (snapshot.state !== this.state) this.replaceState(snapshot.state);
   }
 
   /** The current embedding as a tensor [M, D]; owned by the codebook (do not dispose). */
   embedding(): Tensor2D {
+    this.live('embedding');
     this.embeddingTensor ??= tf.keep(tf.tensor2d(this.state.embedding, [this.size, this.dim]));
     return this.embeddingTensor;
   }
 
-  /** Frozen-model encoding: codes [B,T] (int32) and their embeddings [B,T,D]. No state change. */
+  /** Frozen-model encoding: codes [B,T] (int32) and their embeddings [B,T,D], owned by the caller. No state change. */
   encode(z: Tensor3D): { codes: Tensor2D; quantized: Tensor3D } {
+    this.live('encode');
     this.checkInputs([z], 'encode', 1);
     const [b, t, d] = z.shape;
     return tf.tidy(() => {
-      const { indices } = quantize(tf.reshape(z, [b * t, d]), this.embedding(), { backend: this.opts.backend });
+      const { indices } = quantize(tf.reshape(z, [b * t, d]), this.embedding(), { backend: this.backend });
       return {
         codes: tf.reshape(indices, [b, t]) as Tensor2D,
         quantized: tf.reshape(tf.gather(this.embedding(), indices), [b, t, d]) as Tensor3D,
@@ -137,72 +225,97 @@ export class SharedCodebook {
     });
   }
 
-  /** The differentiable half of a training step (no state change). z: one [B,T,D] per modality, in `modalities` order. */
-  forward(z: Tensor3D[]): CodebookForward {
+  /**
+   * The differentiable half of a training step (no state change). z: one [B,T,D] per modality, in
+   * `modalities` order. `gather` maps this process's z to the whole batch's before L_cmcm compares
+   * clips with each other (data-parallel training; the identity otherwise).
+   */
+  forward(z: Tensor3D[], gather: (local: Tensor3D) => Tensor3D = (local) => local): CodebookForward {
+    this.live('forward');
     this.checkInputs(z, 'forward', this.modalities.length);
     const k = z.length;
     const [b, t, d] = z[0].shape;
-    const beta = this.opts.commitment;
+    const beta = this.commitment;
     const codebook = this.embedding();
-    const zValues = z.map((zm) => zm.dataSync() as Float32Array);
-    const found = z.map((zm) => quantize(tf.reshape(zm, [b * t, d]) as Tensor2D, codebook, { backend: this.opts.backend }));
-    const indices = found.map((f) => f.indices.dataSync() as Int32Array);
-    const targets = found.map((f) => tf.reshape(tf.gather(codebook, f.indices), [b, t, d]) as Tensor3D);
-    found.forEach((f) => { f.indices.dispose(); f.distances.dispose(); });
-    const commitment = z.map((zm, m) => {
-      const terms = targets.map((q, n) => tf.mul(tf.mean(tf.squaredDifference(zm, q)), n === m ? 2 * beta : beta / (k - 1)));
-      return tf.addN(terms) as Scalar;
+    let indices: Int32Array[] = [];
+    // Only the returned tensors survive the tidy, also when quantize refuses a non-finite z.
+    const tensors = tf.tidy(() => {
+      const found = z.map((zm) => quantize(tf.reshape(zm, [b * t, d]) as Tensor2D, codebook, { backend: this.backend }));
+      indices = found.map((f) => f.indices.dataSync() as Int32Array);
+      const targets = found.map((f) => tf.reshape(tf.gather(codebook, f.indices), [b, t, d]) as Tensor3D);
+      const commitment = z.map((zm, m) => {
+        const terms = targets.map((q, n) => tf.mul(tf.mean(tf.squaredDifference(zm, q)), n === m ? 2 * beta : beta / (k - 1)));
+        return tf.addN(terms) as Scalar;
+      });
+      const quantized = z.map((zm, m) => straightThrough(zm, targets[m]));
+      const cmcm = this.useCmcm ? codeMatchingLoss(z.map(gather), codebook, { backend: this.backend, epsilon: this.updateOptions.epsilon }) : [];
+      return { quantized, commitment, cmcm };
     });
-    const quantized = z.map((zm, m) => straightThrough(zm, targets[m]));
-    const cmcm = this.opts.useCmcm ? codeMatchingLoss(z, codebook, { backend: this.opts.backend, epsilon: this.opts.epsilon }) : null;
-    return { indices, quantized, commitment, cmcm, zValues };
+    const zValues = z.map((zm) => zm.dataSync() as Float32Array);
+    const cmcm = Array.isArray(tensors.cmcm) ? null : tensors.cmcm as Scalar;
+    const forward: CodebookForward = { indices, quantized: tensors.quantized, commitment: tensors.commitment, cmcm, zValues };
+    this.issued.add(forward);
+    return forward;
   }
 
   /**
    * The MM-EMA update, dead-code reset and metrics for a forward's codes (SPEC §3 steps 4-6).
-   * With allReduce set, the statistics are summed over workers before they are applied.
-   * The state changes only when the whole update succeeded.
+   * `forward` must come from this codebook's forward(). With allReduce set, the statistics are
+   * summed over workers before they are applied. The state changes only when the whole update succeeded.
    */
   async update(forward: CodebookForward, seed: number): Promise<CodebookUpdateReport> {
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`SharedCodebook.update: seed must be a uint32, got ${String(seed)}`);
-    const options = {
-      decay: this.opts.decay,
-      epsilon: this.opts.epsilon,
-      deadAfter: this.opts.resetDeadCodes ? this.opts.deadAfter : NEVER_DEAD,
-      activeBelow: this.opts.activeBelow,
-      resetEma: this.opts.resetEma,
-      seed,
-    };
+    const where = `${CLASS}.update`;
+    this.live('update');
+    if (!this.issued.has(forward)) fail(where, 'forward must be what this codebook\'s forward() returned');
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(where, `seed must be a uint32, got ${describe(seed)}`);
+    const before = this.state;
     let next: CodebookState;
     let report: CodebookUpdateReport;
     if (this.allReduce === undefined) {
-      const stepped = mmEmaStep(this.state, forward.zValues, forward.indices, {
-        ...options, crossModal: this.opts.crossModalEma, segmentsPerClip: this.segmentsPerClip, backend: this.opts.backend,
-      });
-      next = stepped.state;
-      report = stepped.report;
+      ({ state: next, report } = mmEmaStepTrusted(before, forward.zValues, forward.indices, { ...this.updateOptions, seed }));
     } else {
-      const local = mmEmaStatistics(forward.zValues, forward.indices, { crossModal: this.opts.crossModalEma, m: this.size });
-      const applied = applyMmEmaStatistics(this.state, await this.allReduce(local), options);
+      const { crossModal, segmentsPerClip: _t, backend: _b, ...applyOptions } = this.updateOptions;
+      const local = mmEmaStatistics(forward.zValues, forward.indices, { crossModal, m: this.size });
+      // The summed statistics come from outside; applyMmEmaStatistics validates them (and the state).
+      const applied = applyMmEmaStatistics(before, await this.allReduce(local), { ...applyOptions, seed });
       next = applied.state;
       // equal_num counts this worker's clips (it is a metric, not a statistic of the update).
       report = { ...applied.report, equalNum: equalNum(forward.indices, this.segmentsPerClip) };
     }
-    this.state = next;
-    this.dropEmbeddingTensor();
+    this.live('update');
+    if (this.state !== before) fail(where, 'the state changed while this update ran (concurrent updates are not supported)');
+    this.replaceState(next);
     return report;
   }
 
   /**
    * One full training step: the forward, returned at once so that it can sit inside a gradient
-   * tape, and the update it starts; the state has changed once `report` resolves.
+   * tape, and the update it starts; the state has changed once `report` resolves. The forward's
+   * tensors are the caller's.
    */
   step(z: Tensor3D[], seed: number): { forward: CodebookForward; report: Promise<CodebookUpdateReport> } {
     const forward = this.forward(z);
     return { forward, report: this.update(forward, seed) };
   }
 
+  /** Frees the embedding tensor; every later call throws. Disposing twice is harmless. */
   dispose(): void {
+    this.dropEmbeddingTensor();
+    this.disposed = true;
+  }
+
+  /** Throws unless `state` fits this codebook (size, dims, array types, finite values). */
+  checkState(state: CodebookState, where = 'checkState'): void {
+    this.live(where);
+    this.checkedCopy(state, where);
+  }
+
+  private live(where: string): void {
+    if (this.disposed) fail(`${CLASS}.${where}`, 'the codebook has been disposed');
+  }
+
+  private replaceState(next: CodebookState): void {
+    this.state = next;
     this.dropEmbeddingTensor();
   }
 
@@ -213,34 +326,53 @@ export class SharedCodebook {
 
   private checkInputs(z: Tensor[], where: string, count: number): void {
     if (!Array.isArray(z) || z.length !== count) {
-      throw new Error(`SharedCodebook.${where}: expected ${count} tensor(s) [B,T,D] (${this.modalities.join(', ')}), got ${Array.isArray(z) ? z.length : typeof z}`);
+      fail(`${CLASS}.${where}`, `expected ${count} tensor(s) [B,T,D] (${this.modalities.join(', ')}), got ${Array.isArray(z) ? z.length : typeof z}`);
     }
-    const first = z[0]?.shape;
     z.forEach((zm, i) => {
-      if (!(zm instanceof tf.Tensor) || zm.rank !== 3 || zm.dtype !== 'float32') {
-        throw new Error(`SharedCodebook.${where}: z[${i}] must be a float32 tensor [B,T,D]`);
+      if (!(zm instanceof tf.Tensor) || zm.rank !== 3 || zm.dtype !== 'float32' || zm.isDisposed) {
+        fail(`${CLASS}.${where}`, `z[${i}] must be a live float32 tensor [B,T,D]`);
       }
-      if (zm.shape[2] !== this.dim) throw new Error(`SharedCodebook.${where}: z[${i}] has D = ${zm.shape[2]}, the codebook has D = ${this.dim}`);
+    });
+    const first = z[0].shape;
+    z.forEach((zm, i) => {
+      if (zm.shape[2] !== this.dim) fail(`${CLASS}.${where}`, `z[${i}] has D = ${zm.shape[2]}, the codebook has D = ${this.dim}`);
       if (zm.shape[0] !== first[0] || zm.shape[1] !== first[1]) {
-        throw new Error(`SharedCodebook.${where}: z[${i}] has shape [${zm.shape.join(', ')}] but z[0] has [${first.join(', ')}]`);
+        fail(`${CLASS}.${where}`, `z[${i}] has shape [${zm.shape.join(', ')}] but z[0] has [${first.join(', ')}]`);
       }
     });
   }
 
-  /** Throws unless `state` fits this codebook (size, dims, array types, finite values). */
-  checkState(state: CodebookState, where = 'checkState'): void {
-    this.checkedCopy(state, where);
+  private stateFromTensors(tensors: Partial<Record<keyof CodebookTensors, StateTensor>>, where: string): CodebookState {
+    if (tensors === null || typeof tensors !== 'object') fail(`${CLASS}.${where}`, `tensors must be an object, got ${describe(tensors)}`);
+    const m = this.size;
+    const d = this.dim;
+    const read = <A extends Float32Array | Int32Array>(key: keyof CodebookTensors, dtype: StateTensor['dtype'], shape: number[]): A => {
+      const t = tensors[key];
+      if (t === undefined) fail(`${CLASS}.${where}`, `tensor ${key} is missing`);
+      if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
+        fail(`${CLASS}.${where}`, `tensor ${key} must be ${dtype} [${shape.join(', ')}], got ${String(t.dtype)} [${String(t.shape)}]`);
+      }
+      return t.data as A;
+    };
+    return this.checkedCopy({
+      embedding: read('embedding', 'float32', [m, d]),
+      emaCount: read('emaCount', 'float32', [m]),
+      emaWeight: read('emaWeight', 'float32', [m, d]),
+      unusedCount: read('unusedCount', 'int32', [m]),
+      m, d,
+    }, where);
   }
 
   private checkedCopy(state: CodebookState, where: string): CodebookState {
-    if (state === null || typeof state !== 'object') throw new TypeError(`SharedCodebook.${where}: state must be a CodebookState`);
+    const op = `${CLASS}.${where}`;
+    if (state === null || typeof state !== 'object') fail(op, `state must be a CodebookState, got ${describe(state)}`);
     if (state.m !== this.size || state.d !== this.dim) {
-      throw new Error(`SharedCodebook.${where}: state is ${state.m} x ${state.d}, this codebook is ${this.size} x ${this.dim}`);
+      fail(op, `state is ${state.m} x ${state.d}, this codebook is ${this.size} x ${this.dim}`);
     }
     const expect = (name: keyof CodebookState, type: Float32ArrayConstructor | Int32ArrayConstructor, length: number) => {
       const value = state[name];
-      if (!(value instanceof type) || value.length !== length) throw new Error(`SharedCodebook.${where}: state.${name} must be a ${type.name} of ${length} values`);
-      if (value instanceof Float32Array && !value.every(Number.isFinite)) throw new Error(`SharedCodebook.${where}: state.${name} holds a non-finite value`);
+      if (!(value instanceof type) || value.length !== length) fail(op, `state.${name} must be a ${type.name} of ${length} values`);
+      if (value instanceof Float32Array && !value.every(Number.isFinite)) fail(op, `state.${name} holds a non-finite value`);
     };
     expect('embedding', Float32Array, this.size * this.dim);
     expect('emaCount', Float32Array, this.size);
@@ -248,6 +380,17 @@ export class SharedCodebook {
     expect('unusedCount', Int32Array, this.size);
     return copyState(state);
   }
+}
+
+/** 2 or 3 distinct known modalities. */
+function checkModalities(value: unknown): Modality[] {
+  const where = 'options.modalities';
+  if (!Array.isArray(value) || value.length < 2 || value.length > 3) fail(CLASS, `${where} must list 2 or 3 modalities, got ${describe(value)}`);
+  value.forEach((m, i) => {
+    if (!(MODALITY_ORDER as readonly unknown[]).includes(m)) fail(CLASS, `${where}[${i}] is ${describe(m)}, not one of ${MODALITY_ORDER.join(', ')}`);
+    if (value.indexOf(m) !== i) fail(CLASS, `${where} lists ${describe(m)} twice`);
+  });
+  return [...value] as Modality[];
 }
 
 /** SPEC §3 init: embedding U(-1/400, 1/400), ema_weight a copy, ema_count 0, unused -1. */

@@ -364,8 +364,26 @@ export function mmEmaStep(state: CodebookState, z: Vectors[], indices: Indices[]
   const { m, d } = checkState(op, state);
   const batch = readBatch(op, z, indices, m, d);
   const segmentsPerClip = resolveSegmentsPerClip(op, 'opts.segmentsPerClip', o.segmentsPerClip, batch.n);
-  const backend = resolveBackend(o.backend as OpBackend | undefined);
+  return runStep(state, batch, { ...applyOptions, crossModal, segmentsPerClip, backend: o.backend as OpBackend | undefined });
+}
 
+/** Options of {@link mmEmaStepTrusted}: every field given, already validated. */
+export type TrustedMmEmaOptions = Required<MmEmaOptions> & { backend?: OpBackend };
+
+/**
+ * mmEmaStep without the argument checks, for SharedCodebook: it validates its state and options once
+ * at its own API boundary, and its z and indices come straight from its forward (finite, in range,
+ * n divisible by T). Not part of the ops surface (not exported from the ops index).
+ */
+export function mmEmaStepTrusted(state: CodebookState, z: Float32Array[], indices: Int32Array[],
+  options: TrustedMmEmaOptions): { state: CodebookState; report: MmEmaReport } {
+  return runStep(state, { z, indices, n: indices[0].length, d: state.d }, options);
+}
+
+function runStep(state: CodebookState, batch: Batch, o: TrustedMmEmaOptions): { state: CodebookState; report: MmEmaReport } {
+  const { m, d } = state;
+  const { crossModal, segmentsPerClip, backend: requested, ...applyOptions } = o;
+  const backend = resolveBackend(requested);
   if (backend === 'tfjs') {
     const updated = apply(state, statistics(batch, m, crossModal), applyOptions);
     return {
@@ -374,7 +392,7 @@ export function mmEmaStep(state: CodebookState, z: Vectors[], indices: Indices[]
     };
   }
   const options: NativeMmEmaOptions = { ...applyOptions, crossModal, segmentsPerClip };
-  const result = requireNativeBinding(op).mmEmaStep(backend, {
+  const result = requireNativeBinding('mmEmaStep').mmEmaStep(backend, {
     state: { embedding: state.embedding, emaCount: state.emaCount, emaWeight: state.emaWeight, unusedCount: state.unusedCount },
     m, d, z: batch.z, indices: batch.indices, n: batch.n, options,
   });

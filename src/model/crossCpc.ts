@@ -29,8 +29,12 @@ export class CrossCpc {
     this.predictors = modalities.map((m) => new Linear(store, 'cpc', `cpc.${m}_predictors.0`, hidden, dim));
   }
 
-  /** z: [B,T,D] per modality (model order); the context covers steps 0..tSample and predicts tSample+1. */
-  forward(z: Tensor3D[], tSample: number): CpcResult {
+  /**
+   * z: [B,T,D] per modality (model order); the context covers steps 0..tSample and predicts tSample+1.
+   * `gather` maps this process's targets and predictions to the whole batch's before InfoNCE
+   * compares them (data-parallel training; the identity otherwise).
+   */
+  forward(z: Tensor3D[], tSample: number, gather: (x: tf.Tensor2D) => tf.Tensor2D = (x) => x): CpcResult {
     const [b, t, d] = z[0].shape;
     if (!Number.isInteger(tSample) || tSample < 0 || tSample > t - 2) {
       throw new RangeError(`CrossCpc.forward: tSample must be an integer in [0, ${t - 2}] for T = ${t}, got ${String(tSample)}`);
@@ -42,6 +46,6 @@ export class CrossCpc {
       return this.predictors[i].apply(last) as tf.Tensor2D;
     });
     const weights = this.modalities.map((_, m) => this.modalities.map((__, n) => (m === n ? CPC_SAME_WEIGHT : CPC_CROSS_WEIGHT)));
-    return infoNceLoss(targets, preds, weights, { backend: this.backend });
+    return infoNceLoss(targets.map(gather), preds.map(gather), weights, { backend: this.backend });
   }
 }

@@ -13,6 +13,8 @@
 import type { Modality, ModelConfig } from '../model/config.js';
 import { validateConfig } from '../model/config.js';
 import { type ForwardContext, trainingContext } from '../model/layers/context.js';
+import type { Communicator } from '../distributed/communicator.js';
+import { DataParallel } from '../distributed/dataParallel.js';
 import type { CodebookForward } from '../model/sharedCodebook.js';
 import { type UniCodeModelOptions, UniCodeModel } from '../model/uniCode.js';
 import { tf } from '../tfjs.js';
@@ -66,6 +68,14 @@ export interface TrainerOptions extends Partial<TrainerHyperparameters> {
   allReduceGradients?: (grads: Float32Array[]) => Float32Array[] | Promise<Float32Array[]>;
   /** Test and debugging seam: every clipping group's gradients, called once per step before the clip. */
   inspectGradients?: (groups: GroupGradients[]) => void;
+  /**
+   * Synchronous data parallelism (src/distributed): each step's batch is the global batch, every
+   * rank trains on its shard, and every rank ends the step with the same weights and codebook as
+   * one process on the whole batch. Rank 0 alone writes checkpoints, metrics and progress.
+   */
+  communicator?: Communicator;
+  /** With a communicator: compare all ranks' state every this many steps and at the end (default 10). */
+  checksumEvery?: number;
 }
 
 export interface TrainOptions {
@@ -152,6 +162,7 @@ export class Trainer {
   private readonly measuredClubNames: string[];
   private readonly mainOptimizer: ResumableAdam;
   private readonly clubOptimizers = new Map<Modality, ResumableAdam>();
+  private readonly parallel: DataParallel | null;
 
   constructor(model: UniCodeModel, options: TrainerOptions = {}) {
     if (!(model instanceof UniCodeModel)) throw new TypeError('Trainer: model must be a UniCodeModel');
@@ -163,6 +174,13 @@ export class Trainer {
     }
     if (options.checkpointEvery !== undefined && options.checkpointPath === undefined) {
       throw new Error('Trainer: options.checkpointEvery needs options.checkpointPath');
+    }
+    this.parallel = options.communicator === undefined ? null : new DataParallel(options.communicator, { checksumEvery: options.checksumEvery });
+    if (this.parallel !== null) {
+      if (options.allReduceGradients !== undefined || model.codebook.allReduce !== undefined) {
+        throw new Error('Trainer: options.communicator does its own all-reduce; leave allReduceGradients and the model\'s allReduce unset');
+      }
+      model.codebook.allReduce = this.parallel.sumCodebookStatistics;
     }
     this.model = model;
     this.options = options;
@@ -203,9 +221,10 @@ export class Trainer {
       throw new RangeError(`train: options.maxSteps must be a non-negative integer, got ${String(maxSteps)}`);
     }
     const source = toBatchSource(data);
-    const log = this.options.metricsPath === undefined ? null
+    const lead = this.parallel?.isLead ?? true;
+    const log = this.options.metricsPath === undefined || !lead ? null
       : new MetricsLog(this.options.metricsPath, this.globalStep > 0 ? { append: true } : { overwrite: true });
-    const progress = this.makeProgress(source, epochs, maxSteps);
+    const progress = lead ? this.makeProgress(source, epochs, maxSteps) : null;
     let last: StepMetrics | null = null;
     try {
       training: while (this.epoch < epochs) {
@@ -218,7 +237,8 @@ export class Trainer {
           last = await this.step(batch);
           log?.write(last as unknown as Record<string, unknown>);
           progress?.tick(1, { loss: last.loss.total });
-          if (this.options.checkpointEvery !== undefined && this.globalStep % this.options.checkpointEvery === 0) {
+          if (this.parallel !== null && this.globalStep % this.parallel.checksumEvery === 0) this.parallel.checkIdentical(this.model, this.globalStep);
+          if (lead && this.options.checkpointEvery !== undefined && this.globalStep % this.options.checkpointEvery === 0) {
             await this.saveCheckpoint(this.options.checkpointPath!);
           }
         }
@@ -230,13 +250,15 @@ export class Trainer {
       log?.close();
       progress?.done();
     }
-    if (this.options.checkpointPath !== undefined) await this.saveCheckpoint(this.options.checkpointPath);
+    this.parallel?.checkIdentical(this.model, this.globalStep);
+    if (lead && this.options.checkpointPath !== undefined) await this.saveCheckpoint(this.options.checkpointPath);
     return { steps: this.globalStep, epochs: this.epoch, last };
   }
 
   /** One training step on one batch (see the file comment). */
   async step(batch: PairedBatch): Promise<StepMetrics> {
-    const prepared = prepareBatch(this.model.config, batch);
+    const whole = prepareBatch(this.model.config, batch);
+    const prepared = this.parallel === null ? whole : this.parallel.take(whole);
     try {
       return await this.runStep(prepared);
     } finally {
@@ -249,7 +271,7 @@ export class Trainer {
     const codebookBefore = this.model.codebook.getState();
     const timer = new PhaseTimer();
     try {
-      const draws = this.drawStep(batch.size);
+      const draws = this.drawStep(this.parallel?.shard.global ?? batch.size);
       const club = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : { loglikeli: {}, lastGrads: new Map() };
       const clubLoglikeli = club.loglikeli;
       let main: ReturnType<Trainer['mainGradients']>;
@@ -260,9 +282,11 @@ export class Trainer {
         throw err;
       }
       try {
-        const terms = Array.from(main.terms.dataSync());
+        const local = Array.from(main.terms.dataSync());
+        const terms = this.parallel === null ? local : this.parallel.globalTerms(local, 2 * batch.modalities.length);
         if (!terms.every(Number.isFinite)) throw new Error(`step ${this.globalStep + 1}: a loss term is not finite (${this.describeTerms(terms)})`);
         const report = await timer.timeAsync('codebook', () => this.model.codebook.update(main.codebook, draws.emaSeed));
+        if (this.parallel !== null) [report.equalNum] = this.parallel.sumCounts([report.equalNum]);
         const gradNorm = await this.applyMainGradients(main.grads, this.clubClipGradients(main.clubGrads, club.lastGrads), timer);
         this.globalStep++;
         this.stepInEpoch++;
@@ -292,6 +316,11 @@ export class Trainer {
     };
   }
 
+  /** Training mode with the step's dropout seed (data-parallel: the global batch's masks at this shard). */
+  private forwardContext(seed: number): ForwardContext {
+    return this.parallel?.trainingContext(seed) ?? trainingContext(seed);
+  }
+
   /** Encoder input -> z, ψ and CLUB's y for every modality (dropout calls in a fixed order). */
   private encodeAll(batch: ModelBatch, ctx: ForwardContext): Encoded {
     const m = this.model;
@@ -310,7 +339,7 @@ export class Trainer {
     return timer.time('club', () => {
       // The same dropout seed as the main forward: CLUB trains on exactly the pairs it will score.
       const pairs = tf.tidy(() => {
-        const encoded = this.encodeAll(batch, trainingContext(draws.dropoutSeed));
+        const encoded = this.encodeAll(batch, this.forwardContext(draws.dropoutSeed));
         return encoded.z.map((z, i) => ({ x: this.model.codebook.encode(z).quantized, y: encoded.clubFeature[i] }));
       });
       const loglikeli: Partial<Record<Modality, number>> = {};
@@ -322,7 +351,8 @@ export class Trainer {
           batch.modalities.forEach((mod, i) => {
             const club = this.model.club(mod);
             const names = this.model.params.namesIn(`club.${mod}`);
-            const { value, grads } = tf.variableGrads(() => tf.neg(club.loglikeli(pairs[i].x, pairs[i].y)), names.map((n) => this.model.params.get(n)));
+            let { value, grads } = tf.variableGrads(() => tf.neg(club.loglikeli(pairs[i].x, pairs[i].y)), names.map((n) => this.model.params.get(n)));
+            if (this.parallel !== null) ({ value, grads } = this.parallel.globalMean(value, grads));
             try {
               const cost = value.dataSync()[0];
               if (!Number.isFinite(cost)) throw new Error(`step ${this.globalStep + 1}: CLUB (${mod}) log-likelihood is not finite`);
@@ -362,20 +392,22 @@ export class Trainer {
     const start = performance.now();
     const variables = [...this.mainNames, ...this.measuredClubNames].map((n) => m.params.get(n));
     const { value, grads } = tf.variableGrads(() => {
-      const encoded = timer.time('encoders', () => this.encodeAll(batch, trainingContext(draws.dropoutSeed)));
-      const cb = timer.time('codebook', () => m.codebook.forward(encoded.z));
+      const encoded = timer.time('encoders', () => this.encodeAll(batch, this.forwardContext(draws.dropoutSeed)));
+      const gather = this.parallel?.gather ?? (<T>(x: T) => x);
+      const cb = timer.time('codebook', () => m.codebook.forward(encoded.z, gather));
       codebook = cb;
       const mi = timer.time('club', () => (m.config.useClub
-        ? batch.modalities.map((mod, i) => m.club(mod).miEst(cb.quantized[i], encoded.clubFeature[i], draws.permutations[i]))
+        ? batch.modalities.map((mod, i) => m.club(mod).miEst(gather(cb.quantized[i]), gather(encoded.clubFeature[i]), draws.permutations[i]))
         : []));
-      const cpc = timer.time('cpc', () => (m.cpc === null ? null : m.cpc.forward(encoded.z, draws.tSample)));
+      const cpc = timer.time('cpc', () => (m.cpc === null ? null : m.cpc.forward(encoded.z, draws.tSample, gather)));
       accuracies = cpc?.accuracies ?? null;
       const recon = timer.time('decoders', () => batch.modalities.map((mod, i) => tf.mean(tf.squaredDifference(m.decode(mod, encoded.psi[i], cb.quantized[i]), batch.features[i])) as tf.Scalar));
       const zero = tf.scalar(0);
       // Term order: recon[k], commitment[k], mi[k], cpc, cmcm (see metrics()).
       const stacked = tf.stack([...recon, ...cb.commitment, ...(mi.length === k ? mi : Array(k).fill(zero)), cpc?.loss ?? zero, cb.cmcm ?? zero]);
       terms = tf.keep(stacked) as tf.Tensor1D;
-      return tf.sum(stacked) as tf.Scalar;
+      // Data-parallel: shard means weighted by the shard's share, gathered-batch terms as they are.
+      return (this.parallel === null ? tf.sum(stacked) : tf.sum(tf.mul(stacked, this.parallel.lossWeights(2 * k, stacked.size)))) as tf.Scalar;
     }, variables);
     timer.add('backward', performance.now() - start - (timer.sum(FORWARD_PHASES) - forwardBefore));
     value.dispose();
@@ -399,8 +431,10 @@ export class Trainer {
       current = next;
     };
     try {
-      if (this.options.allReduceGradients !== undefined) {
-        const arrays = await this.options.allReduceGradients(current.map((g) => g.dataSync() as Float32Array));
+      // Data-parallel: the loss is already weighted by shard, so the gradients are summed.
+      const allReduce = this.options.allReduceGradients ?? this.parallel?.sumGradients;
+      if (allReduce !== undefined) {
+        const arrays = await allReduce(current.map((g) => g.dataSync() as Float32Array));
         if (!Array.isArray(arrays) || arrays.length !== current.length || arrays.some((a, i) => !(a instanceof Float32Array) || a.length !== current[i].size)) {
           throw new Error('allReduceGradients must return one Float32Array per gradient, each of the same length');
         }

@@ -44,7 +44,8 @@ export class LayerNorm {
 
 /** Inverted dropout with a seeded mask; identity at inference or rate 0. */
 export function dropout(x: Tensor, rate: number, ctx: ForwardContext): Tensor {
-  return ctx.training && rate > 0 ? tf.dropout(x, rate, undefined, ctx.dropoutSeed()) : x;
+  if (!ctx.training || rate <= 0) return x;
+  return ctx.dropout !== undefined ? ctx.dropout(x, rate) : tf.dropout(x, rate, undefined, ctx.dropoutSeed());
 }
 
 /** ReLU MLP: Linear layers with ReLU between them (none after the last). */

@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError, defineCommand, formatHelp, parseCommandArgs } from '../src/cli/args.js';
-import { checkOutputDir, createOutputDir, defaultRunDir } from '../src/cli/outputDir.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { checkOutputDir, createOutputDir, defaultRunDir, removeCreatedOutputDirs } from '../src/cli/outputDir.js';
 import { formatTable, percent } from '../src/report/table.js';
 
 const sample = defineCommand({
@@ -122,13 +124,51 @@ test('cli output dir: existing paths are refused without --force, default names 
   const file = path.join(root, 'file');
   fs.writeFileSync(file, 'x');
   assert.throws(() => checkOutputDir(file, true, 'demo'), /exists and is not a directory/);
-  assert.throws(() => createOutputDir(path.join(file, 'sub'), 'demo'), /cannot create the directory/);
+  assert.throws(() => createOutputDir(path.join(file, 'sub'), 'demo'), /--out .*file\/sub: .*file exists and is not a directory$/);
+  assert.throws(() => checkOutputDir(path.join(file, 'sub'), false, 'demo'), /--out .*file\/sub: .*file exists and is not a directory$/);
 
   const when = new Date(2024, 0, 2, 3, 4, 5);
   const first = defaultRunDir('demo', when, root);
   assert.equal(first, path.join(root, 'demo-20240102-030405'));
   fs.mkdirSync(first);
   assert.equal(defaultRunDir('demo', when, root), `${first}-2`);
+});
+
+test('cli output dir: a path under /proc fails at once instead of spinning in mkdir', { skip: !fs.existsSync('/proc/self') && 'no /proc here' }, () => {
+  // Node 20's recursive mkdirSync loops forever here, so the call runs in a child with a deadline.
+  const outputDir = fileURLToPath(new URL('../src/cli/outputDir.js', import.meta.url));
+  for (const dir of ['/proc/ucmg-out', '/proc/ucmg-out/deeper/run']) {
+    const script = `import(${JSON.stringify(outputDir)}).then((m) => { try { m.checkOutputDir(${JSON.stringify(dir)}, false, 'pretrain');
+      m.createOutputDir(${JSON.stringify(dir)}, 'pretrain'); } catch (err) { console.log(err.name + ': ' + err.message); } })`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(child.signal, null, `${dir}: still creating the directory after 20 s`);
+    assert.match(child.stdout, /^UsageError: --out \/proc\/ucmg-out.*: cannot create the directory \/proc\/ucmg-out: ENOENT/);
+  }
+});
+
+test('cli output dir: a failed command removes the directories it created and nothing else', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-out-'));
+  const fresh = path.join(root, 'runs', 'nested', 'run');
+  createOutputDir(fresh, 'demo');
+  createOutputDir(path.join(fresh, 'sub'), 'demo');
+  fs.writeFileSync(path.join(fresh, 'sub', 'partial.svg'), '<svg');
+  const existing = path.join(root, 'existing');
+  fs.mkdirSync(existing);
+  fs.writeFileSync(path.join(existing, 'mine.txt'), 'keep');
+  createOutputDir(existing, 'demo'); // --force into a directory that was there: not ours to remove
+  const resumable = path.join(root, 'resumable');
+  createOutputDir(resumable, 'pretrain');
+  fs.writeFileSync(path.join(resumable, 'checkpoint.ckpt'), 'state');
+  assert.deepEqual(removeCreatedOutputDirs(), { removed: [path.join(fresh, 'sub'), fresh], kept: [resumable] });
+  assert.deepEqual(fs.readdirSync(root).sort(), ['existing', 'resumable'], 'runs/nested/ were created for the run, so they go too');
+  assert.deepEqual(fs.readdirSync(existing), ['mine.txt']);
+  assert.deepEqual(removeCreatedOutputDirs(), { removed: [], kept: [] }, 'each directory is handled once');
+  // A parent that something else filled meanwhile stays.
+  const shared = path.join(root, 'shared', 'run');
+  createOutputDir(shared, 'demo');
+  fs.writeFileSync(path.join(root, 'shared', 'other.txt'), 'x');
+  removeCreatedOutputDirs();
+  assert.deepEqual(fs.readdirSync(path.join(root, 'shared')), ['other.txt']);
 });
 
 test('text tables align columns and format percentages', () => {

@@ -10,7 +10,7 @@ import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { readMetricsLog } from '../src/train/metricsLog.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const COMMANDS = ['pretrain', 'encode', 'eval', 'demo', 'info', 'bench'];
+const COMMANDS = ['pretrain', 'encode', 'eval', 'demo', 'info', 'bench', 'build-av-fashion'];
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000 });
@@ -29,7 +29,10 @@ test('cli: top-level usage, --version and unknown commands', () => {
   assert.match(cli(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
   const unknown = cli(['frobnicate']);
   assert.equal(unknown.status, 2);
-  assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+  assert.match(unknown.stderr, /unknown command 'frobnicate' \(commands are pretrain, /);
+  const typo = cli(['pretrian', '--max-steps', '1']);
+  assert.equal(typo.status, 2);
+  assert.match(typo.stderr, /unknown command 'pretrian'; did you mean 'pretrain'\?/);
 });
 
 test('cli: every sub-command has --help', () => {
@@ -45,13 +48,18 @@ test('cli: bad flags exit non-zero with a message naming them', () => {
   const cases: [string[], RegExp][] = [
     [['pretrain', '--bogus'], /unknown option '--bogus'/],
     [['pretrain', '--epochs'], /option '--epochs' needs a value/],
-    [['pretrain', '--epochs', 'many'], /--epochs must be a number; got 'many'/],
+    [['pretrain', '--epochs', 'many'], /--epochs must be an integer >= 1 in decimal digits; got 'many'/],
+    [['pretrain', '--lr', '-1'], /--lr must be a number > 0; got -1, which is negative/],
+    [['pretrain', '--max-steps', '-5'], /--max-steps must be an integer >= 1; got -5, which is negative/],
+    [['pretrain', '--max-steps', '0x2'], /--max-steps must be an integer >= 1 in decimal digits; got '0x2'/],
+    [['pretrain', '--max-steps', '2', '--max-steps', '3'], /--max-steps is given 2 times; it takes one value/],
+    [['pretrain', '--max-step', '2'], /unknown option '--max-step'; did you mean '--max-steps'\?/],
     [['demo', '--modalities', 'smell'], /--modalities must be one of audio, video, text; got 'smell'/],
     [['demo', '--modalities', 'audio'], /--modalities: pretraining needs two or three of audio, video, text/],
     [['eval'], /--checkpoint is required/],
     [['encode', '--checkpoint', '/nonexistent/model.ckpt', '--out', path.join(tempDir(), 'codes')], /--checkpoint \/nonexistent\/model\.ckpt does not exist/],
     [['pretrain', '--data', '/nonexistent/dataset', '--out', path.join(tempDir(), 'run')], /--data: .*dataset directory does not exist/],
-    [['info', '--json=yes'], /'--json' does not take an argument/],
+    [['info', '--json=yes'], /'--json' is a switch and takes no value/],
     [['bench', '--suites', 'nosuch'], /no suite named nosuch/],
     [['pretrain', '--dense', 'gpu'], /--dense must be one of native, tfjs; got 'gpu'/],
   ];
@@ -74,6 +82,29 @@ test('cli: an existing output directory is refused without --force and left unto
   }
   assert.deepEqual(fs.readdirSync(dir), ['keep.txt']);
   assert.equal(fs.readFileSync(path.join(dir, 'keep.txt'), 'utf8'), 'mine');
+});
+
+test('cli: input errors exit 2 in every command, build-av-fashion included', () => {
+  const out = path.join(tempDir(), 'avf');
+  const badConfig = cli(['build-av-fashion', '--config', '/nonexistent/avf.json', '--out', out]);
+  assert.equal(badConfig.status, 2, badConfig.stderr);
+  assert.match(badConfig.stderr, /^unicode-cmg build-av-fashion: config file \/nonexistent\/avf\.json: cannot be read/);
+  assert.equal(fs.existsSync(out), false);
+  const intoFile = path.join(tempDir(), 'file');
+  fs.writeFileSync(intoFile, 'x');
+  const notDir = cli(['build-av-fashion', '--out', path.join(intoFile, 'avf')]);
+  assert.equal(notDir.status, 2, notDir.stderr);
+  assert.match(notDir.stderr, /--out .*file\/avf: .*file exists and is not a directory/);
+});
+
+test('cli: a run that fails after creating --out removes it (and the parents it created), so a rerun needs no --force', () => {
+  const root = tempDir();
+  const out = path.join(root, 'runs', 'failed');
+  // The val split of 10 synthetic clips holds one clip: a batch of 1 fails in the first step.
+  const failed = cli(['pretrain', '--clips', '10', '--split', 'val', '--max-steps', '1', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', out]);
+  assert.equal(failed.status, 1, failed.stderr);
+  assert.match(failed.stderr, /removed the output directory it had created: .*runs\/failed/);
+  assert.deepEqual(fs.readdirSync(root), [], 'runs/ was created for the run and is empty again');
 });
 
 test('cli: info prints the backends as text and as JSON', () => {

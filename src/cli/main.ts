@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The `unicode-cmg` command line: dispatches to one sub-command, turns bad input into a one-line
-// message and a non-zero exit status (2: usage, 1: failure), and never prints a stack trace
+// message and a non-zero exit status (2: bad usage or input, 1: failure), and never prints a stack trace
 // unless UCMG_DEBUG is set.
 
 import { pathToFileURL } from 'node:url';
 import * as fs from 'node:fs';
 import { PROGRAM, UsageError, formatHelp, parseCommandArgs } from './args.js';
 import { COMMANDS } from './commands/index.js';
+import { InvalidInputError } from '../data/errors.js';
+import { removeCreatedOutputDirs } from './outputDir.js';
 import { didYouMean } from './suggest.js';
 import { packageVersion } from './version.js';
 
@@ -53,7 +55,11 @@ export async function main(argv: string[]): Promise<number> {
     await body.run(parsed.options);
     return 0;
   } catch (err) {
-    return report(err, command?.name);
+    const status = report(err, command?.name);
+    const { removed, kept } = removeCreatedOutputDirs();
+    if (removed.length > 0) process.stderr.write(`removed the output directory it had created: ${removed.join(', ')}\n`);
+    if (kept.length > 0) process.stderr.write(`kept ${kept.join(', ')}: it holds a checkpoint to resume from\n`);
+    return status;
   }
 }
 
@@ -62,6 +68,10 @@ function report(err: unknown, commandName: string | undefined): number {
   if (err instanceof UsageError) {
     const helpFor = err.command ?? commandName;
     process.stderr.write(`${prefix}: ${err.message}\nRun '${PROGRAM}${helpFor ? ` ${helpFor}` : ''} --help' for usage.\n`);
+    return 2;
+  }
+  if (err instanceof InvalidInputError) {
+    process.stderr.write(`${prefix}: ${err.message}\n`);
     return 2;
   }
   const error = err instanceof Error ? err : new Error(String(err));

@@ -16,6 +16,7 @@ import {
   type ModalityEntry,
 } from './manifest.js';
 import { NpyReader, NpyWriter, writeNpy } from './npy.js';
+import { createDirectories, removeEmptyDirectories } from '../util/directories.js';
 
 /** Opens `ref` and checks its header against the manifest entry named `field`. */
 function openArray(dir: string, ref: ArrayRef, field: string, manifestPath: string): NpyReader {
@@ -228,8 +229,19 @@ export function writeDataset(dir: string, source: ClipDataset, options: WriteDat
   }
 
   const parent = path.dirname(path.resolve(dir));
-  fs.mkdirSync(parent, { recursive: true });
-  const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
+  let createdParents: string[];
+  try {
+    createdParents = createDirectories(parent);
+  } catch (err) {
+    throw new InvalidInputError(`${dir}: ${(err as Error).message}`);
+  }
+  let staging: string;
+  try {
+    staging = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
+  } catch (err) {
+    removeEmptyDirectories(createdParents);
+    throw new InvalidInputError(`${dir}: cannot create a staging directory beside it: ${(err as Error).message}`);
+  }
   try {
     for (const m of source.modalities) {
       copyRows(path.join(staging, modalities[m].file), modalities[m], n, chunkClips, (clips) => source.readFeatures(m, clips));
@@ -269,6 +281,7 @@ export function writeDataset(dir: string, source: ClipDataset, options: WriteDat
     return manifest;
   } catch (err) {
     fs.rmSync(staging, { recursive: true, force: true });
+    removeEmptyDirectories(createdParents);
     throw err;
   }
 }

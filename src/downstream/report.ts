@@ -2,7 +2,7 @@
 // (Uni-Code, the plain shared-VQ baseline, ...), one column per ordered modality pair X→Y, with the
 // labelled-modality upper bound Y→Y marked.
 
-import type { DownstreamTask } from './taskNames.js';
+import { type DownstreamTask, TASK_TITLES } from './taskNames.js';
 
 export interface PairResult {
   /** Modality the head was trained on (retrieval: the query modality). */
@@ -44,7 +44,7 @@ export function pairLabel(pair: Pick<PairResult, 'train' | 'test' | 'upperBound'
 /** Markdown: a heading, then one table per metric with values in percent. */
 export function formatReport(report: DownstreamReport): string {
   const dataset = report.trainDataset === report.testDataset ? report.trainDataset : `${report.trainDataset} ${ARROW} ${report.testDataset}`;
-  const lines = [`### ${report.task} on ${dataset}`, ''];
+  const lines = [`### ${TASK_TITLES[report.task]} on ${dataset}`, ''];
   const settings = Object.entries(report.settings).map(([k, v]) => `${k}=${v}`);
   if (settings.length > 0) lines.push(`settings: ${settings.join(', ')}`, '');
   const columns = report.rows[0]?.pairs.map(pairLabel) ?? [];

@@ -10,6 +10,14 @@ export type DownstreamTask = (typeof DOWNSTREAM_TASKS)[number];
 /** The tasks that train a head on frozen codes (cross-dataset transfer trains one of these too). */
 export type HeadTask = Extract<DownstreamTask, 'classify' | 'localize'>;
 
+/** How reports and tables title each task. */
+export const TASK_TITLES: Record<DownstreamTask, string> = {
+  classify: 'classification',
+  localize: 'localization',
+  retrieve: 'retrieval',
+  transfer: 'transfer',
+};
+
 /** Checks a task name from the command line or a config. */
 export function parseDownstreamTask(name: string): DownstreamTask {
   if (!(DOWNSTREAM_TASKS as readonly string[]).includes(name)) {

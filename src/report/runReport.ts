@@ -3,6 +3,7 @@
 
 import * as path from 'node:path';
 import type { DownstreamReport } from '../downstream/report.js';
+import { TASK_TITLES } from '../downstream/taskNames.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import type { CrossModalCell } from './plots.js';
 import { formatTable, percent } from './table.js';
@@ -55,7 +56,7 @@ export function formatDownstreamTable(report: DownstreamReport): string {
   ]);
   const dataset = report.trainDataset === report.testDataset ? report.trainDataset : `${report.trainDataset} ${ARROW} ${report.testDataset}`;
   const metricNote = metrics.length > 1 ? '' : ` (${metrics[0]})`;
-  return formatTable(header, rows, { title: `${report.task} on ${dataset}${metricNote}` });
+  return formatTable(header, rows, { title: `${TASK_TITLES[report.task]} on ${dataset}${metricNote}` });
 }
 
 /** Heatmap cells of a report's headline metric, one panel per encoder. */

@@ -2,9 +2,12 @@
 
 import { avFashionOptionsFromCli, buildAvFashion } from '../../data/avFashion/index.js';
 import { Progress } from '../../util/progress.js';
+import { checkOutputDir } from '../outputDir.js';
 import type { BuildAvFashionCliOptions } from './buildAvFashion.js';
 
 export async function run(options: BuildAvFashionCliOptions): Promise<void> {
+  // The builder itself refuses a non-empty --out without --force; an empty one may be reused.
+  checkOutputDir(options.out, true, 'build-av-fashion');
   const bars = new Map<string, InstanceType<typeof Progress>>();
   const seen = new Map<string, number>();
   const result = await buildAvFashion(avFashionOptionsFromCli(options), {

@@ -2,6 +2,7 @@
 
 import * as path from 'node:path';
 import { formatReport } from '../../downstream/report.js';
+import { TASK_TITLES } from '../../downstream/taskNames.js';
 import { modalitiesOf } from '../../model/config.js';
 import { usageStats } from '../../report/codeUsage.js';
 import { codeUsageSvg, crossModalHeatmapSvg, lossCurvesSvg } from '../../report/plots.js';
@@ -78,7 +79,7 @@ export async function run(options: DemoOptions): Promise<void> {
     usage[p.name] = Object.fromEntries(codes.map((c) => [c.modality, usageStats(c.usage)]));
   }
   for (const report of reports) {
-    await writer.svg(`cross-modal-${report.task}.svg`, crossModalHeatmapSvg(heatmapCells(report), { metric: report.metrics[0], title: `${report.task} (${report.metrics[0]})` }));
+    await writer.svg(`cross-modal-${report.task}.svg`, crossModalHeatmapSvg(heatmapCells(report), { metric: report.metrics[0], title: `${TASK_TITLES[report.task]} (${report.metrics[0]})` }));
   }
   writer.text('report.md', reports.map(formatReport).join('\n'));
   const seconds = (performance.now() - started) / 1000;

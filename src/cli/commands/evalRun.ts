@@ -2,6 +2,7 @@
 
 import * as path from 'node:path';
 import { formatReport } from '../../downstream/report.js';
+import { TASK_TITLES } from '../../downstream/taskNames.js';
 import { crossModalHeatmapSvg } from '../../report/plots.js';
 import { ReportWriter, formatDownstreamTable, heatmapCells } from '../../report/runReport.js';
 import { UsageError } from '../args.js';
@@ -50,7 +51,7 @@ export async function run(options: EvalOptions): Promise<void> {
   for (const report of reports) {
     process.stdout.write(`\n${formatDownstreamTable(report)}`);
     const cells = heatmapCells(report);
-    if (cells.length > 0) await writer.svg(`cross-modal-${report.task}.svg`, crossModalHeatmapSvg(cells, { metric: report.metrics[0], title: `${report.task} on ${report.testDataset} (${report.metrics[0]})` }));
+    if (cells.length > 0) await writer.svg(`cross-modal-${report.task}.svg`, crossModalHeatmapSvg(cells, { metric: report.metrics[0], title: `${TASK_TITLES[report.task]} on ${report.testDataset} (${report.metrics[0]})` }));
   }
   writer.text('report.md', reports.map(formatReport).join('\n'));
   writer.json('report.json', {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeBinding } from '../src/backend.js';
 import type { DenseConv2dGeometry, NativeBinding } from '../src/native/binding.js';
+import { freeingGetter } from './native-support.js';
 
 function binding(): NativeBinding {
   const b = nativeBinding();
@@ -180,4 +181,69 @@ test('dense binding: elementwise kernels give the hand-computed values; bad argu
   assertRejected(() => native.denseBinary({ op: 'add', a: f32([1, 2, 3, 4]), b: f32([1, 2]), out: untouched, outer: 1, mid: 3, inner: 2 }), RangeError, /out must have outer\*mid\*inner = 6 elements, got 4/, untouched);
   assertRejected(() => native.denseUnary({ op: 'relu', x: f32([1, 2]), out: untouched }), RangeError, /denseUnary: x must have out's length = 4 elements, got 2/, untouched);
   assertRejected(() => native.denseUnary({ op: 'relu', x: untouched.subarray(1), out: untouched.subarray(0, 3) }), RangeError, /out overlaps x/, untouched);
+});
+
+// A getter that ran could free an array the binding already holds a pointer into (out, say, and
+// BLAS would then write into freed memory): each entry point must refuse it without running it.
+test('dense binding: getters are refused without being run, in every entry point', () => {
+  const native = binding();
+  const refused = (call: () => void, op: string, path: string, getter: { calls: number }) => {
+    assert.throws(call, (error: unknown) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.equal((error as Error).message, `${op}: ${path} must be a data property, got a getter or setter`);
+      return true;
+    });
+    assert.equal(getter.calls, 0, `${op}: the getter on ${path} must not run`);
+  };
+  const matMul = { ...matMulArgs(), activation: 'relu' as const };
+  refused(() => native.denseMatMul(matMul), 'denseMatMul', 'activation', freeingGetter(matMul, 'activation', matMul.out));
+  const biased = { ...matMulArgs(), bias: f32([1, 2]) };
+  refused(() => native.denseMatMul(biased), 'denseMatMul', 'bias', freeingGetter(biased, 'bias', biased.a));
+
+  const conv = () => ({ x: new Float32Array(9), filter: new Float32Array(4), geometry: geometry() });
+  const forward = { ...conv(), out: new Float32Array(4) };
+  refused(() => native.denseConv2d(forward), 'denseConv2d', 'geometry.padTop', freeingGetter(forward.geometry, 'padTop', forward.x));
+  const { x: _x, ...backInput } = { ...conv(), dy: new Float32Array(4), dx: new Float32Array(9) };
+  refused(() => native.denseConv2dBackpropInput(backInput), 'denseConv2dBackpropInput', 'dx', freeingGetter(backInput, 'dx', backInput.dy));
+  const { filter: _f, ...backFilter } = { ...conv(), dy: new Float32Array(4), dw: new Float32Array(4) };
+  refused(() => native.denseConv2dBackpropFilter(backFilter), 'denseConv2dBackpropFilter', 'geometry', freeingGetter(backFilter, 'geometry', backFilter.dw));
+
+  const transpose = { x: f32([1, 2, 3, 4, 5, 6]), out: new Float32Array(6), rank: 2, shape: Int32Array.of(2, 3), perm: Int32Array.of(1, 0), reversed: Int32Array.of(0, 1) };
+  refused(() => native.denseTranspose(transpose), 'denseTranspose', 'reversed', freeingGetter(transpose, 'reversed', transpose.x));
+  const sum = { x: f32([1, 2, 3, 4]), out: new Float32Array(2), outer: 1, reduce: 2, inner: 2, scale: 0.5 };
+  refused(() => native.denseSumAxis(sum), 'denseSumAxis', 'scale', freeingGetter(sum, 'scale', sum.x));
+  const binary = { op: 'add' as const, a: f32([1, 2, 3, 4]), b: f32([1, 2]), out: new Float32Array(4), outer: 1, mid: 2, inner: 2 };
+  refused(() => native.denseBinary(binary), 'denseBinary', 'b', freeingGetter(binary, 'b', binary.a));
+  const unary = { op: 'step' as const, x: f32([1, -1]), out: new Float32Array(2), alpha: 0.5 };
+  refused(() => native.denseUnary(unary), 'denseUnary', 'alpha', freeingGetter(unary, 'alpha', unary.out));
+  assert.equal(unary.out.length, 2, 'out was not detached');
+});
+
+test('dense binding: a geometry whose output size does not follow from the input is a RangeError', () => {
+  const native = binding();
+  const x = new Float32Array(9), filter = new Float32Array(4);
+  // 3x3 input, 2x2 filter, stride 1: 2 ('valid') or 3 ('same') output rows, nothing else.
+  const tall = new Float32Array(4 * 2);
+  assertRejected(() => native.denseConv2d({ x, filter, out: tall, geometry: geometry({ outHeight: 4 }) }), RangeError,
+    /denseConv2d: geometry\.outHeight = 4 does not match inHeight = 3, filterHeight = 2, strideHeight = 1, dilationHeight = 1 and padTop = 0: expected in \[2, 3\]/, tall);
+  const narrow = new Float32Array(2);
+  assertRejected(() => native.denseConv2d({ x, filter, out: narrow, geometry: geometry({ outWidth: 1 }) }), RangeError,
+    /geometry\.outWidth = 1 does not match inWidth = 3, .*: expected in \[2, 3\]/, narrow);
+  const dx = new Float32Array(9).fill(5);
+  assertRejected(() => native.denseConv2dBackpropInput({ dy: new Float32Array(4), filter, dx, geometry: geometry({ padTop: 2 }) }), RangeError,
+    /denseConv2dBackpropInput: geometry\.padTop = 2 must be below the dilated filter size 2/, dx);
+  const dw = new Float32Array(4).fill(5);
+  // Stride 2 over 3 rows gives 1 or 2 output rows.
+  assertRejected(() => native.denseConv2dBackpropFilter({ x, dy: new Float32Array(6), dw, geometry: geometry({ strideHeight: 2, outHeight: 3 }) }), RangeError,
+    /denseConv2dBackpropFilter: geometry\.outHeight = 3 does not match .*: expected in \[1, 2\]/, dw);
+  // Both ends of the allowed range run.
+  native.denseConv2d({ x, filter, out: new Float32Array(9), geometry: geometry({ outHeight: 3, outWidth: 3 }) });
+  native.denseConv2d({ x, filter, out: new Float32Array(1), geometry: geometry({ strideHeight: 2, strideWidth: 2, outHeight: 1, outWidth: 1 }) });
+});
+
+test('dense binding: outer*inner is checked for overflow even when mid is 0', () => {
+  const native = binding();
+  const big = 2 ** 40;
+  assert.throws(() => native.denseBinary({ op: 'add', a: f32([]), b: f32([]), out: f32([]), outer: big, mid: 0, inner: big }),
+    (error: unknown) => error instanceof RangeError && /denseBinary: outer\*inner is too large/.test((error as Error).message));
 });

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 
 import type { NativeBinding, NativeMmEmaOptions } from '../src/native/binding.js';
 import { loadNative, nativeUnavailableMessage } from '../src/native/loader.js';
+import { freeingGetter } from './native-support.js';
 
 const loaded = loadNative();
 const skip = loaded.binding ? false : nativeUnavailableMessage(loaded);
@@ -112,10 +113,6 @@ describe('native binding: quantize arguments', { skip }, () => {
     rejects(() => call({ m: '2' }), TypeError, "quantize: m must be a positive integer, got the string '2'");
     rejects(() => call({ gather: 1 }), TypeError, 'quantize: gather must be a boolean, got 1');
   });
-  it('quantizeAsync checks its arguments synchronously, with its own name', () => {
-    rejects(() => native().quantizeAsync('cpu', { ...quantizeArgs(), z: f32(4) }), RangeError, 'quantizeAsync: z must have n*d = 6 elements, got 4');
-    rejects(() => native().quantizeAsync('tpu' as 'cpu', quantizeArgs()), RangeError, "quantizeAsync: device must be 'cpu' or 'cuda', got the string 'tpu'");
-  });
   it('NaN and infinities are RangeErrors naming the first bad element', () => {
     const z = f32(6);
     z[4] = NaN;
@@ -168,6 +165,16 @@ describe('native binding: mmEmaStep arguments', { skip }, () => {
     rejects(() => call((a) => { a.options = null as never; }), TypeError, 'mmEmaStep: options must be an object, got null');
   });
 
+  it('an unused count saturates at 2^31 - 1 instead of wrapping to a negative count', () => {
+    const args = mmEmaArgs();
+    args.state.unusedCount[1] = 2 ** 31 - 1; // code 1 is not used by the step
+    args.options.deadAfter = 2 ** 31 - 1; // so that it is not dead either, and keeps counting
+    args.options.activeBelow = 2 ** 31 - 1;
+    const result = native().mmEmaStep('cpu', args);
+    assert.equal(result.state.unusedCount[1], 2 ** 31 - 1);
+    assert.deepEqual(Array.from(result.resetCodes), []);
+  });
+
   it('returns fresh state arrays and leaves its inputs untouched, also when it fails', () => {
     const args = mmEmaArgs();
     const snapshot = structuredClone(args);
@@ -207,6 +214,89 @@ describe('native binding: codeMatching and infoNce arguments', { skip }, () => {
     rejects(() => call({ preds: [f32(6), Float32Array.from([NaN, 0, 0, 0, 0, 0])] }), RangeError, 'infoNce: preds[1] must be finite, but element 0 is NaN');
     rejects(() => call({ targets: [f32(6), [0, 0, 0, 0, 0, 0]] }), TypeError, 'infoNce: targets[1] must be a Float32Array, got an Array');
     rejects(() => call({ d: 0 }), RangeError, 'infoNce: d must be a positive integer below 2^31, got 0');
+  });
+});
+
+// A getter that ran could free an array the binding already holds a pointer into; the binding
+// must refuse getters and Proxies without running them, before it reads any array.
+describe('native binding: getters and Proxies are refused without being run', { skip }, () => {
+  const getterMessage = (op: string, path: string) => `${op}: ${path} must be a data property, got a getter or setter`;
+
+  /** `call` must throw the getter TypeError for `path`, without running the getter. */
+  function refusesGetter(call: () => unknown, op: string, path: string, getter: { calls: number }): void {
+    rejects(call, TypeError, getterMessage(op, path));
+    assert.equal(getter.calls, 0, 'the getter must not run');
+  }
+
+  it('quantize', () => {
+    const args = quantizeArgs();
+    const getter = freeingGetter(args, 'codebook', args.z);
+    refusesGetter(() => native().quantize('cpu', args), 'quantize', 'codebook', getter);
+    const late = quantizeArgs();
+    refusesGetter(() => native().quantize('cpu', late), 'quantize', 'gather', freeingGetter(late, 'gather', late.z));
+    assert.equal(late.z.length, 6, 'z was not detached');
+  });
+
+  it('mmEmaStep: fields, nested objects and array elements', () => {
+    const a = mmEmaArgs();
+    refusesGetter(() => native().mmEmaStep('cpu', a), 'mmEmaStep', 'options.decay', freeingGetter(a.options, 'decay', a.state.embedding));
+    const b = mmEmaArgs();
+    refusesGetter(() => native().mmEmaStep('cpu', b), 'mmEmaStep', 'z[1]', freeingGetter(b.z, '1', b.z[0]));
+    const c = mmEmaArgs();
+    refusesGetter(() => native().mmEmaStep('cpu', c), 'mmEmaStep', 'state.unusedCount', freeingGetter(c.state, 'unusedCount', c.state.emaWeight));
+    const d = mmEmaArgs();
+    refusesGetter(() => native().mmEmaStep('cpu', d), 'mmEmaStep', 'options', freeingGetter(d, 'options', d.z[1]));
+  });
+
+  it('codeMatching and infoNce', () => {
+    const cm = codeMatchingArgs();
+    refusesGetter(() => native().codeMatching('cpu', cm), 'codeMatching', 'wantGrad', freeingGetter(cm, 'wantGrad', cm.codebook));
+    const nce = infoNceArgs();
+    refusesGetter(() => native().infoNce('cpu', nce), 'infoNce', 'weights', freeingGetter(nce, 'weights', nce.targets[0]));
+    const preds = infoNceArgs();
+    refusesGetter(() => native().infoNce('cpu', preds), 'infoNce', 'preds[0]', freeingGetter(preds.preds, '0', preds.targets[1]));
+  });
+
+  it('cudaTime reads its params the same way', () => {
+    const params = { n: 8, m: 4, d: 2 };
+    const getter = { calls: 0 };
+    Object.defineProperty(params, 'm', { enumerable: true, get: () => ++getter.calls });
+    refusesGetter(() => native().cudaTime('quantize', params, 3), 'cudaTime', 'params.m', getter);
+  });
+
+  it('a setter without a getter is refused the same way', () => {
+    const args = quantizeArgs();
+    Object.defineProperty(args, 'n', { enumerable: true, set: () => {} });
+    rejects(() => native().quantize('cpu', args), TypeError, getterMessage('quantize', 'n'));
+  });
+
+  it('Proxies are refused before any trap runs, as arguments and as nested objects', () => {
+    let traps = 0;
+    // Every trap of this handler throws and counts.
+    const handler = new Proxy({}, { get: () => () => { throw new Error(`trap ${++traps} ran`); } }) as ProxyHandler<never>;
+    rejects(() => native().quantize('cpu', new Proxy(quantizeArgs(), handler)), TypeError, 'quantize: args must be a plain object, got a Proxy');
+    const args = mmEmaArgs();
+    args.state = new Proxy(args.state, handler);
+    rejects(() => native().mmEmaStep('cpu', args), TypeError, 'mmEmaStep: state must be a plain object, got a Proxy');
+    // A Proxy of an Array is no Array to the binding.
+    rejects(() => native().codeMatching('cpu', { ...codeMatchingArgs(), z: new Proxy([f32(12), f32(12)], handler) }), TypeError, 'codeMatching: z must be an Array of 2 or 3 Float32Arrays (one per modality), got an object');
+    assert.equal(traps, 0, 'no trap may run');
+  });
+
+  it('inherited properties are not read: a polluted Object.prototype changes nothing', () => {
+    const proto = Object.prototype as unknown as Record<string, unknown>;
+    const expected = native().quantize('cpu', quantizeArgs());
+    const withoutGather: Partial<ReturnType<typeof quantizeArgs>> = quantizeArgs();
+    delete withoutGather.gather;
+    proto.gather = false;
+    try {
+      rejects(() => native().quantize('cpu', withoutGather as never), TypeError, 'quantize: gather must be a boolean, got undefined');
+      const inherited = Object.create(quantizeArgs()) as ReturnType<typeof quantizeArgs>;
+      rejects(() => native().quantize('cpu', inherited), TypeError, 'quantize: n must be a positive integer, got undefined');
+    } finally {
+      delete proto.gather;
+    }
+    assert.deepEqual(native().quantize('cpu', quantizeArgs()), expected);
   });
 });
 

@@ -4,21 +4,17 @@
 #include <napi.h>
 
 #include <cstring>
-#include <new>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "args.h"
+#include "dense_binding.h"
 #include "device.h"
 #include "ucmg/ops.h"
 
 #ifdef UCMG_WITH_MPI
 #include "../mpi/mpi_binding.h"
 #endif
-
-// The dense tfjs kernels' exports (denseMatMul, denseConv2d, ...), in dense_binding.cc.
-void registerDenseBinding(Napi::Env env, Napi::Object exports);
 
 namespace ucmg::binding {
 
@@ -73,101 +69,28 @@ Napi::TypedArrayOf<T> fromVector(Napi::Env env, const std::vector<T>& values) {
 
 // ---- ops --------------------------------------------------------------------------------------
 
-// What a quantize kernel run needs besides its arrays; plain data, usable off the JS thread.
-struct QuantizeShape {
-  Device device;
-  int64_t n, m, d;
-
-  void run(const float* z, const float* codebook, int32_t* indices, float* distances,
-           float* gathered) const {
-    UCMG_ON_DEVICE(device, quantize, z, codebook, n, m, d, indices, distances, gathered);
-  }
-};
-
-// A checked quantize call and its fresh output arrays, shared by quantize and quantizeAsync.
-struct QuantizeCall {
-  QuantizeShape shape;
-  Napi::Float32Array z, codebook;
-  Napi::Int32Array indices;
-  Napi::Float32Array distances, gathered;  // gathered stays empty unless gather was asked
-
-  QuantizeCall(const std::string& op, const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    shape.device = parseDevice(op, info[0]);
-    const Args args(op, info[1]);
-    shape.n = args.dim("n"), shape.m = args.dim("m"), shape.d = args.dim("d");
-    const bool gather = args.flag("gather");
-    z = args.floats("z", shape.n * shape.d, "n*d");
-    codebook = args.floats("codebook", shape.m * shape.d, "m*d");
-    requireUsable(op, env, shape.device);
-    indices = Napi::Int32Array::New(env, shape.n);
-    distances = Napi::Float32Array::New(env, shape.n);
-    if (gather) gathered = Napi::Float32Array::New(env, shape.n * shape.d);
-  }
-
-  float* gatheredData() { return gathered.IsEmpty() ? nullptr : gathered.Data(); }
-
-  Napi::Object result(Napi::Env env) const {
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("indices", indices);
-    out.Set("distances", distances);
-    if (!gathered.IsEmpty()) out.Set("quantized", gathered);
-    return out;
-  }
-};
-
 Napi::Value quantize(const Napi::CallbackInfo& info) {
-  QuantizeCall call("quantize", info);
-  call.shape.run(call.z.Data(), call.codebook.Data(), call.indices.Data(), call.distances.Data(),
-                 call.gatheredData());
-  return call.result(info.Env());
-}
+  const std::string op = "quantize";
+  Napi::Env env = info.Env();
+  const Device device = parseDevice(op, info[0]);
+  const Args args(op, info[1]);
+  const int64_t n = args.dim("n"), m = args.dim("m"), d = args.dim("d");
+  const bool gather = args.flag("gather");
+  const Napi::Float32Array z = args.floats("z", n * d, "n*d");
+  const Napi::Float32Array codebook = args.floats("codebook", m * d, "m*d");
+  requireUsable(op, env, device);
 
-// quantize on a libuv worker thread. The inputs are copied first, so the caller may reuse its
-// arrays at once; the kernel writes into the output arrays' memory, which the result object
-// keeps alive (through a reference) and unreachable from JS until the promise resolves.
-class QuantizeWorker : public Napi::AsyncWorker {
- public:
-  QuantizeWorker(Napi::Env env, QuantizeCall& call)
-      : Napi::AsyncWorker(env, "ucmg.quantizeAsync"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        shape_(call.shape),
-        z_(call.z.Data(), call.z.Data() + call.z.ElementLength()),
-        codebook_(call.codebook.Data(), call.codebook.Data() + call.codebook.ElementLength()),
-        indices_(call.indices.Data()),
-        distances_(call.distances.Data()),
-        gathered_(call.gatheredData()),
-        result_(Napi::Persistent(call.result(env))) {}
+  Napi::Int32Array indices = Napi::Int32Array::New(env, n);
+  Napi::Float32Array distances = Napi::Float32Array::New(env, n);
+  Napi::Float32Array gathered = gather ? Napi::Float32Array::New(env, n * d) : Napi::Float32Array();
+  UCMG_ON_DEVICE(device, quantize, z.Data(), codebook.Data(), n, m, d, indices.Data(),
+                 distances.Data(), gather ? gathered.Data() : nullptr);
 
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    try {
-      shape_.run(z_.data(), codebook_.data(), indices_, distances_, gathered_);
-    } catch (const std::exception& e) {
-      SetError(std::string("quantizeAsync: ") + e.what());
-    }
-  }
-  void OnOK() override { deferred_.Resolve(result_.Value()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  QuantizeShape shape_;
-  std::vector<float> z_, codebook_;
-  int32_t* indices_;
-  float* distances_;
-  float* gathered_;
-  Napi::ObjectReference result_;
-};
-
-Napi::Value quantizeAsync(const Napi::CallbackInfo& info) {
-  QuantizeCall call("quantizeAsync", info);
-  auto* worker = new QuantizeWorker(info.Env(), call);
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("indices", indices);
+  out.Set("distances", distances);
+  if (gather) out.Set("quantized", gathered);
+  return out;
 }
 
 Napi::Value mmEmaStep(const Napi::CallbackInfo& info) {
@@ -177,7 +100,9 @@ Napi::Value mmEmaStep(const Napi::CallbackInfo& info) {
   const Args args(op, info[1]);
   const int64_t m = args.dim("m"), d = args.dim("d"), n = args.dim("n");
 
+  // Both nested objects before any typed array (args.h).
   const Args state = args.object("state");
+  const Args options = args.object("options");
   const Napi::Float32Array embedding = state.floats("embedding", m * d, "m*d");
   const Napi::Float32Array emaCount = state.floats("emaCount", m, "m");
   for (int64_t j = 0; j < m; ++j)
@@ -200,8 +125,7 @@ Napi::Value mmEmaStep(const Napi::CallbackInfo& info) {
                         std::to_string(j) + " is out of range [0, m = " + std::to_string(m) + ")");
     }
 
-  const Args options = args.object("options");
-  MmEmaOptions opt;
+  MmEmaOptions opt{};
   opt.decay = (float)options.number("decay", 0.0, 1.0, true);
   opt.epsilon = (float)options.atLeast("epsilon", 0.0, true);
   opt.deadAfter = (int32_t)options.integer("deadAfter", 0, 2147483647);
@@ -360,11 +284,11 @@ Napi::Value cpuThreads(const Napi::CallbackInfo& info) {
 Napi::Value cudaInfo(const Napi::CallbackInfo& info) { return cudaInfoObject(info.Env()); }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  captureIntrinsics(env);
   exportFunction(env, exports, "buildInfo", buildInfo);
   exportFunction(env, exports, "cpuThreads", cpuThreads);
   exportFunction(env, exports, "cudaInfo", cudaInfo);
   exportFunction(env, exports, "quantize", quantize);
-  exportFunction(env, exports, "quantizeAsync", quantizeAsync);
   exportFunction(env, exports, "mmEmaStep", mmEmaStep);
   exportFunction(env, exports, "codeMatching", codeMatching);
   exportFunction(env, exports, "infoNce", infoNce);

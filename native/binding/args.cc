@@ -12,6 +12,55 @@ namespace ucmg::binding {
 
 namespace {
 
+// Checks that an argument object holds only data properties. Compiled once when the addon loads,
+// from the built-ins as they are then, so that later changes to Object or util cannot reach it.
+// check(object) returns null for a Proxy (without running a trap), the name of the first own
+// getter or setter if there is one, and undefined otherwise. It runs no user code on ordinary
+// objects: it indexes arrays rather than iterating them, and reads only descriptors made by the
+// engine. (Object.getOwnPropertyDescriptors would do, but takes several times longer.)
+constexpr const char* kCheckScript = R"js(
+(() => {
+  'use strict';
+  const { getOwnPropertyDescriptor, getOwnPropertyNames, hasOwn } = Object;
+  // process.getBuiltinModule came with Node 20.16. Without it a Proxy is not recognised, and its
+  // traps run here: still before the binding touches any typed array.
+  const isProxy = globalThis.process?.getBuiltinModule?.('node:util')?.types?.isProxy;
+  return (object) => {
+    if (isProxy !== undefined && isProxy(object)) return null;
+    const names = getOwnPropertyNames(object);
+    for (let i = 0; i < names.length; i++) {
+      if (!hasOwn(getOwnPropertyDescriptor(object, names[i]), 'value')) return names[i];
+    }
+    return undefined;
+  };
+})()
+)js";
+
+struct Intrinsics {
+  Napi::FunctionReference check;
+};
+
+// Throws unless `object` (an object or an Array, named `name` in messages) holds only own data
+// properties; then reading its own properties runs no JavaScript.
+void requirePlain(const std::string& op, const Napi::Object& object, const std::string& name) {
+  Napi::Env env = object.Env();
+  const Napi::Value verdict = env.GetInstanceData<Intrinsics>()->check.Call({object});
+  if (verdict.IsNull())
+    throw Napi::TypeError::New(env, op + ": " + name + " must be a plain object, got a Proxy");
+  if (verdict.IsString()) {
+    const std::string key = verdict.As<Napi::String>().Utf8Value();
+    const bool index = !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
+    throw Napi::TypeError::New(env, op + ": " + (name == "args" ? "" : name + (index ? "" : ".")) +
+                                        (index ? "[" + key + "]" : key) +
+                                        " must be a data property, got a getter or setter");
+  }
+}
+
+// object[key] if it is an own property, else undefined: inherited properties are never read.
+Napi::Value ownValue(const Napi::Object& object, const std::string& key) {
+  return object.HasOwnProperty(key) ? object.Get(key) : Napi::Value(object.Env().Undefined());
+}
+
 constexpr int64_t kMaxDim = 2147483647;  // GEMM dimensions and code indices are 32-bit
 
 const char* typedArrayName(napi_typedarray_type type) {
@@ -59,9 +108,10 @@ std::vector<Array> typedArrayList(const Args& args, const Napi::Value& value,
   Napi::Array list = value.As<Napi::Array>();
   if (list.Length() < 2 || list.Length() > 3)
     args.rangeError(expected + ", got " + std::to_string(list.Length()));
+  const std::vector<Napi::Value> elements = ownElements(args, list, name);
   std::vector<Array> out;
-  for (uint32_t i = 0; i < list.Length(); ++i)
-    out.push_back(typedArray<Array>(args, list.Get(i), name + "[" + std::to_string(i) + "]", type,
+  for (size_t i = 0; i < elements.size(); ++i)
+    out.push_back(typedArray<Array>(args, elements[i], name + "[" + std::to_string(i) + "]", type,
                                     length, lengthText));
   return out;
 }
@@ -99,10 +149,25 @@ std::string describe(const Napi::Value& value) {
 
 Args::Args(const std::string& op, const Napi::Value& value, const std::string& what)
     : op_(op), prefix_(what == "args" ? "" : what + ".") {
-  if (!value.IsObject() || value.IsArray() || value.IsTypedArray())
-    throw Napi::TypeError::New(value.Env(),
-                               op + ": " + what + " must be an object, got " + describe(value));
+  Napi::Env env = value.Env();
+  if (value.Type() != napi_object || value.IsArray() || value.IsTypedArray())
+    throw Napi::TypeError::New(env, op + ": " + what + " must be an object, got " + describe(value));
   object_ = value.As<Napi::Object>();
+  requirePlain(op, object_, what);
+}
+
+void captureIntrinsics(Napi::Env env) {
+  auto* builtins = new Intrinsics();
+  builtins->check = Napi::Persistent(env.RunScript(kCheckScript).As<Napi::Function>());
+  env.SetInstanceData(builtins);
+}
+
+std::vector<Napi::Value> ownElements(const Args& args, const Napi::Array& array,
+                                     const std::string& name) {
+  requirePlain(args.op(), array, name);  // an Array is never a Proxy
+  std::vector<Napi::Value> out;
+  for (uint32_t i = 0; i < array.Length(); ++i) out.push_back(ownValue(array, std::to_string(i)));
+  return out;
 }
 
 void Args::typeError(const std::string& message) const {
@@ -115,7 +180,14 @@ void Args::rangeError(const std::string& message) const {
 
 std::string Args::path(const char* name) const { return prefix_ + name; }
 
-Napi::Value Args::field(const char* name) const { return object_.Get(name); }
+Napi::Value Args::field(const char* name) const {
+  return ownValue(object_, name);
+}
+
+Napi::Value Args::optional(const char* name) const {
+  const Napi::Value v = field(name);
+  return v.IsNull() ? Napi::Value(env().Undefined()) : v;
+}
 
 int64_t integerValue(const std::string& op, const Napi::Value& value, const std::string& name,
                      int64_t lo, int64_t hi) {

@@ -4,6 +4,7 @@
 // place.
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
@@ -12,33 +13,21 @@
 #include <utility>
 #include <vector>
 
+#include "dense_binding.h"
+
 #include "../dense/dense.h"
 #include "args.h"
 
+namespace ucmg::binding {
+
 namespace {
 
-using ucmg::binding::Args;
-using ucmg::binding::describe;
 using ucmg::dense::Activation;
 using ucmg::dense::Conv2DGeometry;
 using ucmg::dense::Epilogue;
 
 // Largest dimension BLAS accepts (32-bit integers).
 constexpr int64_t kMaxDimension = std::numeric_limits<int32_t>::max();
-
-// The argument object read by Args, for the optional fields Args has no reader for.
-struct Call {
-  Args args;
-  Napi::Object object;
-
-  Call(const char* op, const Napi::CallbackInfo& info)
-      : args(op, info[0]), object(info[0].As<Napi::Object>()) {}
-
-  Napi::Value optional(const char* name) const {
-    Napi::Value v = object.Get(name);
-    return v.IsNull() ? Napi::Value(object.Env().Undefined()) : v;
-  }
-};
 
 struct Floats {
   float* data;
@@ -113,22 +102,21 @@ Activation parseActivation(const Args& args, const Napi::Value& value) {
 
 // bias / activation / leakyreluAlpha / preluAlpha, for outputs of `columns` channels; checks that
 // `out` does not overlap them.
-Epilogue readEpilogue(const Call& call, int64_t columns, const Floats& out, const char* outName) {
-  const Args& args = call.args;
+Epilogue readEpilogue(const Args& args, int64_t columns, const Floats& out, const char* outName) {
   Epilogue e;
-  e.activation = parseActivation(args, call.optional("activation"));
-  const Napi::Value bias = call.optional("bias");
+  e.activation = parseActivation(args, args.optional("activation"));
+  const Napi::Value bias = args.optional("bias");
   if (!bias.IsUndefined()) {
     Floats b = channelVector(args, bias, "bias", columns);
     requireDisjoint(args, out, outName, b, "bias");
     e.bias = b.data;
     e.biasLength = b.length;
   }
-  if (!call.optional("leakyreluAlpha").IsUndefined()) {
+  if (!args.optional("leakyreluAlpha").IsUndefined()) {
     const double limit = std::numeric_limits<float>::max();
     e.leakyreluAlpha = static_cast<float>(args.number("leakyreluAlpha", -limit, limit));
   }
-  const Napi::Value alpha = call.optional("preluAlpha");
+  const Napi::Value alpha = args.optional("preluAlpha");
   if (e.activation == Activation::Prelu) {
     if (alpha.IsUndefined()) args.typeError("preluAlpha is required for activation 'prelu'");
     Floats a = channelVector(args, alpha, "preluAlpha", columns);
@@ -137,6 +125,37 @@ Epilogue readEpilogue(const Call& call, int64_t columns, const Floats& out, cons
     e.preluLength = a.length;
   }
   return e;
+}
+
+// Floor and ceiling of a / b for b > 0 (a may be negative).
+int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((b - 1 - a) / b); }
+int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
+
+// One spatial axis of a convolution: the output size must be one that tfjs's padding modes can
+// give for this input, i.e. every window starts inside the padded input, the first one reaches
+// the input (pad below the dilated filter size) and the last one reaches within stride - 1 of
+// the input's end. Anything else is a geometry that does not describe the arrays.
+void requireMatchingAxis(const Args& args, const char* axis, int64_t in, int64_t out, int64_t filter,
+                         int64_t stride, int64_t dilation, const char* padName, int64_t pad) {
+  const int64_t span = (filter - 1) * dilation + 1;
+  const std::string facts = std::string("in") + axis + " = " + std::to_string(in) + ", filter" +
+                            axis + " = " + std::to_string(filter) + ", stride" + axis + " = " +
+                            std::to_string(stride) + ", dilation" + axis + " = " +
+                            std::to_string(dilation) + " and " + padName + " = " +
+                            std::to_string(pad);
+  if (pad >= span) {
+    args.rangeError(std::string("geometry.") + padName + " = " + std::to_string(pad) +
+                    " must be below the dilated filter size " + std::to_string(span) + " (" +
+                    facts + ")");
+  }
+  const int64_t lo = std::max<int64_t>(0, ceilDiv(in - stride + 1 + pad - span, stride) + 1);
+  const int64_t hi = floorDiv(in - 1 + pad, stride) + 1;
+  if (out < lo || out > hi) {
+    const std::string expected = lo >= hi ? std::to_string(std::max(lo, hi))
+                                          : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    args.rangeError(std::string("geometry.out") + axis + " = " + std::to_string(out) +
+                 " does not match " + facts + ": expected " + expected);
+  }
 }
 
 Conv2DGeometry readGeometry(const Args& args) {
@@ -164,6 +183,10 @@ Conv2DGeometry readGeometry(const Args& args) {
   if (checkedProduct(args, {r.batch, r.outHeight, r.outWidth}, "geometry") > kMaxDimension) {
     g.rangeError("batch*outHeight*outWidth exceeds 2^31 - 1");
   }
+  requireMatchingAxis(args, "Height", r.inHeight, r.outHeight, r.filterHeight, r.strideHeight,
+                      r.dilationHeight, "padTop", r.padTop);
+  requireMatchingAxis(args, "Width", r.inWidth, r.outWidth, r.filterWidth, r.strideWidth,
+                      r.dilationWidth, "padLeft", r.padLeft);
   return r;
 }
 
@@ -173,21 +196,19 @@ struct ConvTensors {
   Floats x, filter, y;
 };
 
-ConvTensors readConvTensors(const Call& call, const Conv2DGeometry& g, const char* xName,
+ConvTensors readConvTensors(const Args& args, const Conv2DGeometry& g, const char* xName,
                             const char* filterName, const char* yName) {
-  const Args& args = call.args;
   const int64_t x = checkedProduct(args, {g.batch, g.inHeight, g.inWidth, g.inChannels}, xName);
   const int64_t f = checkedProduct(args, {g.filterHeight, g.filterWidth, g.inChannels, g.outChannels}, filterName);
   const int64_t y = checkedProduct(args, {g.batch, g.outHeight, g.outWidth, g.outChannels}, yName);
-  return {floatView(args, call.object.Get(xName), xName, x, "batch*inHeight*inWidth*inChannels"),
-          floatView(args, call.object.Get(filterName), filterName, f,
+  return {floatView(args, args.field(xName), xName, x, "batch*inHeight*inWidth*inChannels"),
+          floatView(args, args.field(filterName), filterName, f,
                     "filterHeight*filterWidth*inChannels*outChannels"),
-          floatView(args, call.object.Get(yName), yName, y, "batch*outHeight*outWidth*outChannels")};
+          floatView(args, args.field(yName), yName, y, "batch*outHeight*outWidth*outChannels")};
 }
 
 Napi::Value DenseMatMul(const Napi::CallbackInfo& info) {
-  const Call call("denseMatMul", info);
-  const Args& args = call.args;
+  const Args args("denseMatMul", info[0]);
   ucmg::dense::MatMulProblem p;
   p.m = args.integer("m", 0, kMaxDimension);
   p.n = args.integer("n", 0, kMaxDimension);
@@ -216,15 +237,15 @@ Napi::Value DenseMatMul(const Napi::CallbackInfo& info) {
   if (checkedProduct(args, {p.batch, p.m}, "batch*m") > kMaxDimension) {
     args.rangeError("batch*m exceeds 2^31 - 1");
   }
-  const Floats a = floatView(args, call.object.Get("a"), "a",
+  const Floats a = floatView(args, args.field("a"), "a",
                              checkedProduct(args, {aBatches, p.m, p.k}, "a"), "aBatches*m*k");
-  const Floats b = floatView(args, call.object.Get("b"), "b",
+  const Floats b = floatView(args, args.field("b"), "b",
                              checkedProduct(args, {bBatches, p.k, p.n}, "b"), "bBatches*k*n");
-  const Floats out = floatView(args, call.object.Get("out"), "out",
+  const Floats out = floatView(args, args.field("out"), "out",
                                checkedProduct(args, {p.batch, p.m, p.n}, "out"), "batch*m*n");
   requireDisjoint(args, out, "out", a, "a");
   requireDisjoint(args, out, "out", b, "b");
-  const Epilogue epilogue = readEpilogue(call, p.n, out, "out");
+  const Epilogue epilogue = readEpilogue(args, p.n, out, "out");
   p.aBatchIndex = aBatchIndex.data();
   p.bBatchIndex = bBatchIndex.data();
   ucmg::dense::matMul(a.data, b.data, out.data, p, epilogue);
@@ -232,39 +253,38 @@ Napi::Value DenseMatMul(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DenseConv2d(const Napi::CallbackInfo& info) {
-  const Call call("denseConv2d", info);
-  const Conv2DGeometry g = readGeometry(call.args);
-  const ConvTensors t = readConvTensors(call, g, "x", "filter", "out");
-  requireDisjoint(call.args, t.y, "out", t.x, "x");
-  requireDisjoint(call.args, t.y, "out", t.filter, "filter");
-  const Epilogue epilogue = readEpilogue(call, g.outChannels, t.y, "out");
+  const Args args("denseConv2d", info[0]);
+  const Conv2DGeometry g = readGeometry(args);
+  const ConvTensors t = readConvTensors(args, g, "x", "filter", "out");
+  requireDisjoint(args, t.y, "out", t.x, "x");
+  requireDisjoint(args, t.y, "out", t.filter, "filter");
+  const Epilogue epilogue = readEpilogue(args, g.outChannels, t.y, "out");
   ucmg::dense::conv2d(t.x.data, t.filter.data, t.y.data, g, epilogue);
   return info.Env().Undefined();
 }
 
 Napi::Value DenseConv2dBackpropInput(const Napi::CallbackInfo& info) {
-  const Call call("denseConv2dBackpropInput", info);
-  const Conv2DGeometry g = readGeometry(call.args);
-  const ConvTensors t = readConvTensors(call, g, "dx", "filter", "dy");
-  requireDisjoint(call.args, t.x, "dx", t.y, "dy");
-  requireDisjoint(call.args, t.x, "dx", t.filter, "filter");
+  const Args args("denseConv2dBackpropInput", info[0]);
+  const Conv2DGeometry g = readGeometry(args);
+  const ConvTensors t = readConvTensors(args, g, "dx", "filter", "dy");
+  requireDisjoint(args, t.x, "dx", t.y, "dy");
+  requireDisjoint(args, t.x, "dx", t.filter, "filter");
   ucmg::dense::conv2dBackpropInput(t.y.data, t.filter.data, t.x.data, g);
   return info.Env().Undefined();
 }
 
 Napi::Value DenseConv2dBackpropFilter(const Napi::CallbackInfo& info) {
-  const Call call("denseConv2dBackpropFilter", info);
-  const Conv2DGeometry g = readGeometry(call.args);
-  const ConvTensors t = readConvTensors(call, g, "x", "dw", "dy");
-  requireDisjoint(call.args, t.filter, "dw", t.x, "x");
-  requireDisjoint(call.args, t.filter, "dw", t.y, "dy");
+  const Args args("denseConv2dBackpropFilter", info[0]);
+  const Conv2DGeometry g = readGeometry(args);
+  const ConvTensors t = readConvTensors(args, g, "x", "dw", "dy");
+  requireDisjoint(args, t.filter, "dw", t.x, "x");
+  requireDisjoint(args, t.filter, "dw", t.y, "dy");
   ucmg::dense::conv2dBackpropFilter(t.x.data, t.y.data, t.filter.data, g);
   return info.Env().Undefined();
 }
 
 Napi::Value DenseTranspose(const Napi::CallbackInfo& info) {
-  const Call call("denseTranspose", info);
-  const Args& args = call.args;
+  const Args args("denseTranspose", info[0]);
   const int rank = static_cast<int>(args.integer("rank", 1, ucmg::dense::kMaxTransposeRank));
   const Napi::Int32Array shapeArray = args.ints("shape", rank, "rank");
   const Napi::Int32Array permArray = args.ints("perm", rank, "rank");
@@ -286,13 +306,13 @@ Napi::Value DenseTranspose(const Napi::CallbackInfo& info) {
   }
   // Optional: which axes of x to read backwards (tf.reverse).
   std::unique_ptr<bool[]> reversed;
-  if (!call.optional("reversed").IsUndefined()) {
+  if (!args.optional("reversed").IsUndefined()) {
     const Napi::Int32Array flags = args.ints("reversed", rank, "rank");
     reversed.reset(new bool[rank]);
     for (int i = 0; i < rank; ++i) reversed[i] = flags[i] != 0;
   }
-  const Floats x = floatView(args, call.object.Get("x"), "x", size, "the product of shape");
-  const Floats out = floatView(args, call.object.Get("out"), "out", size, "the product of shape");
+  const Floats x = floatView(args, args.field("x"), "x", size, "the product of shape");
+  const Floats out = floatView(args, args.field("out"), "out", size, "the product of shape");
   requireDisjoint(args, out, "out", x, "x");
   ucmg::dense::transpose(x.data, out.data, shape.data(), perm.data(), reversed.get(), rank);
   return info.Env().Undefined();
@@ -302,16 +322,15 @@ Napi::Value DenseTranspose(const Napi::CallbackInfo& info) {
 constexpr int64_t kMaxCount = int64_t(1) << 53;
 
 Napi::Value DenseSumAxis(const Napi::CallbackInfo& info) {
-  const Call call("denseSumAxis", info);
-  const Args& args = call.args;
+  const Args args("denseSumAxis", info[0]);
   const int64_t outer = args.integer("outer", 0, kMaxCount);
   const int64_t reduce = args.integer("reduce", 0, kMaxCount);
   const int64_t inner = args.integer("inner", 0, kMaxCount);
-  const double scale = call.optional("scale").IsUndefined()
+  const double scale = args.optional("scale").IsUndefined()
       ? 1.0 : args.number("scale", -std::numeric_limits<double>::max(), std::numeric_limits<double>::max());
-  const Floats x = floatView(args, call.object.Get("x"), "x",
+  const Floats x = floatView(args, args.field("x"), "x",
                              checkedProduct(args, {outer, reduce, inner}, "x"), "outer*reduce*inner");
-  const Floats out = floatView(args, call.object.Get("out"), "out",
+  const Floats out = floatView(args, args.field("out"), "out",
                                checkedProduct(args, {outer, inner}, "out"), "outer*inner");
   requireDisjoint(args, out, "out", x, "x");
   ucmg::dense::sumAxis(x.data, out.data, outer, reduce, inner, scale);
@@ -332,18 +351,18 @@ Op parseOp(const Args& args, const Napi::Value& value, const char* const (&names
 
 Napi::Value DenseBinary(const Napi::CallbackInfo& info) {
   static const char* const kOps[] = {"add", "sub", "mul", "div"};
-  const Call call("denseBinary", info);
-  const Args& args = call.args;
-  const auto op = parseOp<ucmg::dense::BinaryOp>(args, call.object.Get("op"), kOps);
+  const Args args("denseBinary", info[0]);
+  const auto op = parseOp<ucmg::dense::BinaryOp>(args, args.field("op"), kOps);
   ucmg::dense::BinaryShape shape;
   shape.outer = args.integer("outer", 0, kMaxCount);
   shape.mid = args.integer("mid", 0, kMaxCount);
   shape.inner = args.integer("inner", 0, kMaxCount);
   const int64_t n = checkedProduct(args, {shape.outer, shape.mid, shape.inner}, "out");
-  const int64_t repeated = shape.outer * shape.inner;
-  const Floats out = floatView(args, call.object.Get("out"), "out", n, "outer*mid*inner");
-  const Floats a = float32Array(args, call.object.Get("a"), "a");
-  const Floats b = float32Array(args, call.object.Get("b"), "b");
+  // Checked on its own: with mid = 0 the product above says nothing about outer*inner.
+  const int64_t repeated = checkedProduct(args, {shape.outer, shape.inner}, "outer*inner");
+  const Floats out = floatView(args, args.field("out"), "out", n, "outer*mid*inner");
+  const Floats a = float32Array(args, args.field("a"), "a");
+  const Floats b = float32Array(args, args.field("b"), "b");
   for (const auto& [operand, name] : {std::pair{a, "a"}, std::pair{b, "b"}}) {
     if (operand.length != n && operand.length != repeated) {
       args.rangeError(std::string(name) + " must have outer*mid*inner = " + std::to_string(n) +
@@ -362,13 +381,12 @@ Napi::Value DenseBinary(const Napi::CallbackInfo& info) {
 
 Napi::Value DenseUnary(const Napi::CallbackInfo& info) {
   static const char* const kOps[] = {"relu", "step", "sqrt", "square", "neg"};
-  const Call call("denseUnary", info);
-  const Args& args = call.args;
-  const auto op = parseOp<ucmg::dense::UnaryOp>(args, call.object.Get("op"), kOps);
-  const Floats out = float32Array(args, call.object.Get("out"), "out");
-  const Floats x = floatView(args, call.object.Get("x"), "x", out.length, "out's length");
+  const Args args("denseUnary", info[0]);
+  const auto op = parseOp<ucmg::dense::UnaryOp>(args, args.field("op"), kOps);
+  const Floats out = float32Array(args, args.field("out"), "out");
+  const Floats x = floatView(args, args.field("x"), "x", out.length, "out's length");
   const double limit = std::numeric_limits<float>::max();
-  const float alpha = call.optional("alpha").IsUndefined() ? 0.0f : static_cast<float>(args.number("alpha", -limit, limit));
+  const float alpha = args.optional("alpha").IsUndefined() ? 0.0f : static_cast<float>(args.number("alpha", -limit, limit));
   requireDisjoint(args, out, "out", x, "x");
   ucmg::dense::unary(op, x.data, out.data, out.length, alpha);
   return info.Env().Undefined();
@@ -377,12 +395,14 @@ Napi::Value DenseUnary(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerDenseBinding(Napi::Env env, Napi::Object exports) {
-  ucmg::binding::exportFunction(env, exports, "denseMatMul", DenseMatMul);
-  ucmg::binding::exportFunction(env, exports, "denseConv2d", DenseConv2d);
-  ucmg::binding::exportFunction(env, exports, "denseConv2dBackpropInput", DenseConv2dBackpropInput);
-  ucmg::binding::exportFunction(env, exports, "denseConv2dBackpropFilter", DenseConv2dBackpropFilter);
-  ucmg::binding::exportFunction(env, exports, "denseTranspose", DenseTranspose);
-  ucmg::binding::exportFunction(env, exports, "denseSumAxis", DenseSumAxis);
-  ucmg::binding::exportFunction(env, exports, "denseBinary", DenseBinary);
-  ucmg::binding::exportFunction(env, exports, "denseUnary", DenseUnary);
+  exportFunction(env, exports, "denseMatMul", DenseMatMul);
+  exportFunction(env, exports, "denseConv2d", DenseConv2d);
+  exportFunction(env, exports, "denseConv2dBackpropInput", DenseConv2dBackpropInput);
+  exportFunction(env, exports, "denseConv2dBackpropFilter", DenseConv2dBackpropFilter);
+  exportFunction(env, exports, "denseTranspose", DenseTranspose);
+  exportFunction(env, exports, "denseSumAxis", DenseSumAxis);
+  exportFunction(env, exports, "denseBinary", DenseBinary);
+  exportFunction(env, exports, "denseUnary", DenseUnary);
 }
+
+}  // namespace ucmg::binding

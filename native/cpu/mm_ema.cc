@@ -110,7 +110,7 @@ void mmEmaStep(CodebookState& state, const float* const* z, const int32_t* const
   std::vector<int32_t> active;
   for (int64_t j = 0; j < m; ++j) {
     int32_t& u = state.unused[j];
-    u = used[j] ? 0 : u + 1;
+    u = used[j] ? 0 : nextUnusedCount(u);
     if (u >= 0 && u < opt.activeBelow) active.push_back((int32_t)j);
   }
   report.resetCodes.clear();

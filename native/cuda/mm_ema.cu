@@ -119,7 +119,7 @@ __global__ void __launch_bounds__(kSerialThreads)
     if (j < m) {
       bool used = false;
       for (int modality = 0; modality < k; ++modality) used |= hits[modality * m + j] > 0;
-      const int32_t u = used ? 0 : state.unused[j] + 1;
+      const int32_t u = used ? 0 : nextUnusedCount(state.unused[j]);
       state.unused[j] = u;
       active = u >= 0 && u < activeBelow;
     }

@@ -90,7 +90,13 @@ std::vector<double> timeAvtStep(int64_t b, int64_t t, int64_t d, int64_t m, int 
                                   cudaMemcpyDeviceToDevice, 0));
   UCMG_CUDA_CHECK(cudaMemsetAsync(state.emaCount, 0, m * sizeof(float), 0));
   UCMG_CUDA_CHECK(cudaMemsetAsync(state.unused, 0xff, m * sizeof(int32_t), 0));  // -1
-  MmEmaOptions options;
+  // A timing fixture: the step costs the same for any valid values. No code dies within a run.
+  MmEmaOptions options{};
+  options.decay = 0.9f;
+  options.epsilon = 1e-3f;
+  options.deadAfter = INT32_MAX;
+  options.activeBelow = INT32_MAX;
+  options.crossModal = true;
   options.segmentsPerClip = t;
   return timeRuns(iters, [&] {
     quantizeOnDevice(dz, state.embedding, k * n, m, d, dIndices, dDistances, nullptr,

@@ -113,15 +113,6 @@ export interface NativeBinding {
     z: Float32Array; codebook: Float32Array; n: number; m: number; d: number; gather: boolean;
   }): NativeQuantizeResult;
 
-  /**
-   * quantize on a worker thread, leaving the event loop free. The inputs are copied before it
-   * returns, so the caller may reuse them at once. Bad arguments throw synchronously, exactly as
-   * in quantize (the messages say "quantizeAsync: ..."); a kernel failure rejects the promise.
-   */
-  quantizeAsync(device: NativeDevice, args: {
-    z: Float32Array; codebook: Float32Array; n: number; m: number; d: number; gather: boolean;
-  }): Promise<NativeQuantizeResult>;
-
   mmEmaStep(device: NativeDevice, args: {
     state: NativeCodebookState; m: number; d: number;
     z: Float32Array[]; indices: Int32Array[]; n: number; options: NativeMmEmaOptions;
@@ -192,7 +183,7 @@ export interface NativeBinding {
  */
 const EXPORTED = {
   buildInfo: true, cpuThreads: true, cudaInfo: true,
-  quantize: true, quantizeAsync: true, mmEmaStep: true, codeMatching: true, infoNce: true, cudaTime: true,
+  quantize: true, mmEmaStep: true, codeMatching: true, infoNce: true, cudaTime: true,
   denseMatMul: true, denseConv2d: true, denseConv2dBackpropInput: true, denseConv2dBackpropFilter: true,
   denseTranspose: true, denseSumAxis: true, denseBinary: true, denseUnary: true,
 } as const satisfies Record<keyof NativeBinding, true>;

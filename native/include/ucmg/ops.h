@@ -44,15 +44,17 @@ struct CodebookState {
   int64_t d;
 };
 
+// No defaults here: the binding passes every field, and the one set of defaults is
+// MM_EMA_DEFAULTS in src/ops/defaults.ts.
 struct MmEmaOptions {
-  float decay = 0.99f;
-  float epsilon = 1e-5f;
-  int32_t deadAfter = 300;    // unused > deadAfter  => dead, revived
-  int32_t activeBelow = 100;  // 0 <= unused < activeBelow => may be copied to revive a dead code
-  uint32_t seed = 0;          // drives the reset choices, see resetRandom()
-  bool resetEma = false;      // also reset emaWeight of revived codes (not published behaviour)
-  bool crossModal = true;     // false: dw uses only the owner's vectors with weight 1 (plain EMA)
-  int64_t segmentsPerClip = 1;  // T, for equal_num (n = B*T)
+  float decay;
+  float epsilon;
+  int32_t deadAfter;    // unused > deadAfter  => dead, revived
+  int32_t activeBelow;  // 0 <= unused < activeBelow => may be copied to revive a dead code
+  uint32_t seed;        // drives the reset choices, see resetRandom()
+  bool resetEma;        // also reset emaWeight of revived codes (not published behaviour)
+  bool crossModal;      // false: dw uses only the owner's vectors with weight 1 (plain EMA)
+  int64_t segmentsPerClip;  // T, for equal_num (n = B*T)
 };
 
 struct MmEmaReport {
@@ -70,7 +72,8 @@ struct MmEmaReport {
 //          with w_own = 0.5, w_cross = 0.5/(k-1)   (crossModal=false: w_own = 1, w_cross = 0)
 //   emaWeight = decay*emaWeight + (1-decay)*dw ;  embedding = emaWeight / emaCount
 // then the dead-code reset of SPEC §3 step 5 on the updated embedding:
-//   unused += 1; unused[j] = 0 for every j used by any modality; dead = {j: unused > deadAfter};
+//   unused += 1 (saturating at INT32_MAX, nextUnusedCount); unused[j] = 0 for every j used by any
+//   modality; dead = {j: unused > deadAfter};
 //   active = {j: 0 <= unused < activeBelow} (computed after zeroing, before reviving);
 //   for the r-th dead code j in ascending order: unused[j] = 0,
 //     src = active[floor(resetRandom(seed, 0, j) * |active|)],
@@ -104,6 +107,12 @@ UCMG_HOST_DEVICE inline double resetRandom(uint32_t seed, uint32_t stream, uint3
 }
 UCMG_HOST_DEVICE inline float resetNoise(uint32_t seed, uint32_t counter) {
   return (float)(2.0 * resetRandom(seed, 1u, counter) - 1.0) * (1.0f / 1024.0f);
+}
+
+// A code's unused count after a step in which it was not used: one more, but never past
+// INT32_MAX (a count that wrapped to a negative value would make a dead code look active).
+UCMG_HOST_DEVICE inline int32_t nextUnusedCount(int32_t unused) {
+  return unused < INT32_MAX ? unused + 1 : unused;
 }
 
 // ---- code matching, L_cmcm (SPEC §3 step 3) -------------------------------------------------

@@ -56,7 +56,8 @@ export class UniCodeModel {
       this.specific.set(m, m === 'video' ? new VideoSpecificEncoder(store, config) : new DenseSpecificEncoder(store, m, this.encoderInputDim(m), config.specificDim));
     }
     for (const m of this.modalities) {
-      this.decoders.set(m, m === 'video' ? new VideoDecoder(store, config) : new DenseDecoder(store, config, m, inputShapeOf(config, m)[0]));
+      // As published, the text decoder rebuilds the front's output (not detached), not the raw embedding.
+      this.decoders.set(m, m === 'video' ? new VideoDecoder(store, config) : new DenseDecoder(store, config, m, this.encoderInputDim(m)));
     }
     if (config.useClub) {
       for (const m of this.modalities) this.clubs.set(m, new Club(store, `club.${m}`, `club.${m}`, d, clubFeatureDim(config, m), config.clubHidden));
@@ -107,7 +108,7 @@ export class UniCodeModel {
     return this.encoderOf(this.specific, modality).apply(features);
   }
 
-  /** Reconstruction of the raw input from ψ_m and the (straight-through) code. */
+  /** Reconstruction of the encoder input (see encoderInput) from ψ_m and the (straight-through) code. */
   decode(modality: Modality, psi: Tensor, code: Tensor): Tensor {
     return this.encoderOf(this.decoders, modality).apply(psi, code);
   }

@@ -66,6 +66,8 @@ export interface TrainerOptions extends Partial<TrainerHyperparameters> {
    * return the mean over workers. The codebook statistics have their own hook (model allReduce).
    */
   allReduceGradients?: (grads: Float32Array[]) => Float32Array[] | Promise<Float32Array[]>;
+  /** Test seam: replaces a step's random draws, e.g. with another implementation's recorded ones. */
+  replayDraws?: (drawn: StepDraws) => StepDraws;
   /** Test and debugging seam: every clipping group's gradients, called once per step before the clip. */
   inspectGradients?: (groups: GroupGradients[]) => void;
   /**
@@ -115,7 +117,8 @@ export interface TrainSummary {
   last: StepMetrics | null;
 }
 
-interface StepDraws {
+/** A step's randomness (the dead-code reset draws from emaSeed). */
+export interface StepDraws {
   dropoutSeed: number;
   emaSeed: number;
   tSample: number;
@@ -123,6 +126,8 @@ interface StepDraws {
 }
 
 interface Encoded {
+  /** What the encoders saw (the text front's output for text): also the reconstruction target. */
+  inputs: tf.Tensor[];
   z: tf.Tensor3D[];
   psi: tf.Tensor[];
   clubFeature: tf.Tensor[];
@@ -271,7 +276,8 @@ export class Trainer {
     const codebookBefore = this.model.codebook.getState();
     const timer = new PhaseTimer();
     try {
-      const draws = this.drawStep(this.parallel?.shard.global ?? batch.size);
+      const drawn = this.drawStep(this.parallel?.shard.global ?? batch.size);
+      const draws = this.options.replayDraws?.(drawn) ?? drawn;
       const club = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : { loglikeli: {}, lastGrads: new Map() };
       const clubLoglikeli = club.loglikeli;
       let main: ReturnType<Trainer['mainGradients']>;
@@ -327,7 +333,7 @@ export class Trainer {
     const inputs = batch.modalities.map((mod, i) => m.encoderInput(mod, batch.features[i]));
     const z = batch.modalities.map((mod, i) => m.semanticOf(mod, inputs[i], ctx));
     const specific = batch.modalities.map((mod, i) => m.specificOf(mod, inputs[i]));
-    return { z, psi: specific.map((s) => s.psi), clubFeature: specific.map((s) => s.clubFeature) };
+    return { inputs, z, psi: specific.map((s) => s.psi), clubFeature: specific.map((s) => s.clubFeature) };
   }
 
   /**
@@ -401,7 +407,7 @@ export class Trainer {
         : []));
       const cpc = timer.time('cpc', () => (m.cpc === null ? null : m.cpc.forward(encoded.z, draws.tSample, gather)));
       accuracies = cpc?.accuracies ?? null;
-      const recon = timer.time('decoders', () => batch.modalities.map((mod, i) => tf.mean(tf.squaredDifference(m.decode(mod, encoded.psi[i], cb.quantized[i]), batch.features[i])) as tf.Scalar));
+      const recon = timer.time('decoders', () => batch.modalities.map((mod, i) => tf.mean(tf.squaredDifference(m.decode(mod, encoded.psi[i], cb.quantized[i]), encoded.inputs[i])) as tf.Scalar));
       const zero = tf.scalar(0);
       // Term order: recon[k], commitment[k], mi[k], cpc, cmcm (see metrics()).
       const stacked = tf.stack([...recon, ...cb.commitment, ...(mi.length === k ? mi : Array(k).fill(zero)), cpc?.loss ?? zero, cb.cmcm ?? zero]);

@@ -3,10 +3,11 @@
 import type { Command } from '../args.js';
 import { bench } from './bench.js';
 import { buildAvFashionCommand } from './buildAvFashion.js';
+import { buildNative } from './buildNative.js';
 import { demo } from './demo.js';
 import { encode } from './encode.js';
 import { evaluate } from './eval.js';
 import { info } from './info.js';
 import { pretrain } from './pretrain.js';
 
-export const COMMANDS: readonly Command[] = [pretrain, encode, evaluate, demo, info, bench, buildAvFashionCommand];
+export const COMMANDS: readonly Command[] = [pretrain, encode, evaluate, demo, info, bench, buildAvFashionCommand, buildNative];

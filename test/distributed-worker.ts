@@ -3,7 +3,7 @@
 // job argument it does nothing (the test runner also loads every file under test/).
 import fs from 'node:fs';
 import path from 'node:path';
-import { mpiCommunicator, runRank } from '../src/distributed/index.js';
+import { checksumOf, mpiCommunicator, runRank } from '../src/distributed/index.js';
 import type { Communicator } from '../src/distributed/communicator.js';
 import type { ConfigOverrides } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
@@ -41,6 +41,8 @@ export interface WorkerResult {
   steps: number;
   /** Every step's metrics (this rank's view of them). */
   metrics: Record<string, unknown>[];
+  /** After every step, a checksum of this rank's weights and codebook. */
+  checksums: number[];
   /** Final weights by name, then the codebook arrays. */
   weights: Record<string, number[]>;
   codebook: { embedding: number[]; emaCount: number[]; emaWeight: number[]; unusedCount: number[] };
@@ -71,6 +73,7 @@ async function run(job: WorkerJob, comm: Communicator | undefined): Promise<void
   const config = tinyConfig(job.overrides ?? {});
   const data = syntheticBatches(config, { batches: job.batches, batchSize: job.batchSize, seed: 11 });
   const metrics: Record<string, unknown>[] = [];
+  const checksums: number[] = [];
   const options = {
     progress: false as const,
     ...(comm === undefined ? {} : { communicator: comm, checksumEvery: job.checksumEvery }),
@@ -84,6 +87,9 @@ async function run(job: WorkerJob, comm: Communicator | undefined): Promise<void
   trainer.step = async (batch) => {
     const m = await originalStep(batch);
     metrics.push(m as unknown as Record<string, unknown>);
+    const weights = Object.values(trainer.model.params.exportWeights()).map((w) => w.data);
+    const cb = trainer.model.codebook.getState();
+    checksums.push(checksumOf([...weights, cb.embedding, cb.emaCount, cb.emaWeight, cb.unusedCount]));
     return m;
   };
   await trainer.train(faultySource(data, job, rank), { epochs: job.epochs, maxSteps: job.maxSteps });
@@ -94,6 +100,7 @@ async function run(job: WorkerJob, comm: Communicator | undefined): Promise<void
     size: comm?.size ?? 1,
     steps: trainer.globalStep,
     metrics,
+    checksums,
     weights,
     codebook: { embedding: Array.from(cb.embedding), emaCount: Array.from(cb.emaCount), emaWeight: Array.from(cb.emaWeight), unusedCount: Array.from(cb.unusedCount) },
   };

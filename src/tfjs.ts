@@ -8,8 +8,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmRewrites } from './dense/wasmRewrites.js';
 
 export { tf };
+
+// tfjs wasm lacks some kernels the tfjs gradients call and is slow on others: so that model code
+// can use the plain tfjs ops on every backend, those run as rewrites on its fast kernels.
+registerWasmRewrites();
 
 export type TfjsKind = 'wasm' | 'cpu';
 const TFJS_KINDS: readonly TfjsKind[] = ['wasm', 'cpu'];

@@ -217,6 +217,39 @@ test('dense: gradients through the conv and matmul backprops match tfjs cpu', as
   }
 });
 
+test('tfjs wasm without the native kernels: transposed products and both conv backprops match tfjs cpu', async () => {
+  // The rewrites of src/dense/wasmRewrites.ts: Conv2DBackpropFilter, which tfjs wasm lacks,
+  // Conv2DBackpropInput and flagged products on tfjs wasm's fast kernels.
+  const rng = new Rng(68);
+  const pads: (tf.backend_util.ExplicitPadding | 'same' | 'valid')[] = ['valid', 'same', [[0, 0], [2, 0], [0, 1], [0, 0]]];
+  const cases = pads.map((pad, i) => {
+    const x = randomTensor(rng, [2, 5 + i, 6, 3]) as tf.Tensor4D;
+    const filter = randomTensor(rng, [3, 2 + i, 3, 4]) as tf.Tensor4D;
+    const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, 1, 1, pad);
+    return { pad, x, filter, weights: randomTensor(rng, info.outShape) };
+  });
+  const a = randomTensor(rng, [2, 6, 9]), b = randomTensor(rng, [2, 7, 9]), c = randomTensor(rng, [6, 5]);
+  const compute = (): Tensor[] => [
+    tf.matMul(a, b, false, true), tf.matMul(a, c, true, false),
+    ...cases.flatMap(({ pad, x, filter, weights }) => {
+      const loss = (xs: Tensor, fs: Tensor) => tf.sum(tf.mul(tf.conv2d(xs as tf.Tensor4D, fs as tf.Tensor4D, 1, pad), weights));
+      return [...tf.grads(loss)([x, filter]), tf.conv2dTranspose(weights as tf.Tensor4D, filter, x.shape, 1, pad)];
+    }),
+  ];
+  const want = (await evaluate('cpu', false, compute)).values;
+  (await evaluate('wasm', false, compute)).values.forEach((got, i) => assertClose(got, want[i], `output ${i}`));
+
+  // Strided geometry: the input backprop falls back to tfjs wasm's own kernel, the filter backprop
+  // (which has none) says what it cannot do.
+  const x = randomTensor(rng, [1, 7, 7, 2]) as tf.Tensor4D, filter = randomTensor(rng, [3, 3, 2, 2]) as tf.Tensor4D;
+  const dy = randomTensor(rng, [1, 3, 3, 2]) as tf.Tensor4D;
+  const strided = () => [tf.conv2dTranspose(dy, filter, x.shape, 2, 'valid')];
+  assertClose((await evaluate('wasm', false, strided)).values[0], (await evaluate('cpu', false, strided)).values[0], 'strided dx');
+  await initTfjs('wasm');
+  assert.throws(() => tf.grads((f: Tensor) => tf.sum(tf.conv2d(x, f as tf.Tensor4D, 2, 'valid')))([filter]),
+    /Conv2DBackpropFilter: the tfjs 'wasm' backend has no kernel of its own .* stride 1 only/);
+});
+
 test('dense: convolutions too large for one im2col chunk (16M floats) match tfjs', async () => {
   // K = 3*3*2048 = 18432 im2col columns: a chunk holds 910 of the 2*23*23 = 1058 rows.
   const rng = new Rng(69);
@@ -392,18 +425,17 @@ test('dense: calls below minFlops run on the tfjs kernel', async () => {
   disableNativeDense();
 });
 
-test('dense: disable restores the original kernels; wasm gains Conv2DBackpropFilter only while enabled', async () => {
+test('dense: disable restores the kernels it replaced, the wasm rewrites included', async () => {
   await initTfjs('wasm');
   disableNativeDense();
-  const originals = ['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput'].map((k) => tf.getKernel(k, 'wasm'));
-  assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
+  const names = ['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+  const originals = names.map((k) => tf.getKernel(k, 'wasm'));
+  assert.ok(originals.every((k) => k !== undefined), 'tfjs wasm has every kernel the conv gradients call');
   assert.ok(enableNativeDense().enabled);
-  assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm') !== undefined);
-  assert.notEqual(tf.getKernel('BatchMatMul', 'wasm'), originals[0]);
+  names.forEach((k, i) => assert.notEqual(tf.getKernel(k, 'wasm'), originals[i], `${k} runs natively`));
   assert.deepEqual(nativeDenseStatus().backends.sort(), ['cpu', 'wasm']);
   disableNativeDense();
-  assert.deepEqual(['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput'].map((k) => tf.getKernel(k, 'wasm')), originals);
-  assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
+  assert.deepEqual(names.map((k) => tf.getKernel(k, 'wasm')), originals);
   assert.equal(nativeDenseStatus().enabled, false);
 });
 

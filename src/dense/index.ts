@@ -1,10 +1,10 @@
-// Native dense kernels for tfjs (issue 6): while enabled, the matrix-product and convolution
+// Native dense kernels for tfjs: while enabled, the matrix-product and convolution
 // kernels of the wasm and cpu tfjs backends run on the native addon's OpenBLAS kernels, and their
 // transposes, reverses and axis sums / means on its layout kernels (on tfjs cpu, whose kernels are
 // plain JavaScript, the common elementwise kernels, splits and unstacks too; on tfjs wasm, Identity
 // shares memory instead of copying it), in place on tfjs's tensor memory. Model code does not
 // change: the kernels are swapped in tfjs's kernel registry, gradients keep their tfjs definitions
-// (and call these kernels in turn).
+// (and call these kernels in turn). Without them, tfjs wasm runs the rewrites of wasmRewrites.ts.
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeBinding } from '../native/binding.js';
 import { nativeBinding } from '../native/loader.js';

@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeDataset } from '../src/data/directory.js';
+import { generateSynthetic } from '../src/data/synthetic.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { readMetricsLog } from '../src/train/metricsLog.js';
 
@@ -95,6 +97,20 @@ test('cli: input errors exit 2 in every command, build-av-fashion included', () 
   const notDir = cli(['build-av-fashion', '--out', path.join(intoFile, 'avf')]);
   assert.equal(notDir.status, 2, notDir.stderr);
   assert.match(notDir.stderr, /--out .*file\/avf: .*file exists and is not a directory/);
+
+  // A NaN in a feature file stops pretrain when the data is opened, naming the file, clip and modality.
+  const data = path.join(tempDir(), 'data');
+  const source = generateSynthetic({ numClips: 20, modalities: ['audio', 'video'] });
+  writeDataset(data, source);
+  const audio = path.join(data, 'audio.npy');
+  const bytes = fs.readFileSync(audio);
+  bytes.writeFloatLE(NaN, bytes.length - 4); // the last element of the last clip
+  fs.writeFileSync(audio, bytes);
+  const run = path.join(tempDir(), 'run');
+  const nan = cli(['pretrain', '--data', data, '--backend', 'tfjs', '--tfjs', 'cpu', '--out', run]);
+  assert.equal(nan.status, 2, nan.stderr);
+  assert.match(nan.stderr, new RegExp(`--data: ${audio.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: clip 19 of modality 'audio' holds NaN`));
+  assert.equal(fs.existsSync(run), false, 'nothing created');
 });
 
 test('cli: a run that fails after creating --out removes it (and the parents it created), so a rerun needs no --force', () => {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { ClipDataset } from './dataset.js';
 import { InvalidInputError } from './errors.js';
+import { openInputFile, readExactly } from './files.js';
 
 export const AVE_FEATURE_FILES: Readonly<Record<string, string>> = {
   audio: 'audio_feature.h5',
@@ -30,12 +31,11 @@ type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
 
 /** True when the file carries the HDF5 signature at 0 or at a user-block offset (512, 1024, ...). */
 function hasHdf5Signature(file: string): boolean {
-  const fd = fs.openSync(file, 'r');
+  const { fd, size } = openInputFile(file);
   try {
-    const size = fs.fstatSync(fd).size;
     const probe = Buffer.alloc(8);
     for (let offset = 0; offset + 8 <= size; offset = offset === 0 ? 512 : offset * 2) {
-      fs.readSync(fd, probe, 0, 8, offset);
+      readExactly(fd, file, probe, 0, 8, offset);
       if (probe.equals(HDF5_SIGNATURE)) return true;
     }
     return false;
@@ -90,6 +90,7 @@ class AveDataset extends ClipDataset {
     classes: string[],
     private readonly files: H5File[],
     private readonly features: Map<string, H5Dataset>,
+    private readonly featurePaths: Map<string, string>,
     private readonly shapes: Map<string, number[]>,
     private readonly clipLabels: Int32Array,
     private readonly segmentLabels: Uint8Array,
@@ -106,6 +107,10 @@ class AveDataset extends ClipDataset {
 
   protected clipShape(modality: string): readonly number[] {
     return this.shapes.get(modality)!.slice(1);
+  }
+
+  protected featureFile(modality: string): string {
+    return this.featurePaths.get(modality)!;
   }
 
   protected readFeaturesUnchecked(modality: string, clips: Int32Array): Float32Array {
@@ -195,6 +200,7 @@ export async function openAveDataset(dir: string, options: AveOptions = {}): Pro
     }
 
     const features = new Map<string, H5Dataset>();
+    const featurePaths = new Map<string, string>();
     const shapes = new Map<string, number[]>();
     for (const [modality, fileName] of Object.entries(AVE_FEATURE_FILES)) {
       const set = getDataset(open(fileName), AVE_DATA_KEY);
@@ -205,6 +211,7 @@ export async function openAveDataset(dir: string, options: AveOptions = {}): Pro
         );
       }
       features.set(modality, set);
+      featurePaths.set(modality, path.join(dir, fileName));
       shapes.set(modality, shape);
     }
 
@@ -226,7 +233,10 @@ export async function openAveDataset(dir: string, options: AveOptions = {}): Pro
     if (splits.size === 0) {
       throw new InvalidInputError(`${dir}: no split order file (${Object.values(AVE_SPLIT_FILES).join(', ')})`);
     }
-    return new AveDataset(options.name ?? path.basename(path.resolve(dir)), classes, files, features, shapes, clipLabels, segmentLabels, splits);
+    const name = options.name ?? path.basename(path.resolve(dir));
+    const dataset = new AveDataset(name, classes, files, features, featurePaths, shapes, clipLabels, segmentLabels, splits);
+    dataset.checkFiniteIfSmall();
+    return dataset;
   } catch (err) {
     for (const f of files) f.close();
     throw err;

@@ -4,6 +4,12 @@
 import { checkDatasetShapes } from './manifest.js';
 import { InvalidInputError } from './errors.js';
 
+/**
+ * Datasets whose features (as float32) fit in this many bytes are scanned for NaN and Inf when they
+ * are opened; larger ones are checked as their rows are read (every read is checked either way).
+ */
+export const FINITE_SCAN_AT_OPEN_BYTES = 512 * 2 ** 20;
+
 export abstract class ClipDataset {
   abstract readonly name: string;
   abstract readonly numClips: number;
@@ -22,6 +28,9 @@ export abstract class ClipDataset {
   protected abstract readSegmentLabelsUnchecked(clips: Int32Array, modality: string | undefined): Uint8Array;
   protected abstract modalityHasOwnLabels(modality: string): boolean;
   protected abstract splitUnchecked(split: string): Int32Array;
+
+  /** The file holding the features of one clip of `modality`, for messages; stores without files leave it out. */
+  protected featureFile?(modality: string, clip: number): string;
 
   /** Releases files held open; reads fail afterwards. */
   close(): void {}
@@ -57,10 +66,46 @@ export abstract class ClipDataset {
     return out;
   }
 
-  /** Features of `clips`, [clips.length, ...featureShape], float32. */
+  /** Features of `clips`, [clips.length, ...featureShape], float32; a NaN or Inf among them is an error naming where it is. */
   readFeatures(modality: string, clips: ArrayLike<number>): Float32Array {
     this.requireModality(modality);
-    return this.readFeaturesUnchecked(modality, this.clipIndices(clips));
+    const indices = this.clipIndices(clips);
+    const values = this.readFeaturesUnchecked(modality, indices);
+    this.requireFinite(modality, indices, values);
+    return values;
+  }
+
+  private requireFinite(modality: string, clips: Int32Array, values: Float32Array): void {
+    for (let i = 0; i < values.length; i++) {
+      if (Number.isFinite(values[i])) continue;
+      const shape = this.clipShape(modality);
+      const perClip = values.length / clips.length;
+      const perSegment = perClip / shape[0];
+      const clip = clips[Math.floor(i / perClip)];
+      const offset = i % perClip;
+      throw new InvalidInputError(
+        `${this.featureFile?.(modality, clip) ?? `dataset '${this.name}'`}: clip ${clip} of modality '${modality}' holds ${values[i]} ` +
+          `(segment ${Math.floor(offset / perSegment)}, element ${offset % perSegment}); features must be finite`,
+      );
+    }
+  }
+
+  /**
+   * Reads every clip of every modality, `chunkClips` at a time, so that a NaN or Inf is reported now
+   * rather than in the middle of a run.
+   */
+  checkFinite(chunkClips = 256): void {
+    for (const modality of this.modalities) {
+      for (let start = 0; start < this.numClips; start += chunkClips) {
+        this.readFeatures(modality, Int32Array.from({ length: Math.min(chunkClips, this.numClips - start) }, (_, i) => start + i));
+      }
+    }
+  }
+
+  /** checkFinite() when the features fit FINITE_SCAN_AT_OPEN_BYTES; larger datasets are checked as they are read. */
+  checkFiniteIfSmall(): void {
+    const bytes = this.modalities.reduce((sum, m) => sum + this.numClips * this.clipElements(m) * 4, 0);
+    if (bytes <= FINITE_SCAN_AT_OPEN_BYTES) this.checkFinite();
   }
 
   /** Event class of each clip, [clips.length]. */
@@ -171,6 +216,7 @@ export class InMemoryDataset extends ClipDataset {
     this.classes = [...init.classes];
     this.modalities = names;
     this.splitNames = Object.keys(init.splits);
+    this.checkFinite(numClips);
   }
 
   protected clipShape(modality: string): readonly number[] {

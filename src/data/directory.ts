@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { ClipDataset } from './dataset.js';
 import { manifestDescr, matchesManifestDtype } from './dtype.js';
 import { InvalidInputError } from './errors.js';
+import { readInputFile } from './files.js';
 import {
   FORMAT_ID,
   FORMAT_VERSION,
@@ -72,6 +73,10 @@ class NpyDirectoryDataset extends ClipDataset {
     return this.features.get(modality)!.readRowsFloat32(clips);
   }
 
+  protected featureFile(modality: string): string {
+    return this.features.get(modality)!.path;
+  }
+
   protected readClipLabelsUnchecked(clips: Int32Array): Int32Array {
     return Int32Array.from(clips, (c) => this.clipLabels[c]);
   }
@@ -104,9 +109,10 @@ export function openDataset(dir: string): ClipDataset {
     throw new InvalidInputError(`${dir}: dataset directory does not exist`);
   }
   if (!fs.existsSync(manifestPath)) throw new InvalidInputError(`${manifestPath}: missing manifest`);
+  const text = readInputFile(manifestPath).toString('utf8');
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
     throw new InvalidInputError(`${manifestPath}: malformed JSON (${(err as Error).message})`);
   }
@@ -155,7 +161,9 @@ export function openDataset(dir: string): ClipDataset {
       });
       splits.set(name, indices);
     }
-    return new NpyDirectoryDataset(manifest, features, ownLabels, segmentLabels, clipLabels, splits);
+    const dataset = new NpyDirectoryDataset(manifest, features, ownLabels, segmentLabels, clipLabels, splits);
+    dataset.checkFiniteIfSmall();
+    return dataset;
   } catch (err) {
     for (const reader of opened) reader.close();
     throw err;

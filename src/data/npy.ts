@@ -10,6 +10,7 @@ import {
   type ManifestDtype,
 } from './dtype.js';
 import { InvalidInputError } from './errors.js';
+import { openInputFile, readExactly } from './files.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const HEADER_ALIGN = 64;
@@ -170,22 +171,16 @@ export class NpyReader {
 
   /** Opens and validates `path`: header, supported dtype, and a file size that matches the shape. */
   static open(path: string): NpyReader {
-    let fd: number;
+    const { fd, size } = openInputFile(path);
     try {
-      fd = fs.openSync(path, 'r');
-    } catch (err) {
-      throw new InvalidInputError(`${path}: cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
       const prefix = Buffer.alloc(Math.min(size, 12));
-      fs.readSync(fd, prefix, 0, prefix.length, 0);
+      readExactly(fd, path, prefix, 0, prefix.length, 0);
       let headerBytes = prefix;
       if (prefix.length >= 10) {
         const needed = prefix[6] === 1 ? 10 + prefix.readUInt16LE(8) : prefix.length === 12 ? 12 + prefix.readUInt32LE(8) : 0;
         if (needed > prefix.length && needed <= size) {
           headerBytes = Buffer.alloc(needed);
-          fs.readSync(fd, headerBytes, 0, needed, 0);
+          readExactly(fd, path, headerBytes, 0, needed, 0);
         }
       }
       const header = parseNpyHeader(headerBytes, path);
@@ -236,13 +231,7 @@ export class NpyReader {
       let run = 1;
       while (i + run < indices.length && indices[i + run] === indices[i] + run) run++;
       const bytes = Buffer.alloc(run * rowBytes);
-      const position = this.header.dataOffset + indices[i] * rowBytes;
-      let done = 0;
-      while (done < bytes.length) {
-        const n = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
-        if (n === 0) throw new InvalidInputError(`${this.path}: unexpected end of file`);
-        done += n;
-      }
+      readExactly(fd, this.path, bytes, 0, bytes.length, this.header.dataOffset + indices[i] * rowBytes);
       const dest = out.subarray(i * this.rowElements, (i + run) * this.rowElements);
       decodeElements(bytes, this.header.type, dest);
       i += run;
@@ -295,8 +284,17 @@ export class NpyWriter {
     this.dtype = dtype;
     this.shape = [...shape];
     this.rowElements = product(shape.slice(1));
-    this.fd = fs.openSync(path, 'w');
-    fs.writeSync(this.fd, encodeNpyHeader(manifestDescr(dtype), shape));
+    try {
+      this.fd = fs.openSync(path, 'w');
+    } catch (err) {
+      throw new Error(`${path}: cannot create (${(err as Error).message})`);
+    }
+    try {
+      this.write(encodeNpyHeader(manifestDescr(dtype), shape));
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
   }
 
   /** Appends whole rows; `values.length` must be a multiple of the row size. */
@@ -309,8 +307,19 @@ export class NpyWriter {
     if (this.rowsWritten + rows > this.shape[0]) {
       throw new RangeError(`${this.path}: more than the declared ${this.shape[0]} rows`);
     }
-    fs.writeSync(this.fd, encodeElements(values, this.dtype));
+    this.write(encodeElements(values, this.dtype));
     this.rowsWritten += rows;
+  }
+
+  /** Writes all of `bytes` (writeSync may write less than asked). */
+  private write(bytes: Uint8Array): void {
+    for (let done = 0; done < bytes.length; ) {
+      try {
+        done += fs.writeSync(this.fd!, bytes, done, bytes.length - done);
+      } catch (err) {
+        throw new Error(`${this.path}: cannot write (${(err as Error).message})`);
+      }
+    }
   }
 
   finish(): void {

@@ -10,6 +10,7 @@ import { unzipSync } from 'fflate';
 import { parseCsv } from './csv.js';
 import { ClipDataset } from './dataset.js';
 import { InvalidInputError } from './errors.js';
+import { readInputFile } from './files.js';
 import { decodeNumpyPickleFloat32 } from './pickle.js';
 
 export interface VggsoundAvelOptions {
@@ -31,8 +32,9 @@ function readClipZip(file: string): { shape: number[]; data: Float32Array } {
   if (!fs.existsSync(file)) throw new InvalidInputError(`${file}: missing clip archive`);
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(fs.readFileSync(file), { filter: (entry) => entry.name.includes('.pkl') });
+    entries = unzipSync(readInputFile(file), { filter: (entry) => entry.name.includes('.pkl') });
   } catch (err) {
+    if (err instanceof InvalidInputError) throw err;
     throw new InvalidInputError(`${file}: not a readable zip archive (${(err as Error).message})`);
   }
   const names = Object.keys(entries);
@@ -85,12 +87,16 @@ class VggsoundAvelDataset extends ClipDataset {
     return this.shapes.get(modality)!;
   }
 
+  protected featureFile(modality: string, clip: number): string {
+    return path.join(this.featureDirs[modality], `${this.ids[clip]}.zip`);
+  }
+
   protected readFeaturesUnchecked(modality: string, clips: Int32Array): Float32Array {
     const expected = this.shapes.get(modality)!;
     const size = expected.reduce((a, b) => a * b, 1);
     const out = new Float32Array(clips.length * size);
     clips.forEach((clip, i) => {
-      const file = path.join(this.featureDirs[modality], `${this.ids[clip]}.zip`);
+      const file = this.featureFile(modality, clip);
       const array = fitSegments(readClipZip(file), this.segments, file);
       if (!sameShape(array.shape, expected)) {
         throw new InvalidInputError(`${file}: array shape [${array.shape.join(', ')}] disagrees with the dataset's [${expected.join(', ')}] for '${modality}'`);
@@ -152,7 +158,7 @@ export function openVggsoundAvelDataset(options: VggsoundAvelOptions): ClipDatas
   if (options.segmentLabelDir !== undefined && !fs.existsSync(options.segmentLabelDir)) {
     throw new InvalidInputError(`openVggsoundAvelDataset: segmentLabelDir '${options.segmentLabelDir}' does not exist`);
   }
-  const table = parseCsv(fs.readFileSync(metaCsv, 'utf8'), metaCsv);
+  const table = parseCsv(readInputFile(metaCsv).toString('utf8'), metaCsv);
   const idColumn = table.columns.includes('video_id') ? 'video_id' : table.columns.includes('id') ? 'id' : undefined;
   if (idColumn === undefined) throw new InvalidInputError(`${metaCsv}: no 'video_id' (or 'id') column`);
   for (const column of ['category', 'split']) {
@@ -163,7 +169,7 @@ export function openVggsoundAvelDataset(options: VggsoundAvelOptions): ClipDatas
   let classes: string[];
   if (typeof options.categories === 'string') {
     if (!fs.existsSync(options.categories)) throw new InvalidInputError(`${options.categories}: missing category list`);
-    classes = fs.readFileSync(options.categories, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+    classes = readInputFile(options.categories).toString('utf8').split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
   } else classes = options.categories ?? [...new Set(table.rows.map((r) => r.category))].sort();
   const classIndex = new Map(classes.map((c, i) => [c, i]));
 
@@ -186,7 +192,7 @@ export function openVggsoundAvelDataset(options: VggsoundAvelOptions): ClipDatas
     const file = path.join(dir, `${ids[0]}.zip`);
     shapes.set(modality, fitSegments(readClipZip(file), segments, file).shape);
   }
-  return new VggsoundAvelDataset(
+  const dataset = new VggsoundAvelDataset(
     options.name ?? path.basename(metaCsv).replace(/\.csv$/i, ''),
     segments,
     classes,
@@ -197,4 +203,6 @@ export function openVggsoundAvelDataset(options: VggsoundAvelOptions): ClipDatas
     options.segmentLabelDir,
     splits,
   );
+  dataset.checkFiniteIfSmall();
+  return dataset;
 }

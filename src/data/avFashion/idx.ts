@@ -1,9 +1,9 @@
 // The IDX file format of (Fashion-)MNIST, optionally gzip'd: a big-endian header (two zero bytes,
 // a type code, the rank, then one uint32 per dimension) followed by the row-major values. Only the
 // unsigned-byte type occurs in these datasets, so only it is accepted.
-import * as fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { InvalidInputError } from '../errors.js';
+import { readInputFile } from '../files.js';
 
 const UNSIGNED_BYTE = 0x08;
 
@@ -34,7 +34,7 @@ export function parseIdx(bytes: Uint8Array, what: string): IdxArray {
 
 /** Reads an IDX file, gunzipping it when its name ends in .gz. */
 export function readIdxFile(file: string): IdxArray {
-  let bytes: Uint8Array = fs.readFileSync(file);
+  let bytes: Uint8Array = readInputFile(file);
   if (file.endsWith('.gz')) {
     try {
       bytes = gunzipSync(bytes);

@@ -1,5 +1,6 @@
 // Shared by the distributed tests: whether mpirun and an MPI-enabled addon are here, and running
 // test/distributed-worker.ts under mpirun (or alone) with its results read back.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -72,4 +73,48 @@ export function numbersOf(value: unknown, prefix = ''): Map<string, number> {
     }
   }
   return out;
+}
+
+// The attention key bias shifts every score of a softmax row by the same amount and the Cross-CPC
+// predictor bias shifts every score of an InfoNCE row likewise: no loss depends on them, their
+// gradient is 0 up to rounding, and Adam (which divides a gradient by its own size) turns that
+// rounding into steps of ±lr in any two implementations. They are held to Adam's bound instead.
+function lossInvariant(name: string, index: number, length: number): boolean {
+  // in_proj_bias is [q; k; v], each of length/3.
+  return /^cpc\.\w+_predictors\.0\.bias$/.test(name) || (name.endsWith('self_attn.in_proj_bias') && index >= length / 3 && index < (2 * length) / 3);
+}
+
+/** Metrics, weights and codebook of `result` agree with the one-process `single` (see lossInvariant). */
+export function assertMatches(result: WorkerResult, single: WorkerResult, label: string): void {
+  assert.equal(result.metrics.length, single.metrics.length, `${label}: steps`);
+  result.metrics.forEach((m, step) => {
+    const expected = numbersOf(single.metrics[step]);
+    for (const [key, value] of numbersOf(m)) {
+      const want = expected.get(key)!;
+      // Relative for values of size >= 1, absolute below (the MI terms are ~1e-6).
+      assert.ok(Math.abs(value - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${label}: step ${step + 1} ${key} = ${value}, one process ${want}`);
+    }
+  });
+  const adamBound = single.metrics.length * 4e-4 * 2;
+  for (const [name, values] of Object.entries(single.weights)) {
+    const got = result.weights[name];
+    values.forEach((want, i) => {
+      const tolerance = lossInvariant(name, i, values.length) ? adamBound : 1e-5;
+      assert.ok(Math.abs(got[i] - want) <= tolerance, `${label}: ${name}[${i}] = ${got[i]}, one process ${want}`);
+    });
+  }
+  for (const key of ['embedding', 'emaCount', 'emaWeight', 'unusedCount'] as const) {
+    const diff = maxAbsDiff(result.codebook[key], single.codebook[key]);
+    assert.ok(diff <= 1e-5, `${label}: codebook ${key} differs by ${diff}`);
+  }
+}
+
+/** Every rank wrote a result, with bit-identical state after every step. */
+export function assertRanksIdentical(results: WorkerResult[], size: number): void {
+  assert.equal(results.length, size, 'every rank wrote its result');
+  for (const r of results.slice(1)) {
+    assert.deepEqual(r.checksums, results[0].checksums, `rank ${r.rank}: the state checksum after every step equals rank 0's`);
+    assert.deepEqual(r.weights, results[0].weights, `rank ${r.rank}: weights`);
+    assert.deepEqual(r.codebook, results[0].codebook, `rank ${r.rank}: codebook`);
+  }
 }

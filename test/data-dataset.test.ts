@@ -171,9 +171,9 @@ test('bad datasets are refused with the file and field named', () => {
   assert.throws(() => openDataset(brokenJson), errorMatching('manifest.json', 'malformed JSON'));
 
   const cases: [string, (dir: string, m: Record<string, any>) => void, (string | RegExp)[]][] = [
-    ['format id', (_, m) => (m.format = 'something-else'), ["field 'format'"]],
-    ['version', (_, m) => (m.version = 2), ["field 'version'"]],
-    ['classes', (_, m) => (m.classes = ['dog', 'dog']), ["field 'classes'", 'duplicate']],
+    ['format id', (_, m) => (m.format = 'something-else'), ["manifest.json: 'format'"]],
+    ['version', (_, m) => (m.version = 2), ["manifest.json: 'version'"]],
+    ['classes', (_, m) => (m.classes = ['dog', 'dog']), ["manifest.json: 'classes'", 'duplicate']],
     ['modality dtype', (_, m) => (m.modalities.audio.dtype = 'float64'), ["'modalities.audio.dtype'"]],
     ['modality shape vs N', (_, m) => (m.modalities.audio.shape = [N + 1, T, 4]), ["'modalities.audio.shape'", `[${N + 1}, ${T}, 4]`]],
     ['label shape', (_, m) => (m.segmentLabels.shape = [N, T, C + 1]), ["'segmentLabels.shape'"]],

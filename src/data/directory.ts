@@ -18,6 +18,7 @@ import {
 } from './manifest.js';
 import { NpyReader, NpyWriter, writeNpy } from './npy.js';
 import { createDirectories, removeEmptyDirectories } from '../util/directories.js';
+import { fail } from '../util/validate.js';
 
 /** Opens `ref` and checks its header against the manifest entry named `field`. */
 function openArray(dir: string, ref: ArrayRef, field: string, manifestPath: string): NpyReader {
@@ -27,15 +28,15 @@ function openArray(dir: string, ref: ArrayRef, field: string, manifestPath: stri
   }
   const reader = NpyReader.open(file);
   const { shape, descr, type } = reader.header;
-  const fail = (why: string): never => {
+  const mismatch = (why: string): never => {
     reader.close();
-    throw new InvalidInputError(`${file}: ${why} (manifest field '${field}')`);
+    return fail(file, `${why} (manifest field '${field}')`, InvalidInputError);
   };
   if (!matchesManifestDtype(type, ref.dtype)) {
-    fail(`dtype '${descr}' disagrees with the manifest's '${ref.dtype}' ('${manifestDescr(ref.dtype)}')`);
+    mismatch(`dtype '${descr}' disagrees with the manifest's '${ref.dtype}' ('${manifestDescr(ref.dtype)}')`);
   }
   if (shape.length !== ref.shape.length || shape.some((d, i) => d !== ref.shape[i])) {
-    fail(`shape [${shape.join(', ')}] disagrees with the manifest's [${ref.shape.join(', ')}]`);
+    mismatch(`shape [${shape.join(', ')}] disagrees with the manifest's [${ref.shape.join(', ')}]`);
   }
   return reader;
 }

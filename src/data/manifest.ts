@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import { MANIFEST_DTYPES, type ManifestDtype } from './dtype.js';
 import { InvalidInputError } from './errors.js';
+import { fieldFailureIn } from '../util/validate.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const FORMAT_ID = 'unicode-cmg-dataset';
@@ -96,9 +97,7 @@ export function checkDatasetShapes(shapes: DatasetShapes, where: string): void {
 
 /** Validates parsed manifest JSON. `where` (the manifest path) prefixes every message. */
 export function validateManifest(raw: unknown, where: string): DatasetManifest {
-  const fail = (field: string, why: string): never => {
-    throw new InvalidInputError(`${where}: field '${field}' ${why}`);
-  };
+  const fail = fieldFailureIn(where, InvalidInputError);
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   const count = (v: unknown, field: string, min: number): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(field, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);

@@ -10,6 +10,7 @@ import {
   type ManifestDtype,
 } from './dtype.js';
 import { InvalidInputError } from './errors.js';
+import { fail } from '../util/validate.js';
 import { openInputFile, readExactly } from './files.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
@@ -27,24 +28,22 @@ export interface NpyHeader {
 
 /** Reads the Python literal dict of an .npy header: string keys, and string, bool or int-tuple values. */
 function parseHeaderDict(text: string, what: string): Record<string, string | boolean | number[]> {
-  const fail = (why: string): never => {
-    throw new InvalidInputError(`${what}: malformed .npy header (${why}): ${JSON.stringify(text.trim())}`);
-  };
+  const malformed = (why: string): never => fail(what, `malformed .npy header (${why}): ${JSON.stringify(text.trim())}`, InvalidInputError);
   let pos = 0;
   const skipSpace = () => {
     while (pos < text.length && /\s/.test(text[pos])) pos++;
   };
   const expect = (ch: string) => {
     skipSpace();
-    if (text[pos] !== ch) fail(`expected '${ch}' at offset ${pos}`);
+    if (text[pos] !== ch) malformed(`expected '${ch}' at offset ${pos}`);
     pos++;
   };
   const readString = (): string => {
     skipSpace();
     const quote = text[pos];
-    if (quote !== "'" && quote !== '"') fail(`expected a string at offset ${pos}`);
+    if (quote !== "'" && quote !== '"') malformed(`expected a string at offset ${pos}`);
     const end = text.indexOf(quote, pos + 1);
-    if (end < 0) fail('unterminated string');
+    if (end < 0) malformed('unterminated string');
     const s = text.slice(pos + 1, end);
     pos = end + 1;
     return s;
@@ -71,15 +70,15 @@ function parseHeaderDict(text: string, what: string): Record<string, string | bo
           return dims;
         }
         const m = /^\d+L?/.exec(text.slice(pos));
-        if (m === null) fail(`expected an integer in the shape at offset ${pos}`);
+        if (m === null) malformed(`expected an integer in the shape at offset ${pos}`);
         dims.push(Number(m![0].replace('L', '')));
         pos += m![0].length;
         skipSpace();
         if (text[pos] === ',') pos++;
-        else if (text[pos] !== ')') fail(`expected ',' or ')' in the shape at offset ${pos}`);
+        else if (text[pos] !== ')') malformed(`expected ',' or ')' in the shape at offset ${pos}`);
       }
     }
-    return fail(`unsupported value at offset ${pos} (structured dtypes are not supported)`);
+    return malformed(`unsupported value at offset ${pos} (structured dtypes are not supported)`);
   };
   const dict: Record<string, string | boolean | number[]> = {};
   expect('{');
@@ -91,7 +90,7 @@ function parseHeaderDict(text: string, what: string): Record<string, string | bo
     dict[key] = readValue();
     skipSpace();
     if (text[pos] === ',') pos++;
-    else if (text[pos] !== '}') fail(`expected ',' or '}' at offset ${pos}`);
+    else if (text[pos] !== '}') malformed(`expected ',' or '}' at offset ${pos}`);
   }
   return dict;
 }

@@ -4,6 +4,7 @@
 // executes anything; other pickles are refused with a message naming the opcode or global.
 import { decodeElements, parseDescr, type ElementType } from './dtype.js';
 import { InvalidInputError } from './errors.js';
+import { fail } from '../util/validate.js';
 
 /** A numpy array decoded from a pickle: C-ordered raw element bytes plus their type. */
 export interface PickledArray {
@@ -154,11 +155,9 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
   const marks: number[] = [];
   const memo = new Map<number, PyValue>();
   let pos = 0;
-  const fail = (why: string): never => {
-    throw new InvalidInputError(`${what}: ${why} (pickle offset ${pos})`);
-  };
+  const corrupt = (why: string): never => fail(what, `${why} (pickle offset ${pos})`, InvalidInputError);
   const need = (n: number) => {
-    if (pos + n > bytes.length) fail('truncated pickle');
+    if (pos + n > bytes.length) corrupt('truncated pickle');
   };
   const u8 = () => (need(1), bytes[pos++]);
   const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
@@ -168,25 +167,25 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
     need(8);
     const n = view.getBigUint64(pos, true);
     pos += 8;
-    if (n > BigInt(Number.MAX_SAFE_INTEGER)) fail('length too large');
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) corrupt('length too large');
     return Number(n);
   };
   const take = (n: number) => (need(n), (pos += n), bytes.subarray(pos - n, pos));
   const line = () => {
     const end = bytes.indexOf(0x0a, pos);
-    if (end < 0) fail('unterminated text argument');
+    if (end < 0) corrupt('unterminated text argument');
     const s = Buffer.from(bytes.subarray(pos, end)).toString('latin1');
     pos = end + 1;
     return s;
   };
-  const pop = (): PyValue => (stack.length === 0 ? fail('stack underflow') : stack.pop()!);
+  const pop = (): PyValue => (stack.length === 0 ? corrupt('stack underflow') : stack.pop()!);
   const popMark = (): PyValue[] => {
     const mark = marks.pop();
-    if (mark === undefined) fail('no MARK on the stack');
+    if (mark === undefined) corrupt('no MARK on the stack');
     return stack.splice(mark!);
   };
-  const top = (): PyValue => (stack.length === 0 ? fail('empty stack') : stack[stack.length - 1]);
-  const memoGet = (key: number): PyValue => (memo.has(key) ? memo.get(key)! : fail(`memo key ${key} is unset`));
+  const top = (): PyValue => (stack.length === 0 ? corrupt('empty stack') : stack[stack.length - 1]);
+  const memoGet = (key: number): PyValue => (memo.has(key) ? memo.get(key)! : corrupt(`memo key ${key} is unset`));
   const signedLE = (raw: Uint8Array): bigint => {
     let n = 0n;
     for (let i = raw.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(raw[i]);
@@ -200,7 +199,7 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
     const op = u8();
     switch (op) {
       case 0x80: // PROTO
-        if (u8() > 5) fail('pickle protocol newer than 5');
+        if (u8() > 5) corrupt('pickle protocol newer than 5');
         break;
       case 0x95: // FRAME: frames only group opcodes; the length needs no handling here
         u64();
@@ -323,14 +322,14 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
       case 0x61: { // APPEND
         const item = pop();
         const list = top();
-        if (!Array.isArray(list)) fail('APPEND to a non-list');
+        if (!Array.isArray(list)) corrupt('APPEND to a non-list');
         (list as PyValue[]).push(item);
         break;
       }
       case 0x65: { // APPENDS
         const items = popMark();
         const list = top();
-        if (!Array.isArray(list)) fail('APPENDS to a non-list');
+        if (!Array.isArray(list)) corrupt('APPENDS to a non-list');
         (list as PyValue[]).push(...items);
         break;
       }
@@ -348,14 +347,14 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
         const value = pop();
         const key = pop();
         const dict = top();
-        if (!(dict instanceof Map)) fail('SETITEM on a non-dict');
+        if (!(dict instanceof Map)) corrupt('SETITEM on a non-dict');
         (dict as Map<PyValue, PyValue>).set(key, value);
         break;
       }
       case 0x75: { // SETITEMS
         const items = popMark();
         const dict = top();
-        if (!(dict instanceof Map)) fail('SETITEMS on a non-dict');
+        if (!(dict instanceof Map)) corrupt('SETITEMS on a non-dict');
         for (let i = 0; i + 1 < items.length; i += 2) (dict as Map<PyValue, PyValue>).set(items[i], items[i + 1]);
         break;
       }
@@ -363,16 +362,16 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
         const module = line();
         const name = line();
         const g = new PyGlobal(module, name);
-        if (!KNOWN_GLOBALS.has(g.qualified)) fail(`unsupported pickle global '${g.qualified}'`);
+        if (!KNOWN_GLOBALS.has(g.qualified)) corrupt(`unsupported pickle global '${g.qualified}'`);
         stack.push(g);
         break;
       }
       case 0x93: { // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
+        if (typeof module !== 'string' || typeof name !== 'string') corrupt('STACK_GLOBAL needs two strings');
         const g = new PyGlobal(module as string, name as string);
-        if (!KNOWN_GLOBALS.has(g.qualified)) fail(`unsupported pickle global '${g.qualified}'`);
+        if (!KNOWN_GLOBALS.has(g.qualified)) corrupt(`unsupported pickle global '${g.qualified}'`);
         stack.push(g);
         break;
       }
@@ -409,10 +408,10 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
         break;
       case 0x97: // NEXT_BUFFER
       case 0x98: // READONLY_BUFFER
-        fail('out-of-band pickle buffers are not supported');
+        corrupt('out-of-band pickle buffers are not supported');
         break;
       default:
-        fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}`);
+        corrupt(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}`);
     }
   }
 }

@@ -5,6 +5,7 @@
 // as in AVE. A head trained on one modality's raw features therefore cannot read another's: cross-
 // modal transfer has to go through the shared semantics. Everything is drawn from one seeded Rng.
 import { Rng } from '../util/rng.js';
+import { fieldFailureIn } from '../util/validate.js';
 import { InMemoryDataset } from './dataset.js';
 import { InvalidInputError } from './errors.js';
 
@@ -79,9 +80,7 @@ function resolveConfig(options: SyntheticOptions): SyntheticConfig {
     ...given,
     featureShapes: { ...SMALL_SYNTHETIC.featureShapes, ...options.featureShapes },
   };
-  const fail = (field: string, why: string): never => {
-    throw new InvalidInputError(`generateSynthetic: '${field}' ${why}`);
-  };
+  const fail = fieldFailureIn('generateSynthetic', InvalidInputError);
   const positiveInt = (value: number, field: string) => {
     if (!Number.isInteger(value) || value < 1) fail(field, `must be a positive integer, got ${value}`);
   };

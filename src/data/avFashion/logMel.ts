@@ -2,6 +2,7 @@
 // filters evenly spaced on the HTK mel scale, natural log with a floor.
 import FFT from 'fft.js';
 import { InvalidInputError } from '../errors.js';
+import { fieldFailureIn } from '../../util/validate.js';
 
 export interface LogMelOptions {
   sampleRate: number;
@@ -49,9 +50,7 @@ export class LogMelExtractor {
 
   constructor(options: LogMelOptions) {
     const { sampleRate, frameLength, hop, melBins, minHz, maxHz } = options;
-    const fail = (field: string, why: string): never => {
-      throw new InvalidInputError(`log-mel: '${field}' ${why}`);
-    };
+    const fail = fieldFailureIn('log-mel', InvalidInputError);
     if (!Number.isInteger(frameLength) || frameLength < 16 || (frameLength & (frameLength - 1)) !== 0) fail('frameLength', `must be a power of two >= 16, got ${frameLength}`);
     if (!Number.isInteger(hop) || hop < 1) fail('hop', `must be a positive integer, got ${hop}`);
     if (!Number.isInteger(melBins) || melBins < 1) fail('melBins', `must be a positive integer, got ${melBins}`);

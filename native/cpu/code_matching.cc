@@ -15,8 +15,8 @@
 #include <memory>
 #include <vector>
 
-#include "gemm.h"
-#include "parallel.h"
+#include "../common/gemm.h"
+#include "../common/parallel.h"
 #include "ucmg/ops.h"
 
 namespace ucmg::cpu {

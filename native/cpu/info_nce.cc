@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "fast_exp.h"
-#include "gemm.h"
-#include "parallel.h"
+#include "../common/gemm.h"
+#include "../common/parallel.h"
 #include "ucmg/ops.h"
 
 namespace ucmg::cpu {

@@ -6,8 +6,8 @@
 #include <limits>
 #include <vector>
 
-#include "gemm.h"
-#include "parallel.h"
+#include "../common/gemm.h"
+#include "../common/parallel.h"
 #include "ucmg/ops.h"
 
 namespace ucmg::cpu {

@@ -1,5 +1,5 @@
-#include "../cpu/gemm.h"
-#include "../cpu/parallel.h"
+#include "../common/gemm.h"
+#include "../common/parallel.h"
 #include "parallel_gemm.h"
 #include "dense.h"
 #include "epilogue.h"

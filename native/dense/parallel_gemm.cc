@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "../cpu/gemm.h"
-#include "../cpu/parallel.h"
+#include "../common/gemm.h"
+#include "../common/parallel.h"
 
 namespace ucmg {
 namespace dense {

@@ -42,7 +42,7 @@ for src in "$out"/cuda/*.cc; do
     -include "$here/cuda_emulation.h" -I"$here/include" -I"$root/native/cuda" & pids+=($!)
 done
 if ! $cudaOnly; then
-  for src in "$root"/native/cpu/*.cc; do
+  for src in "$root"/native/common/*.cc "$root"/native/cpu/*.cc; do
     compile "$src" -std=c++17 -ffp-contract=off & pids+=($!)
   done
   for src in "$root"/native/dense/*.cc "$root"/native/binding/*.cc; do

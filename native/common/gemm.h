@@ -1,4 +1,4 @@
-// The one GEMM entry point of the CPU kernels: OpenBLAS when the build found it
+// The one GEMM entry point of the CPU and dense kernels: OpenBLAS when the build found it
 // (UCMG_HAVE_OPENBLAS), otherwise the portable blocked GEMM in portable_gemm.cc.
 #pragma once
 

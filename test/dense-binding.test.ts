@@ -219,26 +219,25 @@ test('dense binding: getters are refused without being run, in every entry point
   assert.equal(unary.out.length, 2, 'out was not detached');
 });
 
-test('dense binding: a geometry whose output size does not follow from the input is a RangeError', () => {
+test('dense binding: a geometry whose output stops short of the input is a RangeError', () => {
   const native = binding();
   const x = new Float32Array(9), filter = new Float32Array(4);
-  // 3x3 input, 2x2 filter, stride 1: 2 ('valid') or 3 ('same') output rows, nothing else.
-  const tall = new Float32Array(4 * 2);
-  assertRejected(() => native.denseConv2d({ x, filter, out: tall, geometry: geometry({ outHeight: 4 }) }), RangeError,
-    /denseConv2d: geometry\.outHeight = 4 does not match inHeight = 3, filterHeight = 2, strideHeight = 1, dilationHeight = 1 and padTop = 0: expected in \[2, 3\]/, tall);
+  // 3x3 input, 2x2 filter, stride 1: at least 2 output rows and columns ('valid').
   const narrow = new Float32Array(2);
   assertRejected(() => native.denseConv2d({ x, filter, out: narrow, geometry: geometry({ outWidth: 1 }) }), RangeError,
-    /geometry\.outWidth = 1 does not match inWidth = 3, .*: expected in \[2, 3\]/, narrow);
+    /denseConv2d: geometry\.outWidth = 1 does not match inWidth = 3, filterWidth = 2, strideWidth = 1, dilationWidth = 1 and padLeft = 0: expected at least 2/, narrow);
+  // Padding on top moves the windows up: 3 more rows of it need 3 more output rows.
   const dx = new Float32Array(9).fill(5);
-  assertRejected(() => native.denseConv2dBackpropInput({ dy: new Float32Array(4), filter, dx, geometry: geometry({ padTop: 2 }) }), RangeError,
-    /denseConv2dBackpropInput: geometry\.padTop = 2 must be below the dilated filter size 2/, dx);
+  assertRejected(() => native.denseConv2dBackpropInput({ dy: new Float32Array(4), filter, dx, geometry: geometry({ padTop: 3 }) }), RangeError,
+    /denseConv2dBackpropInput: geometry\.outHeight = 2 does not match .* padTop = 3: expected at least 5/, dx);
+  // Dilation 2 spans 3 rows: 1 output row at least.
   const dw = new Float32Array(4).fill(5);
-  // Stride 2 over 3 rows gives 1 or 2 output rows.
-  assertRejected(() => native.denseConv2dBackpropFilter({ x, dy: new Float32Array(6), dw, geometry: geometry({ strideHeight: 2, outHeight: 3 }) }), RangeError,
-    /denseConv2dBackpropFilter: geometry\.outHeight = 3 does not match .*: expected in \[1, 2\]/, dw);
-  // Both ends of the allowed range run.
-  native.denseConv2d({ x, filter, out: new Float32Array(9), geometry: geometry({ outHeight: 3, outWidth: 3 }) });
+  assertRejected(() => native.denseConv2dBackpropFilter({ x: new Float32Array(5 * 3), dy: new Float32Array(0), dw, geometry: geometry({ inHeight: 5, outHeight: 0, dilationHeight: 2 }) }), RangeError,
+    /denseConv2dBackpropFilter: geometry\.outHeight = 0 does not match inHeight = 5, .*: expected at least 3/, dw);
+  // Stride 2 over 3 rows may skip the last one: 1 output row is enough; explicit padding at the
+  // bottom may give more.
   native.denseConv2d({ x, filter, out: new Float32Array(1), geometry: geometry({ strideHeight: 2, strideWidth: 2, outHeight: 1, outWidth: 1 }) });
+  native.denseConv2d({ x, filter, out: new Float32Array(16), geometry: geometry({ outHeight: 4, outWidth: 4 }) });
 });
 
 test('dense binding: outer*inner is checked for overflow even when mid is 0', () => {

@@ -127,35 +127,28 @@ Epilogue readEpilogue(const Args& args, int64_t columns, const Floats& out, cons
   return e;
 }
 
-// Floor and ceiling of a / b for b > 0 (a may be negative).
+// Floor of a / b for b > 0 (a may be negative).
 int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((b - 1 - a) / b); }
-int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
 
-// One spatial axis of a convolution: the output size must be one that tfjs's padding modes can
-// give for this input, i.e. every window starts inside the padded input, the first one reaches
-// the input (pad below the dilated filter size) and the last one reaches within stride - 1 of
-// the input's end. Anything else is a geometry that does not describe the arrays.
-void requireMatchingAxis(const Args& args, const char* axis, int64_t in, int64_t out, int64_t filter,
-                         int64_t stride, int64_t dilation, const char* padName, int64_t pad) {
+// The smallest output size along one axis that covers the input: the padding at the far end is
+// implied by the output size, padEnd = (out - 1) * stride + span - in - pad for the dilated filter
+// span, up to stride - 1 less when the last rows are skipped, and tfjs never pads by a negative
+// amount. (A larger output is explicit padding, which may put whole windows into the padding.)
+int64_t leastOutput(int64_t in, int64_t pad, int64_t filter, int64_t dilation, int64_t stride) {
   const int64_t span = (filter - 1) * dilation + 1;
-  const std::string facts = std::string("in") + axis + " = " + std::to_string(in) + ", filter" +
-                            axis + " = " + std::to_string(filter) + ", stride" + axis + " = " +
-                            std::to_string(stride) + ", dilation" + axis + " = " +
-                            std::to_string(dilation) + " and " + padName + " = " +
-                            std::to_string(pad);
-  if (pad >= span) {
-    args.rangeError(std::string("geometry.") + padName + " = " + std::to_string(pad) +
-                    " must be below the dilated filter size " + std::to_string(span) + " (" +
-                    facts + ")");
-  }
-  const int64_t lo = std::max<int64_t>(0, ceilDiv(in - stride + 1 + pad - span, stride) + 1);
-  const int64_t hi = floorDiv(in - 1 + pad, stride) + 1;
-  if (out < lo || out > hi) {
-    const std::string expected = lo >= hi ? std::to_string(std::max(lo, hi))
-                                          : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-    args.rangeError(std::string("geometry.out") + axis + " = " + std::to_string(out) +
-                 " does not match " + facts + ": expected " + expected);
-  }
+  return std::max<int64_t>(0, floorDiv(in + pad - span, stride) + 1);
+}
+
+// RangeError unless the output is at least `least` along `axis` ("Height" or "Width").
+void requireOutputCovers(const Args& args, const char* axis, int64_t in, int64_t out, int64_t filter,
+                         int64_t stride, int64_t dilation, const char* padName, int64_t pad,
+                         int64_t least) {
+  if (out >= least) return;
+  args.rangeError(std::string("geometry.out") + axis + " = " + std::to_string(out) + " does not match in" +
+                  axis + " = " + std::to_string(in) + ", filter" + axis + " = " + std::to_string(filter) +
+                  ", stride" + axis + " = " + std::to_string(stride) + ", dilation" + axis + " = " +
+                  std::to_string(dilation) + " and " + padName + " = " + std::to_string(pad) +
+                  ": expected at least " + std::to_string(least));
 }
 
 Conv2DGeometry readGeometry(const Args& args) {
@@ -183,10 +176,17 @@ Conv2DGeometry readGeometry(const Args& args) {
   if (checkedProduct(args, {r.batch, r.outHeight, r.outWidth}, "geometry") > kMaxDimension) {
     g.rangeError("batch*outHeight*outWidth exceeds 2^31 - 1");
   }
-  requireMatchingAxis(args, "Height", r.inHeight, r.outHeight, r.filterHeight, r.strideHeight,
-                      r.dilationHeight, "padTop", r.padTop);
-  requireMatchingAxis(args, "Width", r.inWidth, r.outWidth, r.filterWidth, r.strideWidth,
-                      r.dilationWidth, "padLeft", r.padLeft);
+  // A geometry whose output stops short of its input does not describe the arrays. tfjs sizes the
+  // width of a numerically padded convolution with the height's filter and stride, so either
+  // bound admits a width.
+  requireOutputCovers(args, "Height", r.inHeight, r.outHeight, r.filterHeight, r.strideHeight,
+                      r.dilationHeight, "padTop", r.padTop,
+                      leastOutput(r.inHeight, r.padTop, r.filterHeight, r.dilationHeight, r.strideHeight));
+  requireOutputCovers(args, "Width", r.inWidth, r.outWidth, r.filterWidth, r.strideWidth,
+                      r.dilationWidth, "padLeft", r.padLeft,
+                      std::min(leastOutput(r.inWidth, r.padLeft, r.filterWidth, r.dilationWidth, r.strideWidth),
+                               leastOutput(r.inWidth, r.padLeft, r.filterHeight, r.dilationHeight,
+                                           r.strideHeight)));
   return r;
 }
 

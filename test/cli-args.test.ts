@@ -134,12 +134,18 @@ test('cli output dir: existing paths are refused without --force, default names 
   assert.equal(defaultRunDir('demo', when, root), `${first}-2`);
 });
 
-test('cli output dir: a path under /proc fails at once instead of spinning in mkdir', { skip: !fs.existsSync('/proc/self') && 'no /proc here' }, () => {
+const NO_PROC = !fs.existsSync('/proc/self') && 'no /proc here';
+
+test('cli output dir: a path under /proc fails at once instead of spinning in mkdir', { skip: NO_PROC }, () => {
   // Node 20's recursive mkdirSync loops forever here, so the call runs in a child with a deadline.
   const outputDir = fileURLToPath(new URL('../src/cli/outputDir.js', import.meta.url));
   for (const dir of ['/proc/ucmg-out', '/proc/ucmg-out/deeper/run']) {
-    const script = `import(${JSON.stringify(outputDir)}).then((m) => { try { m.checkOutputDir(${JSON.stringify(dir)}, false, 'pretrain');
-      m.createOutputDir(${JSON.stringify(dir)}, 'pretrain'); } catch (err) { console.log(err.name + ': ' + err.message); } })`;
+    const script = `import(${JSON.stringify(outputDir)}).then((m) => {
+      try {
+        m.checkOutputDir(${JSON.stringify(dir)}, false, 'pretrain');
+        m.createOutputDir(${JSON.stringify(dir)}, 'pretrain');
+      } catch (err) { console.log(err.name + ': ' + err.message); }
+    })`;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
     assert.equal(child.signal, null, `${dir}: still creating the directory after 20 s`);
     assert.match(child.stdout, /^UsageError: --out \/proc\/ucmg-out.*: cannot create the directory \/proc\/ucmg-out: ENOENT/);
@@ -160,7 +166,7 @@ test('cli output dir: a failed command removes the directories it created and no
   createOutputDir(resumable, 'pretrain');
   fs.writeFileSync(path.join(resumable, 'checkpoint.ckpt'), 'state');
   assert.deepEqual(removeCreatedOutputDirs(), { removed: [path.join(fresh, 'sub'), fresh], kept: [resumable] });
-  assert.deepEqual(fs.readdirSync(root).sort(), ['existing', 'resumable'], 'runs/nested/ were created for the run, so they go too');
+  assert.deepEqual(fs.readdirSync(root).sort(), ['existing', 'resumable'], 'runs/nested/ were made for the run: gone too');
   assert.deepEqual(fs.readdirSync(existing), ['mine.txt']);
   assert.deepEqual(removeCreatedOutputDirs(), { removed: [], kept: [] }, 'each directory is handled once');
   // A parent that something else filled meanwhile stays.

@@ -109,7 +109,7 @@ test('cli: input errors exit 2 in every command, build-av-fashion included', () 
   const run = path.join(tempDir(), 'run');
   const nan = cli(['pretrain', '--data', data, '--backend', 'tfjs', '--tfjs', 'cpu', '--out', run]);
   assert.equal(nan.status, 2, nan.stderr);
-  assert.match(nan.stderr, new RegExp(`--data: ${audio.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: clip 19 of modality 'audio' holds NaN`));
+  assert.ok(nan.stderr.includes(`--data: ${audio}: clip 19 of modality 'audio' holds NaN`), nan.stderr);
   assert.equal(fs.existsSync(run), false, 'nothing created');
 });
 
@@ -119,7 +119,7 @@ test('cli: a run that fails after creating --out removes it (and the parents it 
   // The val split of 10 synthetic clips holds one clip: a batch of 1 fails in the first step.
   const failed = cli(['pretrain', '--clips', '10', '--split', 'val', '--max-steps', '1', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', out]);
   assert.equal(failed.status, 1, failed.stderr);
-  assert.match(failed.stderr, /removed the output directory it had created: .*runs\/failed/);
+  assert.match(failed.stderr, /removed the output directory it created: .*runs\/failed/);
   assert.deepEqual(fs.readdirSync(root), [], 'runs/ was created for the run and is empty again');
 });
 

@@ -216,9 +216,11 @@ test('a NaN or Inf in the features is found when the dataset is opened, naming t
   });
   // clip 5, segment 2, element 1 of [N, T=3, 4]
   const nanDir = withValue(NaN, (5 * T + 2) * 4 + 1);
-  assert.throws(() => openDataset(nanDir), errorMatching(path.join(nanDir, 'audio.npy'), "clip 5 of modality 'audio' holds NaN", 'segment 2, element 1'));
+  const nanFile = path.join(nanDir, 'audio.npy');
+  assert.throws(() => openDataset(nanDir), errorMatching(nanFile, "clip 5 of modality 'audio' holds NaN", 'segment 2, element 1'));
   const infDir = withValue(-Infinity, 0);
-  assert.throws(() => openDataset(infDir), errorMatching(path.join(infDir, 'audio.npy'), "clip 0 of modality 'audio' holds -Infinity", 'segment 0, element 0'));
+  const infFile = path.join(infDir, 'audio.npy');
+  assert.throws(() => openDataset(infDir), errorMatching(infFile, "clip 0 of modality 'audio' holds -Infinity", 'segment 0, element 0'));
 
   const base = handDataset();
   const all = Array.from({ length: N }, (_, i) => i);
@@ -226,8 +228,12 @@ test('a NaN or Inf in the features is found when the dataset is opened, naming t
   video[video.length - 1] = Infinity;
   assert.throws(
     () => new InMemoryDataset({
-      name: 'mem', classes: ['dog', 'car'], modalities: { video: { data: video, shape: [N, T, 2, 2, 3] } },
-      clipLabels: base.readClipLabels(all), segmentLabels: base.readSegmentLabels(all), splits: { train: Int32Array.from([0]) },
+      name: 'mem',
+      classes: ['dog', 'car'],
+      modalities: { video: { data: video, shape: [N, T, 2, 2, 3] } },
+      clipLabels: base.readClipLabels(all),
+      segmentLabels: base.readSegmentLabels(all),
+      splits: { train: Int32Array.from([0]) },
     }),
     errorMatching("dataset 'mem': clip 6 of modality 'video' holds Infinity", 'segment 2, element 11'),
   );
@@ -243,7 +249,8 @@ test('a file too big to scan at open is checked as its rows are read', () => {
   const dataOffset = bytes.length - N * T * 12 * 4;
   bytes.writeFloatLE(NaN, dataOffset + ((3 * T + 1) * 12 + 7) * 4);
   fs.writeFileSync(file, bytes);
-  assert.throws(() => ds.readFeatures('video', [2, 3]), errorMatching(file, "clip 3 of modality 'video' holds NaN", 'segment 1, element 7'));
+  const where = errorMatching(file, "clip 3 of modality 'video' holds NaN", 'segment 1, element 7');
+  assert.throws(() => ds.readFeatures('video', [2, 3]), where);
   assert.equal(ds.readFeatures('video', [2]).length, T * 12, 'other clips still read');
   ds.close();
 });
@@ -253,12 +260,14 @@ test('a directory where a file belongs is named as such, not a bare EISDIR', () 
     fs.rmSync(path.join(dir, 'audio.npy'));
     fs.mkdirSync(path.join(dir, 'audio.npy'));
   });
-  assert.throws(() => openDataset(npyDir), errorMatching(`${path.join(npyDir, 'audio.npy')}: cannot open (EISDIR: it is a directory, not a file)`));
+  const npyFile = path.join(npyDir, 'audio.npy');
+  assert.throws(() => openDataset(npyDir), errorMatching(`${npyFile}: cannot open (EISDIR: it is a directory, not a file)`));
   const manifestDir = path.join(tempDir(), 'ds');
   writeDataset(manifestDir, handDataset());
   fs.rmSync(path.join(manifestDir, 'manifest.json'));
   fs.mkdirSync(path.join(manifestDir, 'manifest.json'));
-  assert.throws(() => openDataset(manifestDir), errorMatching(`${path.join(manifestDir, 'manifest.json')}: cannot read (EISDIR: it is a directory, not a file)`));
+  const manifest = path.join(manifestDir, 'manifest.json');
+  assert.throws(() => openDataset(manifestDir), errorMatching(`${manifest}: cannot read (EISDIR: it is a directory, not a file)`));
 });
 
 test('reads with unknown modalities, splits or clip indices fail with a clear message', () => {

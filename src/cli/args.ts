@@ -40,7 +40,9 @@ type OptionValue<O extends OptionSpec> = O extends { kind: 'flag' } ? boolean
   : string | undefined;
 
 /** The parsed options of a command (of any command, when S is not one command's specs). */
-export type ParsedOptions<S extends OptionSpecs> = string extends keyof S ? Record<string, unknown> : { [K in keyof S]: OptionValue<S[K]> };
+export type ParsedOptions<S extends OptionSpecs> = string extends keyof S
+  ? Record<string, unknown>
+  : { [K in keyof S]: OptionValue<S[K]> };
 
 export interface CommandSpec<S extends OptionSpecs = OptionSpecs> {
   name: string;
@@ -60,7 +62,14 @@ export type ParseResult<S extends OptionSpecs> = { help: true } | { help: false;
 const DASH_VALUE = /^-(?:$|\d|\.\d)/;
 
 /** Splits argv into the raw strings given to each option (in order), the positionals and --help. */
-function tokenize(all: OptionSpecs, argv: string[], command: string): { raw: Map<string, (string | true)[]>; positionals: string[]; help: boolean } {
+interface Tokens {
+  /** The values given to each option, in order (true for a switch). */
+  raw: Map<string, (string | true)[]>;
+  positionals: string[];
+  help: boolean;
+}
+
+function tokenize(all: OptionSpecs, argv: string[], command: string): Tokens {
   const byShort = new Map(Object.entries(all).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])));
   const raw = new Map<string, (string | true)[]>();
   const positionals: string[] = [];
@@ -78,11 +87,14 @@ function tokenize(all: OptionSpecs, argv: string[], command: string): { raw: Map
     const option = name === undefined || !Object.hasOwn(all, name) ? undefined : all[name];
     if (name === undefined || option === undefined) {
       const known = Object.keys(all).map((n) => `--${n}`);
-      throw new UsageError(`unknown option '${given}'${didYouMean(given.startsWith('--') ? given : `-${given}`, known)}`, command);
+      const asLong = given.startsWith('--') ? given : `-${given}`;
+      throw new UsageError(`unknown option '${given}'${didYouMean(asLong, known)}`, command);
     }
     let value: string | true;
     if (option.kind === 'flag') {
-      if (inline !== undefined) throw new UsageError(`option '--${name}' is a switch and takes no value; got '${token}'`, command);
+      if (inline !== undefined) {
+        throw new UsageError(`option '--${name}' is a switch and takes no value; got '${token}'`, command);
+      }
       value = true;
     } else if (inline !== undefined) {
       value = inline;
@@ -121,7 +133,8 @@ const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 /** What a numeric option takes, for messages: "an integer from 1 to 100", "a number > 0". */
 function numberRange(option: Extract<OptionSpec, { kind: 'int' | 'number' }>): string {
   const what = option.kind === 'int' ? 'an integer' : 'a number';
-  const min = option.min === undefined ? undefined : `${option.kind === 'number' && option.exclusiveMin ? '>' : '>='} ${option.min}`;
+  const exclusive = option.kind === 'number' && option.exclusiveMin === true;
+  const min = option.min === undefined ? undefined : `${exclusive ? '>' : '>='} ${option.min}`;
   const max = option.kind === 'int' && option.max !== undefined ? option.max : undefined;
   if (min !== undefined && max !== undefined && min.startsWith('>=')) return `${what} from ${option.min} to ${max}`;
   return [what, min, max === undefined ? undefined : `<= ${max}`].filter((p) => p !== undefined).join(' ');
@@ -146,7 +159,9 @@ function convert(name: string, option: OptionSpec, given: (string | true)[], com
     case 'choice': {
       const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
       for (const item of items) {
-        if (!option.choices.includes(item)) fail(`must be one of ${option.choices.join(', ')}; got '${item}'${didYouMean(item, option.choices)}`);
+        if (!option.choices.includes(item)) {
+          fail(`must be one of ${option.choices.join(', ')}; got '${item}'${didYouMean(item, option.choices)}`);
+        }
       }
       if (option.multiple) return [...new Set(items)];
       if (items.length > 1) fail('takes a single value');
@@ -157,10 +172,15 @@ function convert(name: string, option: OptionSpec, given: (string | true)[], com
       if (values.length === 0) return option.default;
       const text = values[0];
       const range = numberRange(option);
-      if (!(option.kind === 'int' ? INTEGER : DECIMAL).test(text)) fail(`must be ${range} in decimal digits; got '${text}'`);
+      if (!(option.kind === 'int' ? INTEGER : DECIMAL).test(text)) {
+        fail(`must be ${range} in decimal digits; got '${text}'`);
+      }
       const value = Number(text);
-      if (!Number.isFinite(value) || (option.kind === 'int' && !Number.isSafeInteger(value))) fail(`must be ${range}; got '${text}', which is too large`);
-      const belowMin = option.min !== undefined && (option.kind === 'number' && option.exclusiveMin ? value <= option.min : value < option.min);
+      if (!Number.isFinite(value) || (option.kind === 'int' && !Number.isSafeInteger(value))) {
+        fail(`must be ${range}; got '${text}', which is too large`);
+      }
+      const exclusive = option.kind === 'number' && option.exclusiveMin === true;
+      const belowMin = option.min !== undefined && (exclusive ? value <= option.min : value < option.min);
       const aboveMax = option.kind === 'int' && option.max !== undefined && value > option.max;
       if (belowMin || aboveMax) fail(`must be ${range}; got ${text}${value < 0 ? ', which is negative' : ''}`);
       return value;

@@ -43,7 +43,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === undefined) {
       const names = COMMANDS.map((c) => c.name);
-      const hint = name.startsWith('-') ? ' (options come after the command)' : `${didYouMean(name, names)} (commands are ${names.join(', ')})`;
+      const hint = name.startsWith('-')
+        ? ' (options come after the command)'
+        : `${didYouMean(name, names)} (commands are ${names.join(', ')})`;
       throw new UsageError(`unknown command '${name}'${hint}`);
     }
     const parsed = parseCommandArgs(command, rest);
@@ -57,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const status = report(err, command?.name);
     const { removed, kept } = removeCreatedOutputDirs();
-    if (removed.length > 0) process.stderr.write(`removed the output directory it had created: ${removed.join(', ')}\n`);
+    if (removed.length > 0) process.stderr.write(`removed the output directory it created: ${removed.join(', ')}\n`);
     if (kept.length > 0) process.stderr.write(`kept ${kept.join(', ')}: it holds a checkpoint to resume from\n`);
     return status;
   }

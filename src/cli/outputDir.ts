@@ -31,7 +31,10 @@ export function checkOutputDir(dir: string, force: boolean, command: string, fla
     throw new UsageError(`${flag} ${dir}: ${(err as Error).message}`, command);
   }
   if (found.missing.length === 0 && !force) {
-    throw new UsageError(`${flag} ${dir} already exists; pass --force to write into it (files of the same name are replaced)`, command);
+    throw new UsageError(
+      `${flag} ${dir} already exists; pass --force to write into it (files of the same name are replaced)`,
+      command,
+    );
   }
   try {
     fs.accessSync(found.ancestor, fs.constants.W_OK);

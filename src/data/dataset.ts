@@ -66,7 +66,7 @@ export abstract class ClipDataset {
     return out;
   }
 
-  /** Features of `clips`, [clips.length, ...featureShape], float32; a NaN or Inf among them is an error naming where it is. */
+  /** Features of `clips`, [clips.length, ...featureShape], float32; a NaN or Inf among them is an error saying where. */
   readFeatures(modality: string, clips: ArrayLike<number>): Float32Array {
     this.requireModality(modality);
     const indices = this.clipIndices(clips);
@@ -83,8 +83,9 @@ export abstract class ClipDataset {
       const perSegment = perClip / shape[0];
       const clip = clips[Math.floor(i / perClip)];
       const offset = i % perClip;
+      const source = this.featureFile?.(modality, clip) ?? `dataset '${this.name}'`;
       throw new InvalidInputError(
-        `${this.featureFile?.(modality, clip) ?? `dataset '${this.name}'`}: clip ${clip} of modality '${modality}' holds ${values[i]} ` +
+        `${source}: clip ${clip} of modality '${modality}' holds ${values[i]} ` +
           `(segment ${Math.floor(offset / perSegment)}, element ${offset % perSegment}); features must be finite`,
       );
     }
@@ -97,7 +98,8 @@ export abstract class ClipDataset {
   checkFinite(chunkClips = 256): void {
     for (const modality of this.modalities) {
       for (let start = 0; start < this.numClips; start += chunkClips) {
-        this.readFeatures(modality, Int32Array.from({ length: Math.min(chunkClips, this.numClips - start) }, (_, i) => start + i));
+        const count = Math.min(chunkClips, this.numClips - start);
+        this.readFeatures(modality, Int32Array.from({ length: count }, (_, i) => start + i));
       }
     }
   }

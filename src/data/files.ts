@@ -6,7 +6,9 @@ import { InvalidInputError } from './errors.js';
 /** An InvalidInputError for a failed file operation: "<file>: cannot <action> (<code>: <reason>)". */
 export function fileError(file: string, action: string, err: unknown): InvalidInputError {
   const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === 'EISDIR' ? 'EISDIR: it is a directory, not a file' : code === 'ENOENT' ? 'ENOENT: no such file' : (err as Error).message;
+  const reason = code === 'EISDIR' ? 'EISDIR: it is a directory, not a file'
+    : code === 'ENOENT' ? 'ENOENT: no such file'
+    : (err as Error).message;
   return new InvalidInputError(`${file}: cannot ${action} (${reason})`);
 }
 
@@ -30,7 +32,14 @@ export function openInputFile(file: string): { fd: number; size: number } {
 }
 
 /** Fills `buffer[offset, offset + length)` from `position`, looping over short reads; EOF is an error. */
-export function readExactly(fd: number, file: string, buffer: Uint8Array, offset: number, length: number, position: number): void {
+export function readExactly(
+  fd: number,
+  file: string,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): void {
   let done = 0;
   while (done < length) {
     let n: number;

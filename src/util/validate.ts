@@ -10,12 +10,10 @@ export function fail(where: string, message: string, kind: ErrorClass = Error): 
   throw new kind(`${where}: ${message}`);
 }
 
-/** fail() bound to one input, for code that reports many problems of it: `report(message)`. */
-export function failureIn(where: string, kind: ErrorClass = Error): (message: string) => never {
-  return (message) => fail(where, message, kind);
-}
-
-/** failureIn() for named fields: `report(field, why)` throws "<where>: '<field>' <why>". */
+/**
+ * fail() bound to one input with named fields, for code that reports many problems of it:
+ * `report(field, why)` throws "<where>: '<field>' <why>".
+ */
 export function fieldFailureIn(where: string, kind: ErrorClass = Error): (field: string, why: string) => never {
   return (field, why) => fail(where, `'${field}' ${why}`, kind);
 }

@@ -4,6 +4,7 @@
 import { type OpBackend, resolveBackend } from '../backend.js';
 import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
+import { checkTfjsHeap } from './tfjsHeap.js';
 import { checkFinite, checkModalityList, checkNumber, checkOptionKeys, checkTensor, fail } from './validate.js';
 
 export interface CodeMatchingOptions {
@@ -17,13 +18,30 @@ const OP = 'codeMatchingLoss';
 // Products take explicitly transposed operands: tfjs-wasm's matMul with a transpose flag is
 // about 10x slower.
 
-/** P_m = mean over T of softmax_j(-sqrt(d_tj)), [B, M]. */
-function softCodeDistribution(z: tf.Tensor3D, codebookT: tf.Tensor2D, codeNormsSquared: tf.Tensor1D): tf.Tensor2D {
+/**
+ * A power of two that brings every value of z and the codebook to at most 1 in magnitude (1 when
+ * they already are). Distances are computed on the scaled values, where squares cannot overflow
+ * float32, and scaled back only after the per-row minimum is subtracted (softmax is shift
+ * invariant), so that inputs near the float32 limit give the float64 answer of the native backends.
+ */
+function distanceScale(values: Float32Array[]): number {
+  let largest = 0;
+  for (const array of values) for (const v of array) largest = Math.max(largest, Math.abs(v));
+  // 2^127 is the largest power of two in float32: the scaled values stay within 2.
+  return largest <= 1 ? 1 : 2 ** Math.min(127, Math.ceil(Math.log2(largest)));
+}
+
+/** P_m = mean over T of softmax_j(-sqrt(d_tj)), [B, M], from z and the codebook divided by `scale`. */
+function softCodeDistribution(z: tf.Tensor3D, codebookT: tf.Tensor2D, codeNormsSquared: tf.Tensor1D,
+  scale: number): tf.Tensor2D {
   const [b, t, d] = z.shape;
-  const flat = tf.reshape(z, [b * t, d]) as tf.Tensor2D;
+  const flat = tf.mul(tf.reshape(z, [b * t, d]), tf.scalar(1 / scale)) as tf.Tensor2D;
   const cross = tf.matMul(flat, codebookT);
   const squared = tf.relu(tf.add(tf.sum(tf.square(flat), 1, true), tf.sub(codeNormsSquared, tf.mul(tf.scalar(2), cross))));
-  const p = tf.softmax(tf.neg(tf.sqrt(squared)));
+  const root = tf.sqrt(squared);
+  // -(root - min root) * scale: 0 for the nearest code, -Infinity (weight 0) where it overflows.
+  const logits = tf.mul(tf.sub(root, tf.min(root, 1, true)), tf.scalar(-scale));
+  const p = tf.softmax(logits);
   return tf.mean(tf.reshape(p, [b, t, codebookT.shape[1]]), 1) as tf.Tensor2D;
 }
 
@@ -37,11 +55,12 @@ function pairLoss(pm: tf.Tensor2D, logPm: tf.Tensor2D, pn: tf.Tensor2D, logPn: t
   return tf.neg(tf.mean(tf.sub(diagonal, logDenominator))) as tf.Scalar;
 }
 
-function codeMatchingTfjs(z: tf.Tensor3D[], codebook: tf.Tensor2D, epsilon: number): tf.Scalar {
+/** `codebook` is already divided by `scale`, z is not. */
+function codeMatchingTfjs(z: tf.Tensor3D[], codebook: tf.Tensor2D, scale: number, epsilon: number): tf.Scalar {
   return tf.tidy(() => {
     const codeNormsSquared = tf.sum(tf.square(codebook), 1) as tf.Tensor1D;
     const codebookT = tf.transpose(codebook);
-    const p = z.map((zm) => softCodeDistribution(zm, codebookT, codeNormsSquared));
+    const p = z.map((zm) => softCodeDistribution(zm, codebookT, codeNormsSquared, scale));
     const logP = p.map((pm) => tf.log(tf.add(pm, tf.scalar(1e-10))) as tf.Tensor2D);
     let total: tf.Scalar = tf.scalar(0);
     for (let m = 0; m < z.length; m++) {
@@ -81,10 +100,15 @@ export function codeMatchingLoss(z: tf.Tensor3D[], codebook: tf.Tensor2D, opts?:
   checkFinite(OP, 'codebook', eData);
 
   if (backend === 'tfjs') {
+    const k = z.length;
+    // Per modality a dozen [B*T, M] intermediates and per pair about ten [B, B], twice with the gradient.
+    checkTfjsHeap(OP, 2 * (12 * k * b * t * m + 10 * (k * (k - 1)) / 2 * b * b),
+      `K = ${k} modalities of B*T = ${b * t} rows against M = ${m} codes (B = ${b})`);
+    const scale = distanceScale([...zData, eData]);
     // A detached copy keeps the codebook a constant even when it is a trainable variable.
-    const constant = tf.tensor2d(eData.slice(), [m, d]);
+    const constant = tf.tensor2d(eData.map((v) => v / scale), [m, d]);
     try {
-      return codeMatchingTfjs(z, constant, epsilon);
+      return codeMatchingTfjs(z, constant, scale, epsilon);
     } finally {
       constant.dispose();
     }

@@ -3,6 +3,7 @@
 import { type OpBackend, resolveBackend } from '../backend.js';
 import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
+import { checkTfjsHeap } from './tfjsHeap.js';
 import { checkFinite, checkModalityList, checkOptionKeys, checkTensor, describe, fail } from './validate.js';
 
 export interface InfoNceOptions {
@@ -89,7 +90,11 @@ export function infoNceLoss(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weight
   const targetData = targets.map((x, i) => read(x, `targets[${i}]`));
   const predData = preds.map((x, i) => read(x, `preds[${i}]`));
 
-  if (backend === 'tfjs') return infoNceTfjs(targets, preds, flatWeights);
+  if (backend === 'tfjs') {
+    // Per ordered pair about ten [B, B] intermediates (scores, log-sum-exp, softmax), twice with the gradient.
+    checkTfjsHeap(OP, 2 * 10 * k * k * b * b, `K = ${k} modalities of B = ${b} rows (${k * k} score matrices of B x B)`);
+    return infoNceTfjs(targets, preds, flatWeights);
+  }
 
   const binding = requireNativeBinding(OP);
   const accuracies: number[][] = [];

@@ -83,6 +83,8 @@ interface Batch {
 
 type ResolvedApplyOptions = Required<MmEmaApplyOptions>;
 
+const INT32_MAX = 0x7fffffff;
+
 const STEP_OPTION_KEYS = ['decay', 'epsilon', 'deadAfter', 'activeBelow', 'seed', 'resetEma', 'crossModal', 'segmentsPerClip'] as const;
 
 // ---- validation -------------------------------------------------------------------------------
@@ -154,6 +156,9 @@ function checkState(op: string, state: unknown): CodebookState {
   };
   expect('embedding', Float32Array, m * d);
   expect('emaCount', Float32Array, m);
+  (s.emaCount as Float32Array).forEach((count, j) => {
+    if (count < 0) fail(op, `state.emaCount must be >= 0 (a decayed count), but state.emaCount[${j}] = ${count}`);
+  });
   expect('emaWeight', Float32Array, m * d);
   expect('unusedCount', Int32Array, m);
   return state as CodebookState;
@@ -164,8 +169,8 @@ function resolveApplyOptions(op: string, o: Record<string, unknown>): ResolvedAp
   return {
     decay: o.decay === undefined ? MM_EMA_DEFAULTS.decay : checkNumber(op, 'opts.decay', o.decay, { min: 0, below: 1 }),
     epsilon: o.epsilon === undefined ? MM_EMA_DEFAULTS.epsilon : checkNumber(op, 'opts.epsilon', o.epsilon, { above: 0 }),
-    deadAfter: o.deadAfter === undefined ? MM_EMA_DEFAULTS.deadAfter : checkNumber(op, 'opts.deadAfter', o.deadAfter, { integer: true, min: 0, max: 0x7fffffff }),
-    activeBelow: o.activeBelow === undefined ? MM_EMA_DEFAULTS.activeBelow : checkNumber(op, 'opts.activeBelow', o.activeBelow, { integer: true, min: 0, max: 0x7fffffff }),
+    deadAfter: o.deadAfter === undefined ? MM_EMA_DEFAULTS.deadAfter : checkNumber(op, 'opts.deadAfter', o.deadAfter, { integer: true, min: 0, max: INT32_MAX }),
+    activeBelow: o.activeBelow === undefined ? MM_EMA_DEFAULTS.activeBelow : checkNumber(op, 'opts.activeBelow', o.activeBelow, { integer: true, min: 0, max: INT32_MAX }),
     seed: checkNumber(op, 'opts.seed', o.seed, { integer: true, min: 0, max: 0xffffffff }),
     resetEma: o.resetEma === undefined ? false : checkBoolean(op, 'opts.resetEma', o.resetEma),
   };
@@ -254,7 +259,8 @@ function apply(state: CodebookState, stats: MmEmaStatistics, o: ResolvedApplyOpt
   const active: number[] = [];
   for (let j = 0; j < m; j++) {
     const used = stats.counts.some((hits) => hits[j] > 0);
-    unusedCount[j] = used ? 0 : unusedCount[j] + 1;
+    // Saturates instead of wrapping to INT32_MIN, which would make a long-dead code look active.
+    unusedCount[j] = used ? 0 : Math.min(unusedCount[j] + 1, INT32_MAX);
     if (unusedCount[j] >= 0 && unusedCount[j] < o.activeBelow) active.push(j);
   }
   const resetCodes: number[] = [];
@@ -342,7 +348,7 @@ export function applyMmEmaStatistics(state: CodebookState, stats: MmEmaStatistic
 export function equalNum(indices: Indices[], segmentsPerClip: number): number {
   const op = 'equalNum';
   const list = checkModalityList(op, 'indices', indices);
-  const data = list.map((x, k) => readIndices(op, `indices[${k}]`, x, 0x7fffffff));
+  const data = list.map((x, k) => readIndices(op, `indices[${k}]`, x, INT32_MAX));
   data.forEach((x, k) => {
     if (x.length !== data[0].length) fail(op, `indices[${k}] has ${x.length} entries but indices[0] has ${data[0].length}`);
   });

@@ -60,6 +60,7 @@ test('cli: bad flags exit non-zero with a message naming them', () => {
     [['demo', '--modalities', 'audio'], /--modalities: pretraining needs two or three of audio, video, text/],
     [['eval'], /--checkpoint is required/],
     [['encode', '--checkpoint', '/nonexistent/model.ckpt', '--out', path.join(tempDir(), 'codes')], /--checkpoint \/nonexistent\/model\.ckpt does not exist/],
+    [['eval', '--checkpoint', os.tmpdir(), '--out', path.join(tempDir(), 'eval')], /--checkpoint .* is not a regular file \(it is a directory\)/],
     [['pretrain', '--data', '/nonexistent/dataset', '--out', path.join(tempDir(), 'run')], /--data: .*dataset directory does not exist/],
     [['info', '--json=yes'], /'--json' is a switch and takes no value/],
     [['bench', '--suites', 'nosuch'], /no suite named nosuch/],

@@ -152,12 +152,22 @@ export function chooseSplits(dataset: ClipDataset, trainSplit: string, command: 
   return { train: trainSplit, report };
 }
 
+/** Full batches of a split (one partial batch when the split is smaller than a batch). */
+function batchesPerEpoch(clips: number, batchSize: number): number {
+  return clips >= batchSize ? Math.floor(clips / batchSize) : 1;
+}
+
+/** Steps a run of `epochs` over `split` takes, at most `maxSteps`. */
+export function plannedSteps(dataset: ClipDataset, split: string, batchSize: number, epochs: number, maxSteps?: number): number {
+  return Math.min(maxSteps ?? Infinity, epochs * batchesPerEpoch(dataset.split(split).length, batchSize));
+}
+
 /** Shuffled batches of a split, a fresh order per epoch derived from `seed`; a partial last batch is dropped. */
 function batchSource(dataset: ClipDataset, split: string, batchSize: number, modalities: readonly Modality[], seed: number): PairedBatchSource {
   const clips = dataset.split(split).length;
   const dropLast = clips >= batchSize;
   return {
-    batchesPerEpoch: dropLast ? Math.floor(clips / batchSize) : 1,
+    batchesPerEpoch: batchesPerEpoch(clips, batchSize),
     *epoch(index: number) {
       for (const batch of iterateBatches(dataset, { split, batchSize, modalities, seed: seed * 100_003 + index, dropLast })) {
         yield batch.features;
@@ -229,9 +239,13 @@ export async function startPretraining(request: PretrainRequest): Promise<Pretra
   return new PretrainRun(trainer, source, request.epochs, checkpoint, metricsLog);
 }
 
-/** A usage error naming `flag` unless `file` exists. */
+/** A usage error naming `flag` unless `file` exists and is a file. */
 export function requireFile(file: string, flag: string, command: string): string {
   if (!fs.existsSync(file)) throw new UsageError(`${flag} ${file} does not exist`, command);
+  const stat = fs.statSync(file);
+  if (!stat.isFile()) {
+    throw new UsageError(`${flag} ${file} is not a regular file${stat.isDirectory() ? ' (it is a directory)' : ''}`, command);
+  }
   return file;
 }
 

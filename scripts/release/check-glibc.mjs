@@ -49,9 +49,16 @@ export function checkGlibcFloor(file, floor = '2.28') {
     if (!SYSTEM_LIBRARIES.has(library)) problems.push(`needs ${library}, which is not part of glibc`);
   }
   const symbolsByVersion = new Map();
-  for (const [, version, symbol] of objdump('-T', file).matchAll(/\*UND\*\s+\S+\s+\(?([A-Z_]+[0-9.]+)\)?\s+(\S+)$/gm)) {
+  const dynamicSymbols = objdump('-T', file);
+  for (const [, version, symbol] of dynamicSymbols.matchAll(/\*UND\*\s+\S+\s+\(?([A-Z_]+[0-9.]+)\)?\s+(\S+)$/gm)) {
     symbolsByVersion.set(version, [...(symbolsByVersion.get(version) ?? []), symbol]);
   }
+  // A strong unversioned reference must be node's own (N-API); anything else (a GOMP_* entry
+  // point that native/compat/gomp.c lacks, say) would fail when first called.
+  const unresolved = [...dynamicSymbols.matchAll(/^[0-9a-f]+ {6}DF?\s+\*UND\*\s+[0-9a-f]+\s+Base\s+(\S+)$/gm)]
+    .map(([, symbol]) => symbol)
+    .filter((symbol) => !/^(napi|node_api)_/.test(symbol));
+  if (unresolved.length > 0) problems.push(`leaves undefined: ${unresolved.join(', ')}`);
   let highest = '0';
   const references = headers.slice(headers.indexOf('Version References:'));
   for (const [, version] of references.matchAll(/^\s+0x[0-9a-f]+ 0x[0-9a-f]+ \d+ (\S+)$/gm)) {

@@ -3,7 +3,7 @@
 // and the main package into release/ (docs/releasing.md). Publishing is a separate, manual step.
 //
 //   linux-x64 CPU   always: build/release-cpu, UCMG_PORTABLE=ON (static libstdc++/libgcc/OpenBLAS,
-//                   glibc >= 2.28), no OpenMP, no MPI
+//                   OpenMP from native/compat/gomp.c, glibc >= 2.28), no MPI
 //   linux-x64 CUDA  with UCMG_RELEASE_CUDA=ON, or AUTO (default) when nvcc is on PATH:
 //                   build/release-cuda, the same plus CUDA for sm_80 and sm_90 (SASS and PTX)
 //
@@ -44,7 +44,7 @@ function buildAddon(outDir, cuda) {
   const options = [
     `--CDUCMG_CUDA=${cuda ? 'ON' : 'OFF'}`,
     '--CDUCMG_PORTABLE=ON',
-    '--CDUCMG_OPENMP=OFF',
+    '--CDUCMG_OPENMP=ON',
     '--CDUCMG_MPI=OFF',
     '--CDUCMG_BLAS=ON',
     '--CDUCMG_STATIC_BLAS=ON',
@@ -67,7 +67,7 @@ function checkAddon(file, cuda) {
   const { problems, highestGlibc } = checkGlibcFloor(file, '2.28');
   if (problems.length > 0) fail(`${file} would not load on glibc 2.28:\n  - ${problems.join('\n  - ')}`);
   const info = buildInfo(file);
-  if (info.blas !== 'openblas') fail(`${file} was built without OpenBLAS`);
+  if (info.blas !== 'openblas' || !info.openmp) fail(`${file} lacks OpenBLAS or OpenMP: ${JSON.stringify(info)}`);
   if (cuda && !(info.cuda && ['80', '90'].every((arch) => info.cudaArchitectures.includes(arch)))) {
     fail(`${file} lacks CUDA sm_80/sm_90: ${JSON.stringify(info)}`);
   }

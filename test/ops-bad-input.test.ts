@@ -232,11 +232,14 @@ test('without the addon and without a request, ops run on tfjs and say so in one
     const { initTfjs, tf } = await import(${url('../src/tfjs.js')});
     const { quantize } = await import(${url('../src/ops/index.js')});
     const { backendInfo } = await import(${url('../src/backend.js')});
+    const { requireNativeBinding } = await import(${url('../src/native/loader.js')});
     await initTfjs('cpu');
     for (let i = 0; i < 3; i++) quantize(tf.ones([2, 3]), tf.ones([4, 3]));
     let refusal = '';
     try { quantize(tf.ones([2, 3]), tf.ones([4, 3]), { backend: 'cpu' }); } catch (e) { refusal = e.message; }
-    console.log(JSON.stringify({ info: backendInfo(), refusal }));`;
+    let required = '';
+    try { requireNativeBinding('quantize'); } catch (e) { required = e.message; }
+    console.log(JSON.stringify({ info: backendInfo(), refusal, required }));`;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     env: { ...process.env, UCMG_NATIVE: '0', UCMG_BACKEND: '' }, encoding: 'utf8',
   });
@@ -244,9 +247,11 @@ test('without the addon and without a request, ops run on tfjs and say so in one
   const notices = child.stderr.split('\n').filter((line) => line.includes('unicode-cmg: native addon'));
   assert.equal(notices.length, 1, `one notice, got:\n${child.stderr}`);
   assert.match(notices[0], /^unicode-cmg: native addon .*UCMG_NATIVE=0.*; running on tfjs only\.?$/);
-  const { info, refusal } = JSON.parse(child.stdout.trim().split('\n').pop()!);
+  const { info, refusal, required } = JSON.parse(child.stdout.trim().split('\n').pop()!);
   assert.equal(info.selected, 'tfjs');
   assert.equal(info.compiled, null);
   assert.equal(info.tfjsBackend, 'cpu');
   assert.match(refusal, /backend 'cpu' requested but .*UCMG_NATIVE=0/s, 'an explicit request is refused, not silently served by tfjs');
+  // What an op reaching the addon without it would get: its own name and the loader's advice.
+  assert.match(required, /^quantize: unicode-cmg: the native addon is disabled by UCMG_NATIVE=0/);
 });

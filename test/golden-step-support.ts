@@ -78,18 +78,23 @@ export type Mapping = { ours: string; layout: Layout; swap?: InputSwap } | { unu
 
 const same = (ours: string): Mapping => ({ ours, layout: 'same' });
 const conv = (ours: string): Mapping => ({ ours, layout: 'conv' });
-const CODE_FIRST = 256;
+/** The published decoders concatenate the code's projection (256 wide) before ψ; ours put ψ first. */
+const codeFirst = (mapping: Mapping, axis: 0 | 1): Mapping => ({ ...mapping, swap: { axis, first: 256 } });
 const TEMPLATE = 'the template layer of the published temporal module: never run, so its gradient is None';
 const CLASSIFIER = 'a semantic classifier of the published decoder: evaluated, not in the loss, gradient None';
 
 /** name prefix -> ours, for the repeated transformer and LSTM blocks. */
 function transformer(fixturePrefix: string, oursPrefix: string): [string, Mapping][] {
   const rows: [string, Mapping][] = [];
-  const parts = ['self_attn.in_proj_weight', 'self_attn.in_proj_bias', 'self_attn.out_proj.weight', 'self_attn.out_proj.bias',
-    'linear1.weight', 'linear1.bias', 'linear2.weight', 'linear2.bias', 'norm1.weight', 'norm1.bias', 'norm2.weight', 'norm2.bias'];
+  const parts = ['self_attn.in_proj_weight', 'self_attn.in_proj_bias', 'self_attn.out_proj.weight',
+    'self_attn.out_proj.bias', 'linear1.weight', 'linear1.bias', 'linear2.weight', 'linear2.bias', 'norm1.weight',
+    'norm1.bias', 'norm2.weight', 'norm2.bias'];
   for (const part of parts) rows.push([`Encoder/${fixturePrefix}.encoder_layer.${part}`, { unused: TEMPLATE }]);
   for (const layer of [0, 1]) {
-    for (const part of parts) rows.push([`Encoder/${fixturePrefix}.encoder.layers.${layer}.${part}`, same(`${oursPrefix}.layers.${layer}.${part}`)]);
+    for (const part of parts) {
+      const name = `layers.${layer}.${part}`;
+      rows.push([`Encoder/${fixturePrefix}.encoder.${name}`, same(`${oursPrefix}.${name}`)]);
+    }
   }
   return rows;
 }
@@ -149,26 +154,28 @@ export const PUBLISHED_TO_OURS = new Map<string, Mapping>([
   ...club('Video_mi_net', 'video'),
   ...club('Text_mi_net', 'text'),
   ...club('Audio_mi_net', 'audio'),
-  ['Decoder/Video_decoder.inverse_conv_block.0.weight', { ...conv('decoder.video.up1.weight'), swap: { axis: 0, first: CODE_FIRST } }],
+  ['Decoder/Video_decoder.inverse_conv_block.0.weight', codeFirst(conv('decoder.video.up1.weight'), 0)],
   ['Decoder/Video_decoder.inverse_conv_block.0.bias', same('decoder.video.up1.bias')],
-  ['Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.1.weight', conv('decoder.video.residual.conv3.weight')],
-  ['Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.3.weight', conv('decoder.video.residual.conv1.weight')],
+  ['Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.1.weight',
+    conv('decoder.video.residual.conv3.weight')],
+  ['Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.3.weight',
+    conv('decoder.video.residual.conv1.weight')],
   ['Decoder/Video_decoder.inverse_conv_block.2.weight', conv('decoder.video.up2.weight')],
   ['Decoder/Video_decoder.inverse_conv_block.2.bias', same('decoder.video.up2.bias')],
   ['Decoder/Video_decoder.inverse_conv_block.4.weight', conv('decoder.video.out.weight')],
   ['Decoder/Video_decoder.inverse_conv_block.4.bias', same('decoder.video.out.bias')],
   ['Decoder/Video_decoder.video_linear.weight', same('decoder.video.code_proj.weight')],
   ['Decoder/Video_decoder.video_linear.bias', same('decoder.video.code_proj.bias')],
-  ['Decoder/Audio_decoder.audio_rec.weight', { ...same('decoder.audio.out.weight'), swap: { axis: 1, first: CODE_FIRST } }],
+  ['Decoder/Audio_decoder.audio_rec.weight', codeFirst(same('decoder.audio.out.weight'), 1)],
   ['Decoder/Audio_decoder.audio_rec.bias', same('decoder.audio.out.bias')],
   ['Decoder/Audio_decoder.audio_linear.weight', same('decoder.audio.code_proj.weight')],
   ['Decoder/Audio_decoder.audio_linear.bias', same('decoder.audio.code_proj.bias')],
-  ['Decoder/Text_decoder.text_rec.weight', { ...same('decoder.text.out.weight'), swap: { axis: 1, first: CODE_FIRST } }],
+  ['Decoder/Text_decoder.text_rec.weight', codeFirst(same('decoder.text.out.weight'), 1)],
   ['Decoder/Text_decoder.text_rec.bias', same('decoder.text.out.bias')],
   ['Decoder/Text_decoder.text_linear.weight', same('decoder.text.code_proj.weight')],
   ['Decoder/Text_decoder.text_linear.bias', same('decoder.text.code_proj.bias')],
-  ...['video', 'text', 'audio'].flatMap((m) => ['linear.weight', 'linear.bias', 'event_classifier.weight', 'event_classifier.bias'].map(
-    (w): [string, Mapping] => [`Decoder/${m}_semantic_decoder.${w}`, { unused: CLASSIFIER }])),
+  ...['video', 'text', 'audio'].flatMap((m) => ['linear', 'event_classifier'].flatMap((layer) => ['weight', 'bias'].map(
+    (w): [string, Mapping] => [`Decoder/${m}_semantic_decoder.${layer}.${w}`, { unused: CLASSIFIER }]))),
 ]);
 
 /** Moves the first `first` entries of `axis` behind the rest (row-major values of `shape`). */
@@ -180,14 +187,16 @@ function swapInput(values: Float64Array, shape: number[], { axis, first }: Input
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < length; i++) {
       const to = (i + length - first) % length;
-      out.set(values.subarray((o * length + i) * inner, (o * length + i + 1) * inner), (o * length + to) * inner);
+      const from = (o * length + i) * inner;
+      out.set(values.subarray(from, from + inner), (o * length + to) * inner);
     }
   }
   return out;
 }
 
 /** Row-major torch values in our layout. */
-export function toOurLayout(torchValues: Float64Array, shape: number[], layout: Layout, swap?: InputSwap): Float32Array {
+export function toOurLayout(torchValues: Float64Array, shape: number[], layout: Layout,
+  swap?: InputSwap): Float32Array {
   const values = swap === undefined ? torchValues : swapInput(torchValues, shape, swap);
   if (layout === 'same') return Float32Array.from(values);
   const [a, b, kh, kw] = shape;

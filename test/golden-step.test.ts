@@ -26,9 +26,10 @@ import assert from 'node:assert/strict';
 import type { Modality } from '../src/model/config.js';
 import { PAPER_TEXT_FRONT, makeConfig } from '../src/model/config.js';
 import type { CodebookForward, CodebookUpdateReport } from '../src/model/sharedCodebook.js';
+import type { CodebookState } from '../src/ops/index.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import { enableNativeDense } from '../src/dense/index.js';
-import { initTfjs, tf } from '../src/tfjs.js';
+import { initTfjs } from '../src/tfjs.js';
 import { Trainer } from '../src/train/trainer.js';
 import { readFixture } from './golden-support.js';
 import {
@@ -49,20 +50,86 @@ const GROUP_NAMES: Record<string, string> = {
 };
 
 const fixture = readFixture<PublishedStep>('published-step.json');
+type Tensor = PublishedStep['tensors'][number];
 
 /** Largest errors seen per category, as fractions of what each tolerance allows. */
 const worst = new Map<string, { ratio: number; what: string }>();
 const failures: string[] = [];
 
-function close(category: string, what: string, actual: number, expected: number, rtol: number, scale = Math.abs(expected)): void {
+function close(category: string, what: string, actual: number, expected: number, rtol: number,
+  scale = Math.abs(expected)): void {
   const ratio = actual === expected ? 0 : Math.abs(actual - expected) / (rtol * scale);
-  if (!(ratio <= 1)) failures.push(`${category} ${what}: got ${actual}, want ${expected} (${ratio.toExponential(2)} x the tolerance)`);
+  if (!(ratio <= 1)) {
+    failures.push(`${category} ${what}: got ${actual}, want ${expected} (${ratio.toExponential(2)} x the tolerance)`);
+  }
   if (!(ratio <= (worst.get(category)?.ratio ?? -1))) worst.set(category, { ratio, what });
 }
 
-function closeChecksum(category: string, what: string, actual: Checksum, expected: Checksum, n: number, rtol = RTOL): void {
-  close(category, `${what} sum`, actual.sum, expected.sum, rtol, Math.max(Math.abs(expected.sum), Math.sqrt(n * expected.sumsq)));
+function closeChecksum(category: string, what: string, actual: Checksum, expected: Checksum, n: number,
+  rtol = RTOL): void {
+  const sumScale = Math.max(Math.abs(expected.sum), Math.sqrt(n * expected.sumsq));
+  close(category, `${what} sum`, actual.sum, expected.sum, rtol, sumScale);
   close(category, `${what} sumsq`, actual.sumsq, expected.sumsq, rtol);
+}
+
+/**
+ * Sets every parameter of `model` from the fixture's formulas through PUBLISHED_TO_OURS, after
+ * checking the table covers both sides. Returns our parameter name -> its fixture tensor.
+ */
+function loadPublishedWeights(model: UniCodeModel): Map<string, Tensor> {
+  const params = fixture.tensors.filter((t) => t.kind === 'param');
+  const unmapped = params.map((t) => `${t.module}/${t.name}`).filter((key) => !PUBLISHED_TO_OURS.has(key));
+  assert.deepEqual(unmapped, [], `fixture tensors with no row in PUBLISHED_TO_OURS: ${unmapped.join(', ')}`);
+  const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
+  const fixtureOf = new Map<string, Tensor>();
+  for (const t of params) {
+    const row = PUBLISHED_TO_OURS.get(`${t.module}/${t.name}`)!;
+    if ('unused' in row) {
+      assert.equal(t.grad ?? null, null, `${t.module}/${t.name} is mapped as unused but has a gradient in the fixture`);
+      continue;
+    }
+    assert.ok(!(row.ours in weights), `${row.ours} is the target of two fixture tensors`);
+    const data = toOurLayout(tensorValues(t), t.shape, row.layout, row.swap);
+    weights[row.ours] = { shape: [...model.params.get(row.ours).shape], data };
+    fixtureOf.set(row.ours, t);
+  }
+  const notSet = model.params.names().filter((n) => !(n in weights));
+  assert.deepEqual(notSet, [], `parameters of ours that no fixture tensor sets: ${notSet.join(', ')}`);
+  model.params.importWeights(weights);
+  return fixtureOf;
+}
+
+function codebookBuffer(name: string): Tensor {
+  return fixture.tensors.find((t) => t.module === 'Encoder' && t.name === `Cross_quantizer.${name}`)!;
+}
+
+function loadPublishedCodebook(model: UniCodeModel): void {
+  const embedding = tensorValues(codebookBuffer('embedding'));
+  model.codebook.setState({
+    embedding: Float32Array.from(embedding),
+    emaCount: Float32Array.from(tensorValues(codebookBuffer('ema_count'))),
+    emaWeight: Float32Array.from(tensorValues(codebookBuffer('ema_weight'), embedding)),
+    unusedCount: Int32Array.from(tensorValues(codebookBuffer('unactivated_count'))),
+    m: model.config.codebookSize, d: model.config.embeddingDim,
+  });
+}
+
+/**
+ * Our embedding after the step with the revived rows redone from the published draws: each dead
+ * code j (in order) takes active[randint] plus the recorded noise, with the active list taken
+ * before the dead codes' counters are zeroed.
+ */
+function withPublishedReset(state: CodebookState, d: number): Float64Array {
+  const dead = fixture.quantizer.dead_code_reset_indices;
+  const active = Array.from(state.unusedCount.keys()).filter((j) => !dead.includes(j) && state.unusedCount[j] < 100);
+  const draws = fixture.rng_draws.filter((r) => r.fn === 'random.randint' || r.fn === 'torch.Tensor.uniform_');
+  const replayed = Float64Array.from(state.embedding);
+  dead.forEach((j, k) => {
+    const source = active[draws[2 * k].result as number];
+    const noise = draws[2 * k + 1].result as number[];
+    for (let c = 0; c < d; c++) replayed[j * d + c] = state.embedding[source * d + c] + noise[c];
+  });
+  return replayed;
 }
 
 test('the paper AVT model reproduces one whole published pretraining step', async () => {
@@ -71,46 +138,19 @@ test('the paper AVT model reproduces one whole published pretraining step', asyn
   const config = makeConfig('paper', { textFront: PAPER_TEXT_FRONT, transformer: { dropout: 0 } });
   const model = new UniCodeModel(config, { seed: 0 });
   try {
-    // Every fixture tensor has a row, every row names a parameter of ours, each of ours is set once.
-    const params = fixture.tensors.filter((t) => t.kind === 'param');
-    const unmapped = params.map((t) => `${t.module}/${t.name}`).filter((key) => !PUBLISHED_TO_OURS.has(key));
-    assert.deepEqual(unmapped, [], `fixture tensors with no row in PUBLISHED_TO_OURS: ${unmapped.join(', ')}`);
-    const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
-    const fixtureOf = new Map<string, (typeof params)[number]>();
-    for (const t of params) {
-      const row = PUBLISHED_TO_OURS.get(`${t.module}/${t.name}`)!;
-      if ('unused' in row) {
-        assert.equal(t.grad ?? null, null, `${t.module}/${t.name} is mapped as unused but has a gradient in the fixture`);
-        continue;
-      }
-      assert.ok(!(row.ours in weights), `${row.ours} is the target of two fixture tensors`);
-      weights[row.ours] = { shape: [...model.params.get(row.ours).shape], data: toOurLayout(tensorValues(t), t.shape, row.layout, row.swap) };
-      fixtureOf.set(row.ours, t);
-    }
-    const notSet = model.params.names().filter((n) => !(n in weights));
-    assert.deepEqual(notSet, [], `parameters of ours that no fixture tensor sets: ${notSet.join(', ')}`);
-    model.params.importWeights(weights);
-
-    const buffer = (name: string) => fixture.tensors.find((t) => t.module === 'Encoder' && t.name === `Cross_quantizer.${name}`)!;
-    const embedding = tensorValues(buffer('embedding'));
-    model.codebook.setState({
-      embedding: Float32Array.from(embedding),
-      emaCount: Float32Array.from(tensorValues(buffer('ema_count'))),
-      emaWeight: Float32Array.from(tensorValues(buffer('ema_weight'), embedding)),
-      unusedCount: Int32Array.from(tensorValues(buffer('unactivated_count'))),
-      m: config.codebookSize, d: config.embeddingDim,
-    });
-
-    const { B, T } = fixture.config;
+    const fixtureOf = loadPublishedWeights(model);
+    loadPublishedCodebook(model);
     const cpcDraw = fixture.rng_draws.find((d) => d.fn === 'torch.randint')!.result as number[];
-    const permutation = fixture.rng_draws.find((d) => d.fn === 'torch.randperm')!.result as number[];
+    const permutation = Int32Array.from(fixture.rng_draws.find((d) => d.fn === 'torch.randperm')!.result as number[]);
     const gradients = new Map<string, Checksum>();
     const trainer = new Trainer(model, {
       progress: false,
       // The published context ends at the draw plus its min_start_steps (1).
-      replayDraws: (drawn) => ({ ...drawn, tSample: cpcDraw[0] + 1, permutations: MODALITIES.map(() => Int32Array.from(permutation)) }),
-      inspectGradients: (groups) => groups.forEach((g) => g.params.forEach((n, i) => gradients.set(n, checksum(g.grads[i].dataSync())))),
+      replayDraws: (drawn) => ({ ...drawn, tSample: cpcDraw[0] + 1, permutations: MODALITIES.map(() => permutation) }),
+      inspectGradients: (groups) => groups.forEach((g) => g.params.forEach(
+        (n, i) => gradients.set(n, checksum(g.grads[i].dataSync())))),
     });
+    // Spy on the codebook update for the code indices and the reset report.
     let forward: CodebookForward | undefined;
     let report: CodebookUpdateReport | undefined;
     const update = model.codebook.update.bind(model.codebook);
@@ -120,23 +160,26 @@ test('the paper AVT model reproduces one whole published pretraining step', asyn
       return report;
     };
 
+    const { B, T } = fixture.config;
     const started = performance.now();
     const metrics = await trainer.step({
       audio: inputValues(B * T * config.audioDim, 0),
-      video: inputValues(B * T * 7 * 7 * config.video.channels, 1),
+      video: inputValues(B * T * config.video.height * config.video.width * config.video.channels, 1),
       text: inputValues(B * T * PAPER_TEXT_FRONT.inputDim, 2),
     });
     const stepMs = performance.now() - started;
 
-    // Losses, CLUB log-likelihoods, accuracies, perplexities.
+    // Losses, CLUB log-likelihoods, perplexities, accuracies, indices.
     const L = fixture.losses;
     for (const m of MODALITIES) {
       close('loss', `${m}_recon`, metrics.loss.recon[m]!, L[`${m}_recon_loss`], LOSS_RTOL);
       close('loss', `${m}_embed`, metrics.loss.commitment[m]!, L[`${m}_embed_loss`], LOSS_RTOL);
-      // mi is a difference of two terms of the CLUB log-likelihood's size: precise to that scale.
-      close('loss', `${m}_mine`, metrics.loss.mi[m]!, L[`${m}_mine_loss`], LOSS_RTOL, Math.max(Math.abs(L[`${m}_mine_loss`]), 1));
+      // mi is a difference of two terms of the CLUB log-likelihood's size (~1): precise to that scale.
+      const mi = L[`${m}_mine_loss`];
+      close('loss', `${m}_mine`, metrics.loss.mi[m]!, mi, LOSS_RTOL, Math.max(Math.abs(mi), 1));
       close('loss', `lld_${m} (5th inner step)`, -metrics.clubLoglikeli[m]!, L[`lld_${m}_loss`], CLUB_RTOL);
-      close('loss', `${m}_perplexity`, metrics.perplexity[m]!, fixture.quantizer[`${m}_perplexity`] as number, LOSS_RTOL);
+      const perplexity = fixture.quantizer[`${m}_perplexity`] as number;
+      close('loss', `${m}_perplexity`, metrics.perplexity[m]!, perplexity, LOSS_RTOL);
     }
     close('loss', 'cpc', metrics.loss.cpc, L.cpc_loss, LOSS_RTOL);
     close('loss', 'cmcm', metrics.loss.cmcm, L.cmcm_loss, LOSS_RTOL);
@@ -147,7 +190,9 @@ test('the paper AVT model reproduces one whole published pretraining step', asyn
       assert.equal(metrics.cpcAccuracy[`${x}->${y}`], value, `CPC accuracy ${key}`);
     }
     assert.equal(metrics.equalNum, fixture.quantizer.equal_num, 'equal_num');
-    MODALITIES.forEach((m, i) => assert.deepEqual(Array.from(forward!.indices[i]), fixture.quantizer.indices[m], `${m} code indices`));
+    MODALITIES.forEach((m, i) => {
+      assert.deepEqual(Array.from(forward!.indices[i]), fixture.quantizer.indices[m], `${m} code indices`);
+    });
 
     // Clip norms, then per-parameter gradients before the clip and values after the step.
     const groupNorm = new Map<string, number>();
@@ -162,7 +207,8 @@ test('the paper AVT model reproduces one whole published pretraining step', asyn
       assert.ok(grad !== undefined, `${ours}: no gradient was reported for it`);
       const floor = ZERO_GRAD * groupNorm.get(t.module)!;
       if (t.grad!.sumsq > 0 && Math.sqrt(t.grad!.sumsq) < floor) {
-        if (!(Math.sqrt(grad.sumsq) < floor)) failures.push(`gradient ${ours}: norm ${Math.sqrt(grad.sumsq)}, want below ${floor} (zero)`);
+        const norm = Math.sqrt(grad.sumsq);
+        if (!(norm < floor)) failures.push(`gradient ${ours}: norm ${norm}, want below ${floor} (zero)`);
         continue;
       }
       closeChecksum('gradient', ours, grad, t.grad!, n, GRAD_RTOL);
@@ -171,38 +217,32 @@ test('the paper AVT model reproduces one whole published pretraining step', asyn
 
     // Codebook buffers and counters.
     const state = model.codebook.getState();
-    const dead = fixture.quantizer.dead_code_reset_indices;
-    assert.deepEqual(report!.resetCodes, dead, 'revived codes');
     const d = config.embeddingDim;
+    assert.deepEqual(report!.resetCodes, fixture.quantizer.dead_code_reset_indices, 'revived codes');
     report!.resetCodes.forEach((j, k) => {
       const source = report!.resetSources[k];
       for (let c = 0; c < d; c++) {
-        assert.ok(Math.abs(state.embedding[j * d + c] - state.embedding[source * d + c]) <= 1 / 1024, `code ${j} revived from ${source}`);
+        const offset = Math.abs(state.embedding[j * d + c] - state.embedding[source * d + c]);
+        assert.ok(offset <= 1 / 1024, `code ${j} revived from ${source}: component ${c} is ${offset} away`);
       }
     });
-    // The published active list, taken before the dead codes' counters are zeroed.
-    const active = Array.from(state.unusedCount.keys()).filter((j) => !dead.includes(j) && state.unusedCount[j] < 100);
-    const replayed = Float64Array.from(state.embedding);
-    const draws = fixture.rng_draws.filter((r) => r.fn !== 'torch.randperm' && r.fn !== 'torch.randint');
-    dead.forEach((j, k) => {
-      const source = active[draws[2 * k].result as number];
-      const noise = draws[2 * k + 1].result as number[];
-      for (let c = 0; c < d; c++) replayed[j * d + c] = state.embedding[source * d + c] + noise[c];
-    });
     const cb = fixture.buffers_after;
-    closeChecksum('codebook', 'embedding (published reset replayed)', checksum(replayed), cb.embedding, replayed.length);
+    const replayed = withPublishedReset(state, d);
+    closeChecksum('codebook', 'embedding (published reset replayed)', checksum(replayed), cb.embedding,
+      replayed.length);
     closeChecksum('codebook', 'ema_weight', checksum(state.emaWeight), cb.ema_weight, state.emaWeight.length);
     state.emaCount.forEach((v, j) => close('codebook', `ema_count[${j}]`, v, cb.ema_count_values[j], RTOL));
-    assert.deepEqual(checksum(state.unusedCount), buffer('unactivated_count').after, 'unused counters after the step');
+    assert.deepEqual(checksum(state.unusedCount), codebookBuffer('unactivated_count').after, 'unused counters');
 
     if (VERBOSE) {
       console.log(`step ${stepMs.toFixed(0)} ms`);
-      for (const [category, { ratio, what }] of worst) console.log(`${category}: worst ${ratio.toExponential(2)} x tolerance (${what})`);
+      for (const [category, { ratio, what }] of worst) {
+        console.log(`${category}: worst ${ratio.toExponential(2)} x the tolerance (${what})`);
+      }
     }
     assert.deepEqual(failures, [], `${failures.length} mismatches`);
     trainer.dispose();
   } finally {
     model.dispose();
-    tf.disposeVariables();
   }
 });

@@ -15,9 +15,6 @@ export interface CodeMatchingOptions {
 
 const OP = 'codeMatchingLoss';
 
-// Products take explicitly transposed operands: tfjs-wasm's matMul with a transpose flag is
-// about 10x slower.
-
 /**
  * A power of two that brings every value of z and the codebook to at most 1 in magnitude (1 when
  * they already are). Distances are computed on the scaled values, where squares cannot overflow
@@ -48,7 +45,7 @@ function softCodeDistribution(z: tf.Tensor3D, codebookT: tf.Tensor2D, codeNormsS
 /** L_mn = -(1/B) sum_i [(S_ii - c) - log(sum_j exp(S_ij - c) + eps)], c = min S. */
 function pairLoss(pm: tf.Tensor2D, logPm: tf.Tensor2D, pn: tf.Tensor2D, logPn: tf.Tensor2D, epsilon: number): tf.Scalar {
   const b = pm.shape[0];
-  const scores = tf.add(tf.matMul(pm, tf.transpose(logPn)), tf.matMul(pn, tf.transpose(logPm)));
+  const scores = tf.add(tf.matMul(pm, logPn, false, true), tf.matMul(pn, logPm, false, true));
   const shifted = tf.sub(scores, tf.min(scores));
   const diagonal = tf.sum(tf.mul(shifted, tf.eye(b)), 1);
   const logDenominator = tf.log(tf.add(tf.sum(tf.exp(shifted), 1), tf.scalar(epsilon)));
@@ -59,7 +56,7 @@ function pairLoss(pm: tf.Tensor2D, logPm: tf.Tensor2D, pn: tf.Tensor2D, logPn: t
 function codeMatchingTfjs(z: tf.Tensor3D[], codebook: tf.Tensor2D, scale: number, epsilon: number): tf.Scalar {
   return tf.tidy(() => {
     const codeNormsSquared = tf.sum(tf.square(codebook), 1) as tf.Tensor1D;
-    const codebookT = tf.transpose(codebook);
+    const codebookT = tf.transpose(codebook); // once for the K products
     const p = z.map((zm) => softCodeDistribution(zm, codebookT, codeNormsSquared, scale));
     const logP = p.map((pm) => tf.log(tf.add(pm, tf.scalar(1e-10))) as tf.Tensor2D);
     let total: tf.Scalar = tf.scalar(0);

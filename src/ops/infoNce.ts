@@ -41,11 +41,9 @@ function infoNceTfjs(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weights: numb
     const columns = tf.range(0, b, 1, 'int32');
     let total: tf.Scalar = tf.scalar(0);
     const hits: tf.Scalar[] = [];
-    // tfjs-wasm's matMul with a transpose flag is about 10x slower than on a transposed operand.
-    const predsT = preds.map((x) => tf.transpose(x));
     for (let m = 0; m < k; m++) {
       for (let n = 0; n < k; n++) {
-        const scores = tf.matMul(targets[m], predsT[n]);
+        const scores = tf.matMul(targets[m], preds[n], false, true);
         // log_softmax_row(S)_ii = S_ii - logsumexp_j S_ij, with S_ii = targets[m]_i . preds[n]_i
         const diagonal = tf.sum(tf.mul(targets[m], preds[n]), 1);
         const logSoftmaxDiagonal = tf.sub(diagonal, tf.logSumExp(scores, 1));

@@ -60,8 +60,7 @@ function quantizeTfjs(z: tf.Tensor2D, codebook: tf.Tensor2D, zData: Float32Array
   const distances = new Float32Array(n);
   const rowsPerTile = Math.max(1, Math.min(n, Math.floor(TILE_ELEMENTS / m)));
   const codeNormsSquared = tf.tidy(() => tf.sum(tf.square(codebook), 1));
-  // tfjs-wasm multiplies by a transposed operand about 10x slower than by a plain one.
-  const codebookT = tf.transpose(codebook);
+  const codebookT = tf.transpose(codebook); // once for all row tiles
   try {
     for (let start = 0; start < n; start += rowsPerTile) {
       const rows = Math.min(rowsPerTile, n - start);

@@ -84,6 +84,20 @@ function lossInvariant(name: string, index: number, length: number): boolean {
   return /^cpc\.\w+_predictors\.0\.bias$/.test(name) || (name.endsWith('self_attn.in_proj_bias') && index >= length / 3 && index < (2 * length) / 3);
 }
 
+/**
+ * Weights (by name) within `tolerance` of `want` after `steps` Adam steps of lr 4e-4; the
+ * loss-invariant parameters within Adam's bound.
+ */
+export function assertWeightsMatch(got: Record<string, ArrayLike<number>>, want: Record<string, ArrayLike<number>>, steps: number, label: string, tolerance: number): void {
+  const adamBound = steps * 4e-4 * 2;
+  for (const [name, values] of Object.entries(want)) {
+    for (let i = 0; i < values.length; i++) {
+      const bound = lossInvariant(name, i, values.length) ? adamBound : tolerance;
+      assert.ok(Math.abs(got[name][i] - values[i]) <= bound, `${label}: ${name}[${i}] = ${got[name][i]}, one process ${values[i]}`);
+    }
+  }
+}
+
 /** Metrics, weights and codebook of `result` agree with the one-process `single` (see lossInvariant). */
 export function assertMatches(result: WorkerResult, single: WorkerResult, label: string): void {
   assert.equal(result.metrics.length, single.metrics.length, `${label}: steps`);
@@ -95,14 +109,7 @@ export function assertMatches(result: WorkerResult, single: WorkerResult, label:
       assert.ok(Math.abs(value - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${label}: step ${step + 1} ${key} = ${value}, one process ${want}`);
     }
   });
-  const adamBound = single.metrics.length * 4e-4 * 2;
-  for (const [name, values] of Object.entries(single.weights)) {
-    const got = result.weights[name];
-    values.forEach((want, i) => {
-      const tolerance = lossInvariant(name, i, values.length) ? adamBound : 1e-5;
-      assert.ok(Math.abs(got[i] - want) <= tolerance, `${label}: ${name}[${i}] = ${got[i]}, one process ${want}`);
-    });
-  }
+  assertWeightsMatch(result.weights, single.weights, single.metrics.length, label, 1e-5);
   for (const key of ['embedding', 'emaCount', 'emaWeight', 'unusedCount'] as const) {
     const diff = maxAbsDiff(result.codebook[key], single.codebook[key]);
     assert.ok(diff <= 1e-5, `${label}: codebook ${key} differs by ${diff}`);

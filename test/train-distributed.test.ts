@@ -1,10 +1,13 @@
 // The data-parallel seams: the trainer's gradient all-reduce hook sees every main gradient and its
 // answer is what the optimizer applies; the codebook's statistics hook is covered in model-codebook.
+// A communicator of one rank runs the whole data-parallel path and must change nothing.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UniCodeModel } from '../src/model/uniCode.js';
+import type { Communicator } from '../src/distributed/communicator.js';
 import { type StepMetrics, Trainer } from '../src/train/trainer.js';
 import { initTfjs } from '../src/tfjs.js';
+import { assertWeightsMatch, maxAbsDiff, numbersOf } from './distributed-support.js';
 import { syntheticBatches, tinyConfig } from './train-support.js';
 
 before(async () => {
@@ -42,4 +45,43 @@ test('allReduceGradients: the identity changes nothing, zeros freeze the main we
     t.dispose();
     t.model.dispose();
   }
+});
+
+/** A world of one rank: every sum is the value itself. */
+const oneRank: Communicator = {
+  rank: 0,
+  size: 1,
+  allReduceSum: () => {},
+  barrier: () => {},
+  abort: (code) => { throw new Error(`abort(${code})`); },
+};
+
+test('a one-rank communicator runs the data-parallel path and trains as no communicator', async () => {
+  const plain = new Trainer(new UniCodeModel(config, { seed: 3 }), { progress: false });
+  const parallel = new Trainer(new UniCodeModel(config, { seed: 3 }), { progress: false, communicator: oneRank });
+  for (const batch of data) {
+    const want = numbersOf(outcome(await plain.step(batch)));
+    const got = numbersOf(outcome(await parallel.step(batch)));
+    assert.deepEqual([...got.keys()], [...want.keys()]);
+    // Not bit for bit: the gather nodes reorder the tape's gradient sums, and the codebook update
+    // runs in two phases instead of the native fused step.
+    for (const [key, value] of got) assert.ok(Math.abs(value - want.get(key)!) <= 1e-6 * Math.max(1, Math.abs(value)), `${key}: ${value} vs ${want.get(key)}`);
+  }
+  const dataOf = (t: Trainer) => Object.fromEntries(Object.entries(t.model.params.exportWeights()).map(([n, w]) => [n, w.data]));
+  assertWeightsMatch(dataOf(parallel), dataOf(plain), data.length, 'one rank', 1e-6);
+  const [a, b] = [parallel.model.codebook.getState(), plain.model.codebook.getState()];
+  assert.ok(maxAbsDiff(Array.from(a.embedding), Array.from(b.embedding)) <= 1e-6, 'codebook');
+  assert.deepEqual(a.unusedCount, b.unusedCount);
+  for (const t of [plain, parallel]) {
+    t.dispose();
+    t.model.dispose();
+  }
+});
+
+test('a communicator refuses a second all-reduce and a malformed communicator', () => {
+  const model = new UniCodeModel(config, { seed: 3 });
+  assert.throws(() => new Trainer(model, { communicator: oneRank, allReduceGradients: (g) => g }), /communicator does its own all-reduce/);
+  assert.throws(() => new Trainer(model, { communicator: { ...oneRank, rank: 1 } }), /communicator must be a Communicator/);
+  assert.throws(() => new Trainer(model, { communicator: oneRank, checksumEvery: 0 }), /checksumEvery must be a positive integer, got 0/);
+  model.dispose();
 });

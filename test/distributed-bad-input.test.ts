@@ -1,0 +1,42 @@
+// Splitting a global batch, and the clear errors of data-parallel runs: a batch smaller than the
+// world, and no MPI in the addon. The mpirun case is skipped, with the reason, without MPI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { shardOf } from '../src/distributed/index.js';
+import { WORKER, mpiSkipReason, runJob, tempDir, workerEnv } from './distributed-support.js';
+
+test('shardOf splits every global batch contiguously, without overlap, the sizes differing by at most one', () => {
+  for (let size = 1; size <= 5; size++) {
+    for (let global = size; global <= 23; global++) {
+      const shards = Array.from({ length: size }, (_, rank) => shardOf(global, rank, size));
+      let next = 0;
+      for (const s of shards) {
+        assert.equal(s.offset, next, `global ${global}, size ${size}: shards are contiguous in rank order`);
+        assert.equal(s.global, global);
+        next += s.local;
+      }
+      assert.equal(next, global, `global ${global}, size ${size}: every clip is in exactly one shard`);
+      const sizes = shards.map((s) => s.local);
+      assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `global ${global}, size ${size}: ${sizes.join(', ')}`);
+    }
+  }
+  assert.deepEqual(shardOf(16, 0, 3), { offset: 0, local: 6, global: 16 });
+  assert.deepEqual(shardOf(16, 2, 3), { offset: 11, local: 5, global: 16 });
+  assert.throws(() => shardOf(2, 0, 3), /a global batch of 2 clips cannot be split over 3 ranks.*batch size >= the world size, 3/);
+  assert.throws(() => shardOf(4, 3, 3), /rank must be an integer in \[0, 3\)/);
+});
+
+test('a global batch smaller than the world size ends the job with a clear error', { skip: mpiSkipReason() }, () => {
+  const run = runJob({ batches: 1, batchSize: 2, epochs: 1, out: tempDir('small-batch') }, 3);
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /rank \d of 3 failed, ending the job: a global batch of 2 clips cannot be split over 3 ranks/);
+  assert.equal(run.results.length, 0);
+});
+
+test('asking for data parallelism without MPI in the addon says so and how to fix it', () => {
+  const job = { distributed: true, out: tempDir('no-mpi'), batches: 1, batchSize: 4, epochs: 1 };
+  const run = spawnSync(process.execPath, [WORKER, JSON.stringify(job)], { encoding: 'utf8', env: workerEnv({ UCMG_NATIVE: '0' }) });
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /data-parallel training needs MPI, but the native addon is not loaded: install MPI .*libopenmpi-dev openmpi-bin.*npm run build:native/);
+});

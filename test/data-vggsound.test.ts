@@ -263,3 +263,12 @@ test('broken VGGSound-AVEL inputs are refused with the file named', () => {
   fs.rmSync(path.join(dir, 'video', 'clipC.zip'));
   assert.throws(() => ds.readFeatures('video', [2]), invalid('clipC.zip', 'missing clip archive'));
 });
+
+test('a NaN in a VGGSound-AVEL clip is found when the dataset is opened, naming its zip, clip and modality', () => {
+  const { dir, options } = writeVggsound();
+  const audio = audioOf(1, 8);
+  audio[2 * 4 + 3] = NaN;
+  writeZip(path.join(dir, 'audio', 'clipB.zip'), { 'clipB.pkl': encodeNumpyPickle(float32Array(audio, [8, 4])) });
+  const file = path.join(dir, 'audio', 'clipB.zip');
+  assert.throws(() => openVggsoundAvelDataset(options), invalid(`${file}: clip 1 of modality 'audio' holds NaN`, 'segment 2, element 3'));
+});

@@ -1,7 +1,15 @@
 // The reset clock scaled to the run length: the published thresholds at the published length,
-// proportional elsewhere, halves rounded up, never below the documented minimums.
+// proportional elsewhere, halves rounded up, never below the documented minimums; and the pretrain
+// flags that set it reach the codebook, with the resets that fired in the run report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { readMetricsLog } from '../src/train/metricsLog.js';
 import { scaledResetClock } from '../src/train/resetClock.js';
 
 test('the published 300 / 100 at 3,000 steps, the same fractions of any other length', () => {
@@ -24,5 +32,73 @@ test('halves round up; short runs stop at deadAfter 3 and activeBelow 1', () => 
 test('a run length that is not a positive integer is refused, naming it', () => {
   for (const bad of [0, -5, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
     assert.throws(() => scaledResetClock(bad), /scaledResetClock: plannedSteps must be a positive integer/);
+  }
+});
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const TINY = ['--modalities', 'audio,text', '--clips', '40', '--batch-size', '8', '--backend', 'tfjs', '--tfjs', 'cpu'];
+
+function pretrain(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [MAIN, 'pretrain', ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Every code starts with its unused counter at -1 and most of the 96 are never chosen by 80 rows,
+ * so with deadAfter 3 the first dead codes (counter 4 > 3) are revived at step 5 and not before.
+ */
+function assertFirstResetsAtStep5(run: string, stdout: string): void {
+  const resets = readMetricsLog(path.join(run, 'metrics.jsonl')).map((r) => r.resetCodes as number);
+  assert.deepEqual(resets.slice(0, 4), [0, 0, 0, 0]);
+  assert.ok(resets[4] > 0, `resets per step: ${resets.join(', ')}`);
+  const report = JSON.parse(fs.readFileSync(path.join(run, 'report.json'), 'utf8'));
+  assert.equal(report.result.resetsFired, resets.reduce((a, b) => a + b, 0));
+  assert.match(stdout, new RegExp(`, ${report.result.resetsFired} dead-code resets fired;`));
+}
+
+test('pretrain --dead-after / --active-below reach the codebook, and the report counts the resets', () => {
+  const run = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-reset-')), 'run');
+  const flags = ['--dead-after', '3', '--active-below', '1'];
+  const { status, stdout, stderr } = pretrain([...TINY, '--max-steps', '6', ...flags, '--out', run]);
+  assert.equal(status, 0, stderr);
+  const report = JSON.parse(fs.readFileSync(path.join(run, 'report.json'), 'utf8'));
+  assert.deepEqual(report.resetClock, { deadAfter: 3, activeBelow: 1, scale: null, plannedSteps: 6 });
+  const { meta } = loadCheckpoint(path.join(run, 'checkpoint.ckpt'));
+  const config = meta.config as { deadAfter: number; activeBelow: number };
+  assert.deepEqual([config.deadAfter, config.activeBelow], [3, 1]);
+  assertFirstResetsAtStep5(run, stdout);
+});
+
+test('pretrain --reset-scale auto scales the clock to the planned steps', () => {
+  const run = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-reset-')), 'run');
+  // 6 planned steps: 300 * 6 / 3000 = 0.6 and 0.2, so the minimums 3 and 1.
+  const { status, stdout, stderr } = pretrain([...TINY, '--max-steps', '6', '--reset-scale', 'auto', '--out', run]);
+  assert.equal(status, 0, stderr);
+  const report = JSON.parse(fs.readFileSync(path.join(run, 'report.json'), 'utf8'));
+  assert.deepEqual(report.resetClock, { deadAfter: 3, activeBelow: 1, scale: 'auto', plannedSteps: 6 });
+  assertFirstResetsAtStep5(run, stdout);
+});
+
+test('pretrain refuses reset-clock flags that contradict each other or a resume, writing nothing', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-reset-'));
+  const out = path.join(root, 'run');
+  const cases: [string[], RegExp][] = [
+    [['--reset-scale', 'auto', '--dead-after', '30'], /--reset-scale auto sets --dead-after and --active-below itself/],
+    [['--dead-after', '5', '--active-below', '10'], /--dead-after \(5\) must be at least --active-below \(10\)/],
+    [['--active-below', '400'], /--dead-after \(300\) must be at least --active-below \(400\)/],
+    [
+      ['--resume', path.join(root, 'none.ckpt'), '--dead-after', '3'],
+      /--resume keeps the checkpoint's reset clock; drop --dead-after\n/,
+    ],
+    [['--reset-scale', 'fixed'], /--reset-scale must be one of auto; got 'fixed'/],
+    [['--dead-after', '0'], /--dead-after must be an integer >= 1/],
+  ];
+  for (const [args, pattern] of cases) {
+    // --resume takes the modalities from the checkpoint, so it goes without TINY's --modalities.
+    const data = args[0] === '--resume' ? TINY.slice(2) : TINY;
+    const { status, stderr } = pretrain([...data, '--max-steps', '1', ...args, '--out', out]);
+    assert.equal(status, 2, `${args.join(' ')}: ${stderr}`);
+    assert.match(stderr, pattern);
+    assert.ok(!fs.existsSync(out), `${args.join(' ')} wrote nothing`);
   }
 });

@@ -12,6 +12,19 @@ const options = {
   without: { kind: 'choice', choices: ABLATIONS, multiple: true, description: 'ablations: switch off CLUB, Cross-CPC, the cross-modal EMA terms, L_cmcm or dead-code reset' },
   epochs: { kind: 'int', default: 6, min: 1, description: 'epochs over the split' },
   'max-steps': { kind: 'int', min: 1, valueName: 'n', description: 'stop after this many steps in total (across resumes)' },
+  'dead-after': {
+    kind: 'int', min: 1, valueName: 'steps',
+    description: 'dead-code reset: a code unused for more than this many steps is revived [default: 300]',
+  },
+  'active-below': {
+    kind: 'int', min: 1, valueName: 'steps',
+    description: 'dead-code reset: codes used within this many steps are the donors [default: 100]',
+  },
+  'reset-scale': {
+    kind: 'choice', choices: ['auto'],
+    description: 'auto: scale --dead-after and --active-below to the planned steps as published, 300 and 100 at 3,000 '
+      + 'steps (round halves up, at least 3 and 1; docs/algorithm.md §3.5)',
+  },
   'batch-size': { kind: 'int', default: 80, min: 2, description: 'clips per step' },
   lr: { kind: 'number', default: 4e-4, min: 0, exclusiveMin: true, description: 'Adam learning rate' },
   'checkpoint-every': { kind: 'int', min: 1, valueName: 'steps', description: 'also checkpoint every this many steps [default: at the end only]' },

@@ -7,10 +7,13 @@ import { usageStats } from '../../report/codeUsage.js';
 import { ReportWriter } from '../../report/runReport.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 import { readMetricsLog } from '../../train/metricsLog.js';
+import { type ResetClock, scaledResetClock } from '../../train/resetClock.js';
 import { UsageError } from '../args.js';
 import { setupCompute } from '../computeSetup.js';
 import { checkOutputDir, createOutputDir, defaultRunDir } from '../outputDir.js';
-import { checkDataFitsModel, chooseSplits, encodeSplit, finalLosses, openDataFor, openDataForModel, requireFile, startPretraining } from '../pipeline.js';
+import {
+  checkDataFitsModel, chooseSplits, encodeSplit, finalLosses, openDataFor, openDataForModel, plannedSteps, requireFile, startPretraining,
+} from '../pipeline.js';
 import { packageVersion } from '../version.js';
 import type { PretrainOptions } from './pretrain.js';
 
@@ -18,6 +21,13 @@ export async function run(options: PretrainOptions): Promise<void> {
   const command = 'pretrain';
   if (options.resume !== undefined && (options.config !== undefined || options.modalities.length > 0 || options.without.length > 0)) {
     throw new UsageError('--resume takes the model from the checkpoint; drop --config, --modalities and --without', command);
+  }
+  const resetFlags = (['dead-after', 'active-below', 'reset-scale'] as const).filter((flag) => options[flag] !== undefined);
+  if (options.resume !== undefined && resetFlags.length > 0) {
+    throw new UsageError(`--resume keeps the checkpoint's reset clock; drop --${resetFlags.join(', --')}`, command);
+  }
+  if (options['reset-scale'] === 'auto' && resetFlags.length > 1) {
+    throw new UsageError('--reset-scale auto sets --dead-after and --active-below itself; give either', command);
   }
   const dir = checkOutputDir(options.out ?? defaultRunDir('pretrain'), options.force, command);
   let config;
@@ -37,6 +47,8 @@ export async function run(options: PretrainOptions): Promise<void> {
     ));
   }
   const splits = chooseSplits(dataset, options.split, command);
+  const planned = plannedSteps(dataset, splits.train, options['batch-size'], options.epochs, options['max-steps']);
+  if (options.resume === undefined) config = { ...config, ...resetClock(config, options, planned, command) };
   createOutputDir(dir, command);
   process.stderr.write(`pretrain: ${config.name} config, ${config.modalities}, data ${dataset.name} (${dataset.split(splits.train).length} clips in '${splits.train}'), op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}\n`);
 
@@ -56,6 +68,8 @@ export async function run(options: PretrainOptions): Promise<void> {
   const summary = await run.trainUntil(options['max-steps']);
   const writer = new ReportWriter(dir);
   const records = readMetricsLog(run.metricsLog);
+  // Dead codes revived over the whole run (the log spans resumes).
+  const resetsFired = records.reduce((sum, r) => sum + (typeof r.resetCodes === 'number' ? r.resetCodes : 0), 0);
   if (records.length > 0) await writer.svg('loss-curves.svg', lossCurvesSvg(records, { metrics: ['loss', 'perplexity'], title: `Pretraining (${config.name}, ${config.modalities})` }));
   const codes = await encodeSplit(run.model, dataset, dataset.split(splits.report), modalitiesOf(run.model.config.modalities));
   await writer.svg('code-usage.svg', codeUsageSvg(Object.fromEntries(codes.map((c) => [c.modality, c.usage])), { title: `Code usage on '${splits.report}'` }));
@@ -67,11 +81,24 @@ export async function run(options: PretrainOptions): Promise<void> {
     data: { source: options.data, name: dataset.name, trainSplit: splits.train, reportSplit: splits.report },
     config: run.model.config,
     training: { seed: options.seed, batchSize: options['batch-size'], learningRate: options.lr, epochs: options.epochs, maxSteps: options['max-steps'] ?? null, resumedFrom: options.resume ?? null },
-    result: { steps: summary.steps, epochs: summary.epochs, seconds: run.seconds, final: finalLosses(summary.last) },
+    resetClock: {
+      deadAfter: run.model.config.deadAfter, activeBelow: run.model.config.activeBelow, scale: options['reset-scale'] ?? null, plannedSteps: planned,
+    },
+    result: { steps: summary.steps, epochs: summary.epochs, seconds: run.seconds, resetsFired, final: finalLosses(summary.last) },
     codeUsage: Object.fromEntries(codes.map((c) => [c.modality, usageStats(c.usage)])),
     files: { checkpoint: path.basename(run.checkpoint), metrics: path.basename(run.metricsLog) },
   });
   run.model.dispose();
   dataset.close();
-  process.stdout.write(`pretrained ${summary.steps} steps in ${run.seconds.toFixed(1)} s; wrote ${[run.checkpoint, run.metricsLog, ...writer.files].join(', ')}\n`);
+  process.stdout.write(`pretrained ${summary.steps} steps in ${run.seconds.toFixed(1)} s, ${resetsFired} dead-code resets fired; wrote ${[run.checkpoint, run.metricsLog, ...writer.files].join(', ')}\n`);
+}
+
+/** The dead-code reset thresholds of --dead-after, --active-below or --reset-scale auto (docs/algorithm.md §3.5). */
+function resetClock(config: ModelConfig, options: PretrainOptions, planned: number, command: string): ResetClock {
+  if (options['reset-scale'] === 'auto') return scaledResetClock(planned);
+  const clock = { deadAfter: options['dead-after'] ?? config.deadAfter, activeBelow: options['active-below'] ?? config.activeBelow };
+  if (clock.deadAfter < clock.activeBelow) {
+    throw new UsageError(`--dead-after (${clock.deadAfter}) must be at least --active-below (${clock.activeBelow})`, command);
+  }
+  return clock;
 }

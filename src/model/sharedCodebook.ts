@@ -199,9 +199,10 @@ export class SharedCodebook {
     return { state: this.state };
   }
 
+  /** Returns to `snapshot`'s state; also frees the embedding tensor, so a failed step leaves none behind. */
   rollback(snapshot: CodebookSnapshot): void {
     this.live('rollback');
-    if (snapshot.state !== this.state) this.replaceState(snapshot.state);
+    this.replaceState(snapshot.state);
   }
 
   /** The current embedding as a tensor [M, D]; owned by the codebook (do not dispose). */

@@ -18,6 +18,21 @@ export interface AdamMeta {
 interface AdamInternals {
   accBeta1: tf.Variable;
   accBeta2: tf.Variable;
+  accumulatedFirstMoment: { variable: tf.Variable }[];
+  accumulatedSecondMoment: { variable: tf.Variable }[];
+  iterations_: number | undefined;
+}
+
+/**
+ * The optimizer's whole state at one moment, for undoing a failed step. Its tensors share data
+ * with the optimizer's (tfjs tensors are immutable; a step assigns new ones), so it costs no copy.
+ */
+export interface AdamSnapshot {
+  readonly iterations: number;
+  readonly tensors: tf.Tensor[];
+  /** How many moment pairs existed (the optimizer creates them on its first update). */
+  readonly moments: number;
+  dispose(): void;
 }
 
 export class ResumableAdam extends tf.AdamOptimizer {
@@ -33,6 +48,29 @@ export class ResumableAdam extends tf.AdamOptimizer {
   setLearningRate(value: number): void {
     if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`setLearningRate: value must be a finite number > 0, got ${value}`);
     this.learningRate = value;
+  }
+
+  snapshot(): AdamSnapshot {
+    const internals = this as unknown as AdamInternals;
+    const moments = internals.accumulatedFirstMoment.length;
+    const tensors = [internals.accBeta1, internals.accBeta2,
+      ...internals.accumulatedFirstMoment.map((m) => m.variable), ...internals.accumulatedSecondMoment.map((m) => m.variable)]
+      .map((v) => tf.clone(v));
+    return { iterations: this.iterations, tensors, moments, dispose: () => tf.dispose(tensors) };
+  }
+
+  /** Puts back the state of `snapshot` (which stays the caller's to dispose). */
+  rollback(snapshot: AdamSnapshot): void {
+    const internals = this as unknown as AdamInternals;
+    const [beta1, beta2, ...moments] = snapshot.tensors;
+    internals.accBeta1.assign(beta1);
+    internals.accBeta2.assign(beta2);
+    for (const [list, offset] of [[internals.accumulatedFirstMoment, 0], [internals.accumulatedSecondMoment, snapshot.moments]] as const) {
+      list.slice(snapshot.moments).forEach((m) => m.variable.dispose());
+      list.length = snapshot.moments;
+      list.forEach((m, i) => m.variable.assign(moments[offset + i]));
+    }
+    internals.iterations_ = snapshot.iterations;
   }
 
   /** Applies gradients given in `order` (the same order every step: Adam keys its moments by position). */

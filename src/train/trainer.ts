@@ -7,11 +7,16 @@
 //   5. each clipping group's gradient clipped to norm 0.5 on its own (see clipGroups.ts: by default
 //      as published, all encoders as one group and all decoders as one), then one Adam step
 //      (lr 4e-4, MultiStepLR per epoch).
-// A step's inputs are validated before anything changes; if a step fails later (non-finite loss
-// or gradients, a failing all-reduce), the codebook and the RNG are rolled back and no main weight
-// changes (the CLUB nets may already have taken their inner steps).
-import type { Modality, ModelConfig } from '../model/config.js';
-import { validateConfig } from '../model/config.js';
+// A step's inputs (batch shapes, values and size) are validated before anything changes. The
+// main Adam step is the commit point; a step that fails before it (non-finite loss or gradients,
+// a failing all-reduce) leaves the weights, the optimizers, the CLUB nets, the codebook and the RNG
+// exactly as they were, and no tensor behind (stepUndo.ts).
+//
+// Where things live: hyperparameters.ts (defaults, resolution), clipGroups.ts (which gradients share
+// a clip), trainingCheckpoint.ts (what a checkpoint holds, save and restore), stepUndo.ts (rollback),
+// metricsLog.ts (the JSON Lines log). Seams: allReduceGradients, communicator, replayDraws,
+// inspectGradients and afterPhase (TrainerOptions).
+import type { Modality } from '../model/config.js';
 import { type ForwardContext, trainingContext } from '../model/layers/context.js';
 import type { Communicator } from '../distributed/communicator.js';
 import { DataParallel } from '../distributed/dataParallel.js';
@@ -19,25 +24,22 @@ import type { CodebookForward } from '../model/sharedCodebook.js';
 import { type UniCodeModelOptions, UniCodeModel } from '../model/uniCode.js';
 import { tf } from '../tfjs.js';
 import { Progress, type ProgressStream } from '../util/progress.js';
-import { Rng, type RngState } from '../util/rng.js';
-import { type AdamMeta, ResumableAdam } from './adam.js';
-import { type CheckpointPayload, type CheckpointTensor, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { Rng } from '../util/rng.js';
+import { ResumableAdam } from './adam.js';
+import { variableGradsOrNothing } from './gradients.js';
+import { StepUndo } from './stepUndo.js';
+import { type CheckpointPayload, loadCheckpoint } from './checkpoint.js';
 import { MetricsLog } from './metricsLog.js';
 import { type ModelBatch, type PairedBatch, type PairedBatchSource, prepareBatch, toBatchSource } from './pairedBatchSource.js';
 import { PhaseTimer, type PhaseTimings } from './phaseTimer.js';
-import { type ClipGroup, type ClipGrouping, CLIP_GROUPINGS, clipGroupsOf } from './clipGroups.js';
+import { type ClipGroup, clipGroupsOf } from './clipGroups.js';
+import { type TrainerHyperparameters, resolveHyperparameters } from './hyperparameters.js';
+import {
+  type OptimizerSlot, type TrainingState, readTrainingCheckpoint, restoreTrainingState, saveTrainingCheckpoint,
+} from './trainingCheckpoint.js';
 import { clipScale, gradientNorms, multiStepLr } from './schedule.js';
 
-export interface TrainerHyperparameters {
-  learningRate: number;
-  clubLearningRate: number;
-  clubSteps: number;
-  clipNorm: number;
-  milestones: number[];
-  gamma: number;
-  /** Which parameters share one clip (default 'published'). */
-  clipGroups: ClipGrouping;
-}
+export { DEFAULT_HYPERPARAMETERS, type TrainerHyperparameters } from './hyperparameters.js';
 
 /** One clipping group's gradients as the clip sees them (after any all-reduce). */
 export interface GroupGradients {
@@ -71,6 +73,11 @@ export interface TrainerOptions extends Partial<TrainerHyperparameters> {
   /** Test and debugging seam: every clipping group's gradients, called once per step before the clip. */
   inspectGradients?: (groups: GroupGradients[]) => void;
   /**
+   * Test seam: called after each phase of a step before its commit point (the main Adam step).
+   * An exception thrown here fails the step, which must then leave no trace (see stepUndo.ts).
+   */
+  afterPhase?: (phase: StepPhase) => void;
+  /**
    * Synchronous data parallelism (src/distributed): each step's batch is the global batch, every
    * rank trains on its shard, and every rank ends the step with the same weights and codebook as
    * one process on the whole batch. Rank 0 alone writes checkpoints, metrics and progress.
@@ -79,6 +86,10 @@ export interface TrainerOptions extends Partial<TrainerHyperparameters> {
   /** With a communicator: compare all ranks' state every this many steps and at the end (default 10). */
   checksumEvery?: number;
 }
+
+/** A step's phases in order; the main Adam step follows 'clip' and commits the step. */
+export const STEP_PHASES = ['draws', 'club', 'gradients', 'codebook', 'clip'] as const;
+export type StepPhase = (typeof STEP_PHASES)[number];
 
 export interface TrainOptions {
   epochs: number;
@@ -133,19 +144,8 @@ interface Encoded {
   clubFeature: tf.Tensor[];
 }
 
-export const CHECKPOINT_KIND = 'unicode-cmg/pretrain';
-const CHECKPOINT_FORMAT_VERSION = 1;
+export { CHECKPOINT_KIND } from './trainingCheckpoint.js';
 const FORWARD_PHASES = ['encoders', 'codebook', 'club', 'cpc', 'decoders'] as const;
-
-export const DEFAULT_HYPERPARAMETERS: Readonly<TrainerHyperparameters> = {
-  learningRate: 4e-4,
-  clubLearningRate: 1e-3,
-  clubSteps: 5,
-  clipNorm: 0.5,
-  milestones: [10, 20, 30],
-  gamma: 0.5,
-  clipGroups: 'published',
-};
 
 export class Trainer {
   readonly model: UniCodeModel;
@@ -165,6 +165,8 @@ export class Trainer {
   private readonly clipGroups: ClipGroup[];
   /** CLUB parameters whose main-loss gradient is measured for the clip report (published grouping). */
   private readonly measuredClubNames: string[];
+  /** Every CLUB parameter (they step in the inner loop, before the commit point). */
+  private readonly clubNames: string[];
   private readonly mainOptimizer: ResumableAdam;
   private readonly clubOptimizers = new Map<Modality, ResumableAdam>();
   private readonly parallel: DataParallel | null;
@@ -195,6 +197,7 @@ export class Trainer {
     this.mainNames = model.mainGroups().flatMap((g) => model.params.namesIn(g));
     this.clipGroups = clipGroupsOf(model, this.hyper.clipGroups);
     this.measuredClubNames = this.clipGroups.filter((g) => !g.applied).flatMap((g) => g.params);
+    this.clubNames = model.params.groups().filter((g) => g.startsWith('club.')).flatMap((g) => model.params.namesIn(g));
     this.mainOptimizer = new ResumableAdam(this.hyper.learningRate);
     if (model.config.useClub) {
       for (const m of model.modalities) this.clubOptimizers.set(m, new ResumableAdam(this.hyper.clubLearningRate));
@@ -203,17 +206,10 @@ export class Trainer {
 
   /** A model and trainer rebuilt from a checkpoint (its config, seeds and hyperparameters unless overridden). */
   static async fromCheckpoint(path: string, options: TrainerOptions & Omit<UniCodeModelOptions, 'seed'> = {}): Promise<Trainer> {
-    const payload = loadCheckpoint(path);
-    const meta = checkpointMeta(payload, path);
-    const config = meta.config as ModelConfig;
-    try {
-      validateConfig(config);
-    } catch (err) {
-      throw new Error(`${path}: the checkpoint's config is invalid: ${(err as Error).message}`);
-    }
+    const { payload, recipe } = readTrainingCheckpoint(path);
     const { backend, allReduce, ...trainerOptions } = options;
-    const model = new UniCodeModel(config, { seed: meta.modelSeed as number, backend, allReduce });
-    const trainer = new Trainer(model, { ...(meta.trainer as TrainerHyperparameters), seed: meta.trainerSeed as number, ...trainerOptions });
+    const model = new UniCodeModel(recipe.config, { seed: recipe.modelSeed, backend, allReduce });
+    const trainer = new Trainer(model, { ...recipe.hyper, seed: recipe.trainerSeed, ...trainerOptions });
     await trainer.restorePayload(payload, path);
     return trainer;
   }
@@ -272,26 +268,35 @@ export class Trainer {
   }
 
   private async runStep(batch: ModelBatch): Promise<StepMetrics> {
-    const rngBefore = this.rng.getState();
-    const codebookBefore = this.model.codebook.getState();
+    this.checkBatchSize(this.parallel?.shard.global ?? batch.size);
+    const undo = new StepUndo({
+      rng: this.rng,
+      codebook: this.model.codebook,
+      variables: this.clubNames.map((n) => this.model.params.get(n)),
+      optimizers: [...this.clubOptimizers.values()],
+    });
     const timer = new PhaseTimer();
     try {
       const drawn = this.drawStep(this.parallel?.shard.global ?? batch.size);
       const draws = this.options.replayDraws?.(drawn) ?? drawn;
+      this.options.afterPhase?.('draws');
       const club = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : { loglikeli: {}, lastGrads: new Map() };
       const clubLoglikeli = club.loglikeli;
       let main: ReturnType<Trainer['mainGradients']>;
       try {
+        this.options.afterPhase?.('club');
         main = this.mainGradients(batch, draws, timer);
       } catch (err) {
         club.lastGrads.forEach((g) => g.dispose());
         throw err;
       }
       try {
+        this.options.afterPhase?.('gradients');
         const local = Array.from(main.terms.dataSync());
         const terms = this.parallel === null ? local : this.parallel.globalTerms(local, 2 * batch.modalities.length);
         if (!terms.every(Number.isFinite)) throw new Error(`step ${this.globalStep + 1}: a loss term is not finite (${this.describeTerms(terms)})`);
         const report = await timer.timeAsync('codebook', () => this.model.codebook.update(main.codebook, draws.emaSeed));
+        this.options.afterPhase?.('codebook');
         if (this.parallel !== null) [report.equalNum] = this.parallel.sumCounts([report.equalNum]);
         const gradNorm = await this.applyMainGradients(main.grads, this.clubClipGradients(main.clubGrads, club.lastGrads), timer);
         this.globalStep++;
@@ -306,9 +311,18 @@ export class Trainer {
         club.lastGrads.forEach((g) => g.dispose());
       }
     } catch (err) {
-      this.rng.setState(rngBefore);
-      this.model.codebook.setState(codebookBefore);
+      undo.rollback();
       throw err;
+    } finally {
+      undo.release();
+    }
+  }
+
+  /** CLUB's negative pairs and Cross-CPC's contrast compare the clips of a batch with each other. */
+  private checkBatchSize(clips: number): void {
+    const { useClub, useCpc } = this.model.config;
+    if ((useClub || useCpc) && clips < 2) {
+      throw new RangeError(`step: the batch has ${clips} clip; ${useClub ? 'CLUB' : 'Cross-CPC'} needs at least 2 to compare clips with each other`);
     }
   }
 
@@ -357,7 +371,7 @@ export class Trainer {
           batch.modalities.forEach((mod, i) => {
             const club = this.model.club(mod);
             const names = this.model.params.namesIn(`club.${mod}`);
-            let { value, grads } = tf.variableGrads(() => tf.neg(club.loglikeli(pairs[i].x, pairs[i].y)), names.map((n) => this.model.params.get(n)));
+            let { value, grads } = variableGradsOrNothing(() => tf.neg(club.loglikeli(pairs[i].x, pairs[i].y)), names.map((n) => this.model.params.get(n)));
             if (this.parallel !== null) ({ value, grads } = this.parallel.globalMean(value, grads));
             try {
               const cost = value.dataSync()[0];
@@ -392,12 +406,13 @@ export class Trainer {
     const m = this.model;
     const k = batch.modalities.length;
     let codebook: CodebookForward | undefined;
-    let terms: tf.Tensor1D | undefined;
+    // Kept past the tape; a property, as TypeScript does not see assignments made in closures.
+    const kept: { terms?: tf.Tensor1D } = {};
     let accuracies: number[][] | null = null;
     const forwardBefore = timer.sum(FORWARD_PHASES);
     const start = performance.now();
     const variables = [...this.mainNames, ...this.measuredClubNames].map((n) => m.params.get(n));
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = variableGradsOrNothing(() => {
       const encoded = timer.time('encoders', () => this.encodeAll(batch, this.forwardContext(draws.dropoutSeed)));
       const gather = this.parallel?.gather ?? (<T>(x: T) => x);
       const cb = timer.time('codebook', () => m.codebook.forward(encoded.z, gather));
@@ -411,15 +426,15 @@ export class Trainer {
       const zero = tf.scalar(0);
       // Term order: recon[k], commitment[k], mi[k], cpc, cmcm (see metrics()).
       const stacked = tf.stack([...recon, ...cb.commitment, ...(mi.length === k ? mi : Array(k).fill(zero)), cpc?.loss ?? zero, cb.cmcm ?? zero]);
-      terms = tf.keep(stacked) as tf.Tensor1D;
+      kept.terms = tf.keep(stacked) as tf.Tensor1D;
       // Data-parallel: shard means weighted by the shard's share, gathered-batch terms as they are.
       return (this.parallel === null ? tf.sum(stacked) : tf.sum(tf.mul(stacked, this.parallel.lossWeights(2 * k, stacked.size)))) as tf.Scalar;
-    }, variables);
+    }, variables, () => kept.terms?.dispose());
     timer.add('backward', performance.now() - start - (timer.sum(FORWARD_PHASES) - forwardBefore));
     value.dispose();
     const ordered = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
     const main = this.mainNames.length;
-    return { codebook: codebook!, terms: terms!, accuracies, grads: ordered.slice(0, main), clubGrads: ordered.slice(main) };
+    return { codebook: codebook!, terms: kept.terms!, accuracies, grads: ordered.slice(0, main), clubGrads: ordered.slice(main) };
   }
 
   /**
@@ -456,6 +471,7 @@ export class Trainer {
       })));
       const bad = this.clipGroups.filter((_, i) => !Number.isFinite(norms[i])).map((g) => g.name);
       if (bad.length > 0) throw new Error(`step ${this.globalStep + 1}: non-finite gradients in ${bad.join(', ')}`);
+      this.options.afterPhase?.('clip');
       const scaleOf = new Map(this.clipGroups.flatMap((g, i) => g.params.map((n) => [n, scales[i]] as const)));
       replace(this.mainNames.map((n, i) => (scaleOf.get(n)! === 1 ? current[i] : tf.mul(current[i], scaleOf.get(n)!))));
       this.mainOptimizer.applyOrdered(this.mainNames.map((n, i) => ({ engineName: this.model.params.engineName(n), grad: current[i] })));
@@ -526,31 +542,7 @@ export class Trainer {
 
   /** Writes weights, optimizer states, codebook, position, config and RNG state (atomically). */
   async saveCheckpoint(path: string): Promise<void> {
-    const tensors: Record<string, CheckpointTensor> = {};
-    for (const [name, w] of Object.entries(this.model.params.exportWeights())) tensors[`param.${name}`] = w;
-    const cb = this.model.codebook.getState();
-    tensors['codebook.embedding'] = { dtype: 'float32', shape: [cb.m, cb.d], data: cb.embedding };
-    tensors['codebook.emaCount'] = { dtype: 'float32', shape: [cb.m], data: cb.emaCount };
-    tensors['codebook.emaWeight'] = { dtype: 'float32', shape: [cb.m, cb.d], data: cb.emaWeight };
-    tensors['codebook.unusedCount'] = { dtype: 'int32', shape: [cb.m], data: cb.unusedCount };
-    const optimizers: Record<string, AdamMeta> = {};
-    for (const [key, opt, names] of this.optimizerList()) {
-      const state = await opt.exportState(`optimizer.${key}`, names);
-      optimizers[key] = state.meta;
-      Object.assign(tensors, state.tensors);
-    }
-    const meta = {
-      kind: CHECKPOINT_KIND,
-      version: CHECKPOINT_FORMAT_VERSION,
-      config: this.model.config as unknown as Record<string, unknown>,
-      modelSeed: this.model.seed,
-      trainerSeed: this.seed,
-      trainer: { ...this.hyper },
-      position: { globalStep: this.globalStep, epoch: this.epoch, stepInEpoch: this.stepInEpoch },
-      rng: this.rng.getState() as unknown as Record<string, unknown>,
-      optimizers: optimizers as unknown as Record<string, unknown>,
-    };
-    saveCheckpoint(path, { meta, tensors });
+    await saveTrainingCheckpoint(path, this.checkpointState());
   }
 
   /**
@@ -562,121 +554,31 @@ export class Trainer {
   }
 
   private async restorePayload(payload: CheckpointPayload, path: string): Promise<void> {
-    const meta = checkpointMeta(payload, path);
-    const differences = configDifferences(meta.config as ModelConfig, this.model.config);
-    if (differences.length > 0) {
-      throw new Error(`${path}: the checkpoint was written for a different model config (${differences.join('; ')})`);
-    }
-    const weights: Record<string, CheckpointTensor> = {};
-    for (const [key, t] of Object.entries(payload.tensors)) if (key.startsWith('param.')) weights[key.slice('param.'.length)] = t;
-    const fail = (what: string): never => { throw new Error(`${path}: ${what}`); };
-    try {
-      this.model.params.checkWeights(weights);
-    } catch (err) {
-      fail((err as Error).message);
-    }
-    const tensor = (key: string) => payload.tensors[key] ?? fail(`missing tensor ${key}`);
-    const m = this.model.codebook.size;
-    const d = this.model.codebook.dim;
-    const codebookState = {
-      embedding: tensor('codebook.embedding').data as Float32Array,
-      emaCount: tensor('codebook.emaCount').data as Float32Array,
-      emaWeight: tensor('codebook.emaWeight').data as Float32Array,
-      unusedCount: tensor('codebook.unusedCount').data as Int32Array,
-      m, d,
-    };
-    const position = meta.position as { globalStep: number; epoch: number; stepInEpoch: number } | undefined;
-    for (const key of ['globalStep', 'epoch', 'stepInEpoch'] as const) {
-      if (!Number.isInteger(position?.[key]) || position![key] < 0) fail(`meta.position.${key} is missing or invalid`);
-    }
-    let rngState: RngState;
-    const optimizerMeta = (meta.optimizers ?? {}) as Record<string, AdamMeta>;
-    try {
-      this.model.codebook.checkState(codebookState, 'restore');
-      rngState = Rng.fromState(meta.rng as unknown as RngState).getState();
-      for (const [key, , names] of this.optimizerList()) {
-        ResumableAdam.checkState(`optimizer.${key}`, optimizerMeta[key], payload.tensors, names.map((n) => ({ name: n, shape: [...this.model.params.get(n).shape] })));
-      }
-    } catch (err) {
-      fail((err as Error).message);
-    }
-    // Everything checked: assign.
-    this.model.params.importWeights(weights);
-    this.model.codebook.setState(codebookState);
-    for (const [key, opt, names] of this.optimizerList()) {
-      await opt.importState(`optimizer.${key}`, optimizerMeta[key], payload.tensors, names.map((n) => ({
-        name: n, engineName: this.model.params.engineName(n), shape: [...this.model.params.get(n).shape],
-      })));
-    }
-    this.rng.setState(rngState!);
-    this.globalStep = position!.globalStep;
-    this.epoch = position!.epoch;
-    this.stepInEpoch = position!.stepInEpoch;
+    const position = await restoreTrainingState(payload, path, this.checkpointState());
+    this.globalStep = position.globalStep;
+    this.epoch = position.epoch;
+    this.stepInEpoch = position.stepInEpoch;
     this.mainOptimizer.setLearningRate(this.currentLr());
   }
 
-  private optimizerList(): [string, ResumableAdam, string[]][] {
-    const list: [string, ResumableAdam, string[]][] = [['main', this.mainOptimizer, this.mainNames]];
-    for (const [mod, opt] of this.clubOptimizers) list.push([`club.${mod}`, opt, this.model.params.namesIn(`club.${mod}`)]);
-    return list;
+  /** The parts of this trainer a checkpoint holds (see trainingCheckpoint.ts). */
+  private checkpointState(): TrainingState {
+    const optimizers: OptimizerSlot[] = [{ key: 'main', optimizer: this.mainOptimizer, names: this.mainNames }];
+    for (const [mod, optimizer] of this.clubOptimizers) {
+      optimizers.push({ key: `club.${mod}`, optimizer, names: this.model.params.namesIn(`club.${mod}`) });
+    }
+    return {
+      model: this.model,
+      trainerSeed: this.seed,
+      hyper: this.hyper,
+      position: { globalStep: this.globalStep, epoch: this.epoch, stepInEpoch: this.stepInEpoch },
+      rng: this.rng,
+      optimizers,
+    };
   }
 
   dispose(): void {
     this.mainOptimizer.dispose();
     for (const opt of this.clubOptimizers.values()) opt.dispose();
   }
-}
-
-function resolveHyperparameters(options: TrainerOptions): TrainerHyperparameters {
-  if (options === null || typeof options !== 'object') throw new TypeError('Trainer: options must be an object');
-  const h = { ...DEFAULT_HYPERPARAMETERS, milestones: [...DEFAULT_HYPERPARAMETERS.milestones] };
-  const positive = (key: 'learningRate' | 'clubLearningRate' | 'clipNorm' | 'gamma') => {
-    const v = options[key];
-    if (v === undefined) return;
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`Trainer: options.${key} must be a finite number > 0, got ${String(v)}`);
-    h[key] = v;
-  };
-  positive('learningRate');
-  positive('clubLearningRate');
-  positive('clipNorm');
-  positive('gamma');
-  if (options.clubSteps !== undefined) {
-    if (!Number.isInteger(options.clubSteps) || options.clubSteps < 0) throw new RangeError(`Trainer: options.clubSteps must be a non-negative integer, got ${String(options.clubSteps)}`);
-    h.clubSteps = options.clubSteps;
-  }
-  if (options.milestones !== undefined) {
-    if (!Array.isArray(options.milestones) || options.milestones.some((m) => !Number.isInteger(m) || m < 0)) {
-      throw new RangeError('Trainer: options.milestones must be an array of non-negative integers (epochs)');
-    }
-    h.milestones = [...options.milestones];
-  }
-  if (options.clipGroups !== undefined) {
-    if (!CLIP_GROUPINGS.includes(options.clipGroups)) {
-      throw new RangeError(`Trainer: options.clipGroups must be one of ${CLIP_GROUPINGS.map((g) => `'${g}'`).join(', ')}, got ${String(options.clipGroups)}`);
-    }
-    h.clipGroups = options.clipGroups;
-  }
-  return h;
-}
-
-function checkpointMeta(payload: CheckpointPayload, path: string): Record<string, unknown> {
-  const meta = payload.meta;
-  if (meta.kind !== CHECKPOINT_KIND) throw new Error(`${path}: not a pretraining checkpoint (kind ${JSON.stringify(meta.kind)}, expected ${JSON.stringify(CHECKPOINT_KIND)})`);
-  if (meta.version !== CHECKPOINT_FORMAT_VERSION) throw new Error(`${path}: pretraining checkpoint version ${String(meta.version)} is not supported (expected ${CHECKPOINT_FORMAT_VERSION})`);
-  if (meta.config === null || typeof meta.config !== 'object') throw new Error(`${path}: the checkpoint has no model config`);
-  if (!Number.isSafeInteger(meta.modelSeed) || !Number.isSafeInteger(meta.trainerSeed)) throw new Error(`${path}: the checkpoint's seeds are missing`);
-  return meta;
-}
-
-/** Fields (other than the name) where two configs differ, "field: a (checkpoint) vs b (model)". */
-function configDifferences(saved: ModelConfig, current: ModelConfig): string[] {
-  const keys = new Set([...Object.keys(saved), ...Object.keys(current)]);
-  keys.delete('name');
-  const out: string[] = [];
-  for (const key of keys) {
-    const a = JSON.stringify((saved as unknown as Record<string, unknown>)[key]);
-    const b = JSON.stringify((current as unknown as Record<string, unknown>)[key]);
-    if (a !== b) out.push(`${key}: ${a} (checkpoint) vs ${b} (this model)`);
-  }
-  return out;
 }

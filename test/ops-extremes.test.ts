@@ -41,16 +41,20 @@ for (const { backend, skip } of BACKENDS) {
     const { state, z, indices } = stepInputs(6, 3);
     state.unusedCount.set([0, 0, INT32_MAX, INT32_MAX - 1, -1, 5]);
     // deadAfter at its maximum: no counter is ever past it, so none is reset.
-    const { state: next } = mmEmaStep(state, z, indices, { seed: 1, segmentsPerClip: 2, deadAfter: INT32_MAX, backend });
+    const options = { seed: 1, segmentsPerClip: 2, deadAfter: INT32_MAX, backend };
+    const { state: next } = mmEmaStep(state, z, indices, options);
     assert.deepEqual(Array.from(next.unusedCount), [0, 0, INT32_MAX, INT32_MAX, 0, 6]);
   });
 }
 
 /** Values of magnitude up to 3e38 (float32 max is 3.4e38), deterministic. */
-const huge = (shape: number[], phase: number) =>
-  tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => 3e38 * Math.sin(1.7 * i + phase)), shape);
+const huge = (shape: number[], phase: number) => {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: size }, (_, i) => 3e38 * Math.sin(1.7 * i + phase)), shape);
+};
 
-test('codeMatchingLoss on inputs near the float32 limit: tfjs is finite and agrees with cpu', { skip: BACKENDS[1].skip }, () => {
+const cpuSkip = BACKENDS[1].skip;
+test('codeMatchingLoss on inputs near the float32 limit: tfjs is finite and agrees with cpu', { skip: cpuSkip }, () => {
   tf.tidy(() => {
     const z = [0, 1, 2].map((k) => huge([3, 2, 4], k) as tf.Tensor3D);
     const codebook = huge([5, 4], 7) as tf.Tensor2D;
@@ -58,7 +62,8 @@ test('codeMatchingLoss on inputs near the float32 limit: tfjs is finite and agre
     const tfjs = codeMatchingLoss(z, codebook, { backend: 'tfjs' }).dataSync()[0];
     assert.ok(Number.isFinite(cpu), `cpu gives ${cpu}`);
     assertClose([tfjs], [cpu], 1e-5, 'loss on 3e38 inputs');
-    const grads = tf.grads((...zs: tf.Tensor[]) => codeMatchingLoss(zs as tf.Tensor3D[], codebook, { backend: 'tfjs' }))(z);
+    const loss = (...zs: tf.Tensor[]) => codeMatchingLoss(zs as tf.Tensor3D[], codebook, { backend: 'tfjs' });
+    const grads = tf.grads(loss)(z);
     for (const g of grads) assert.ok(Array.from(g.dataSync()).every(Number.isFinite), 'finite gradients');
   });
 });
@@ -70,7 +75,8 @@ test('tfjs fallbacks too large for the wasm heap are refused up front, and tfjs 
     // 2^16 rows against 2^14 codes: one [B*T, M] matrix alone is 4 GiB.
     const z = [0, 1].map(() => tf.ones([1024, 64, 1]) as tf.Tensor3D);
     assert.throws(() => codeMatchingLoss(z, tf.ones([16384, 1]) as tf.Tensor2D, { backend: 'tfjs' }),
-      /^Error: codeMatchingLoss: the tfjs fallback needs about [\d.]+ GiB for K = 2 modalities of B\*T = 65536 rows against M = 16384 codes .*run it on the cpu or cuda backend/);
+      new RegExp('^Error: codeMatchingLoss: the tfjs fallback needs about [\\d.]+ GiB for K = 2 modalities of ' +
+        'B\\*T = 65536 rows against M = 16384 codes .*run it on the cpu or cuda backend'));
     // B = 2^16: one B x B score matrix alone is 16 GiB.
     const rows = [0, 1].map(() => tf.ones([65536, 1]) as tf.Tensor2D);
     assert.throws(() => infoNceLoss(rows, rows, [[0, 1], [1, 0]], { backend: 'tfjs' }),
@@ -78,5 +84,6 @@ test('tfjs fallbacks too large for the wasm heap are refused up front, and tfjs 
   });
   assert.equal(tf.memory().numTensors, before, 'nothing leaked');
   assert.equal(tf.getBackend(), 'wasm');
-  assert.deepEqual(Array.from(tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2])).dataSync()), [19, 22, 43, 50]);
+  const product = tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2]));
+  assert.deepEqual(Array.from(product.dataSync()), [19, 22, 43, 50]);
 });

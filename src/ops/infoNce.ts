@@ -90,7 +90,8 @@ export function infoNceLoss(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weight
 
   if (backend === 'tfjs') {
     // Per ordered pair about ten [B, B] intermediates (scores, log-sum-exp, softmax), twice with the gradient.
-    checkTfjsHeap(OP, 2 * 10 * k * k * b * b, `K = ${k} modalities of B = ${b} rows (${k * k} score matrices of B x B)`);
+    checkTfjsHeap(OP, 2 * 10 * k * k * b * b,
+      `K = ${k} modalities of B = ${b} rows (${k * k} score matrices of B x B)`);
     return infoNceTfjs(targets, preds, flatWeights);
   }
 

@@ -166,11 +166,14 @@ function checkState(op: string, state: unknown): CodebookState {
 
 function resolveApplyOptions(op: string, o: Record<string, unknown>): ResolvedApplyOptions {
   if (o.seed === undefined) fail(op, 'opts.seed is required (a uint32 driving the dead-code reset)');
+  const counter = { integer: true, min: 0, max: INT32_MAX };
+  const option = <K extends keyof typeof MM_EMA_DEFAULTS>(key: K, rule: Parameters<typeof checkNumber>[3]): number =>
+    (o[key] === undefined ? MM_EMA_DEFAULTS[key] : checkNumber(op, `opts.${key}`, o[key], rule));
   return {
-    decay: o.decay === undefined ? MM_EMA_DEFAULTS.decay : checkNumber(op, 'opts.decay', o.decay, { min: 0, below: 1 }),
-    epsilon: o.epsilon === undefined ? MM_EMA_DEFAULTS.epsilon : checkNumber(op, 'opts.epsilon', o.epsilon, { above: 0 }),
-    deadAfter: o.deadAfter === undefined ? MM_EMA_DEFAULTS.deadAfter : checkNumber(op, 'opts.deadAfter', o.deadAfter, { integer: true, min: 0, max: INT32_MAX }),
-    activeBelow: o.activeBelow === undefined ? MM_EMA_DEFAULTS.activeBelow : checkNumber(op, 'opts.activeBelow', o.activeBelow, { integer: true, min: 0, max: INT32_MAX }),
+    decay: option('decay', { min: 0, below: 1 }),
+    epsilon: option('epsilon', { above: 0 }),
+    deadAfter: option('deadAfter', counter),
+    activeBelow: option('activeBelow', counter),
     seed: checkNumber(op, 'opts.seed', o.seed, { integer: true, min: 0, max: 0xffffffff }),
     resetEma: o.resetEma === undefined ? false : checkBoolean(op, 'opts.resetEma', o.resetEma),
   };

@@ -3,6 +3,7 @@
 // An explicit request that cannot be honoured is an error, never a silent fallback.
 import os from 'node:os';
 import { nativeDenseStatus, type NativeDenseStatus } from './dense/index.js';
+import { type MpiSupport, mpiSupport } from './distributed/mpi.js';
 import type { NativeBinding, NativeCudaInfo } from './native/binding.js';
 import { loadNative, nativeBinding, nativeFallbackNotice, nativeUnavailableMessage } from './native/loader.js';
 import { tf } from './tfjs.js';
@@ -11,7 +12,7 @@ export type OpBackend = 'cuda' | 'cpu' | 'tfjs';
 export const OP_BACKENDS: readonly OpBackend[] = ['cuda', 'cpu', 'tfjs'];
 
 export interface BackendInfo {
-  compiled: { cuda: boolean; cudaArchitectures: string[]; blas: string | null; openmp: boolean } | null;
+  compiled: { cuda: boolean; cudaArchitectures: string[]; blas: string | null; openmp: boolean; mpi?: boolean } | null;
   runtime: {
     gpu: string | null;
     computeCapability: string | null;
@@ -25,6 +26,8 @@ export interface BackendInfo {
   tfjsBackend: string;
   /** Whether tfjs's matmul / conv kernels run on the native dense kernels (src/dense), or why not. */
   denseKernels: NativeDenseStatus;
+  /** Whether data-parallel pretraining (MPI) is compiled in, with which library, or why not. */
+  mpi: MpiSupport;
 }
 
 let cuda: NativeCudaInfo | undefined;
@@ -109,5 +112,6 @@ export function backendInfo(): BackendInfo {
     selected: resolveBackend(),
     tfjsBackend: tf.getBackend() ?? 'none',
     denseKernels: nativeDenseStatus(),
+    mpi: mpiSupport(),
   };
 }

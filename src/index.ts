@@ -15,6 +15,7 @@ export type { AllReduce, SharedCodebookOptions, CodebookForward, CodebookUpdateR
 
 export { Trainer, DEFAULT_HYPERPARAMETERS } from './train/trainer.js';
 export type { TrainerOptions, TrainOptions, StepMetrics, TrainSummary } from './train/trainer.js';
+export * from './distributed/index.js';
 export { toBatchSource } from './train/pairedBatchSource.js';
 export type { PairedBatchSource, PairedBatch, FeatureInput } from './train/pairedBatchSource.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';

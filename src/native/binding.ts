@@ -13,6 +13,8 @@ export interface NativeBuildInfo {
   /** "openblas" when the CPU GEMMs call OpenBLAS, null for the portable fallback GEMM. */
   blas: string | null;
   openmp: boolean;
+  /** MPI was linked in (data-parallel pretraining, the optional `mpi` export). */
+  mpi: boolean;
 }
 
 export interface NativeCudaInfo {

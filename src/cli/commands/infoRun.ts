@@ -44,6 +44,7 @@ export async function run(options: InfoOptions): Promise<void> {
     ['native addon', native],
     ['GPU', gpuText],
     ['CPU threads', String(cpuThreads)],
+    ['data parallel', details.mpi.built ? `${details.mpi.library} (mpirun -np N unicode-cmg pretrain ...)` : `no MPI (${details.mpi.reason})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   process.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`).join('\n') + '\n');

@@ -5,18 +5,25 @@
 //
 // Tolerances. The fixture is float64; we run float32 (about 6e-8 relative per rounding). The worst
 // error of each kind, as a fraction of its tolerance, is printed with UCMG_GOLDEN_VERBOSE=1:
-// - losses: LOSS_RTOL (2e-6) relative; the CLUB log-likelihoods after 5 Adam steps of their own
-//   CLUB_RTOL (2e-5; they reach 1.2e-5): each Adam step normalises its gradient, amplifying noise.
-// - clip norms, post-Adam checksums and the codebook: RTOL (1e-5) relative.
+// - losses: LOSS_RTOL (1e-6) relative; they reach 1.2e-7 (cpc), 5e-8 or better for the rest. The
+//   MI terms (~1e-3 and below) are differences of two ~1-sized terms: compared at that scale, they
+//   are within 1.1e-7. The CLUB log-likelihoods after 5 Adam steps of their own: CLUB_RTOL (2e-5;
+//   they reach 1.2e-5), since each Adam step normalises its gradient, which amplifies noise.
+// - clip norms, post-Adam checksums and the codebook: RTOL (1e-5) relative (they reach 3e-6, 7e-6
+//   and 1.3e-6).
 // - per-parameter gradient checksums: GRAD_RTOL (5e-5) relative. They come out of up to ~30 float32
 //   layers (the video path sums 49 cells of ~500-sized activations) and reach 1e-5 for most
-//   parameters, not all (the worst are ~3e-5).
+//   parameters, not all (the worst is 2.4e-5).
 // - sums: relative to max(|sum|, sqrt(n * sumsq)), the largest a sum of n values with that sum of
 //   squares can be: a sum that cancels to near zero keeps only the absolute precision of its terms.
 // - gradients that are zero analytically (the Cross-CPC predictor biases: InfoNCE is invariant to
 //   a shift shared by all predictions) are float32 noise here, 1e-15 there: ours must be below
 //   ZERO_GRAD of the group's norm, and their post-Adam values are not compared (Adam's first step
 //   moves any nonzero gradient by about lr, whatever its size).
+//
+// The CLUB nets' clip norms and gradients are the published sum of their last inner step's gradient
+// and the main loss's, as the Trainer measures them. The step takes about 45 s (2 minutes for the
+// whole test, 7.6 GB peak) on 2 cores: the paper widths, on tfjs cpu with the native dense kernels.
 //
 // The dead-code reset draws from the published Python RNG; ours has its own. The test checks that
 // the same codes are revived, each from an active code within the noise bound, then replays the
@@ -37,7 +44,7 @@ import {
 } from './golden-step-support.js';
 
 const RTOL = 1e-5;
-const LOSS_RTOL = 2e-6;
+const LOSS_RTOL = 1e-6;
 const GRAD_RTOL = 5e-5;
 const CLUB_RTOL = 2e-5;
 const ZERO_GRAD = 1e-6;

@@ -3,6 +3,10 @@
 // dilations, fused epilogue), transposed convolutions, and gradients through the backprops.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { nativeBinding } from '../src/backend.js';
 import { disableNativeDense, enableNativeDense, nativeDenseStatus, type NativeDenseOptions } from '../src/dense/index.js';
@@ -440,6 +444,28 @@ test('dense: disable restores the kernels it replaced, the wasm rewrites include
   disableNativeDense();
   assert.deepEqual(names.map((k) => tf.getKernel(k, 'wasm')), originals);
   assert.equal(nativeDenseStatus().enabled, false);
+});
+
+test('dense: the loader refuses an addon lacking a dense export, so the dense kernels never see one', (t) => {
+  const real = nativeBinding();
+  if (real === null) return t.skip('native addon unavailable');
+  // A stand-in "addon" (require loads JavaScript too) with every export of the real one but denseUnary.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ucmg-stale-'));
+  const stale = path.join(dir, 'stale.cjs');
+  const releaseBuild = new URL('../../build/Release/unicode_cmg.node', import.meta.url).pathname;
+  writeFileSync(stale, `module.exports = { ...require(${JSON.stringify(releaseBuild)}), denseUnary: undefined };`);
+  const loader = JSON.stringify(new URL('../src/native/loader.js', import.meta.url).href);
+  const script = `const { loadNative } = await import(${loader});
+    const r = loadNative(); console.log(JSON.stringify({ path: r.path, failures: r.failures }));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, UCMG_NATIVE_PATH: stale, UCMG_NATIVE: '' }, encoding: 'utf8',
+  });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(child.status, 0, child.stderr);
+  const { path: loaded, failures } = JSON.parse(child.stdout.trim().split('\n').pop()!);
+  assert.notEqual(loaded, stale);
+  const refusal = `${stale}: does not export denseUnary (stale build?)`;
+  assert.ok(failures.some((line: string) => line === refusal), failures.join('\n'));
 });
 
 test('dense: without OpenBLAS nothing is replaced and the reason says so', async () => {

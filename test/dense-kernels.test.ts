@@ -61,8 +61,8 @@ function assertClose(got: Float32Array, want: Float32Array, label: string, tol =
 
 /**
  * `compute` with the native kernels on `kind` against tfjs's cpu kernels, the plain reference:
- * the wasm backend's own kernels have gaps (no Conv2DBackpropFilter) and bugs (dilated convs
- * with numeric padding).
+ * the wasm backend's own kernels have gaps (no Conv2DBackpropFilter of its own, only the stride-1
+ * rewrite) and bugs (dilated convs with numeric padding).
  */
 async function compare(kind: TfjsKind, label: string, kernels: string[], compute: () => Tensor[], options?: NativeDenseOptions): Promise<void> {
   const want = (await evaluate('cpu', false, compute)).values;
@@ -264,7 +264,7 @@ test('dense: convolutions too large for one im2col chunk (16M floats) match tfjs
   const filter = randomTensor(rng, [3, 3, 2048, 3]) as tf.Tensor4D;
   const dy = randomTensor(rng, [2, 23, 23, 3]) as tf.Tensor4D;
   const loss = (xs: Tensor, fs: Tensor) => tf.sum(tf.mul(tf.conv2d(xs as tf.Tensor4D, fs as tf.Tensor4D, 1, 'valid'), dy));
-  // tfjs cpu's Conv2DBackpropFilter takes minutes here and wasm has none: the reference filter
+  // tfjs cpu's Conv2DBackpropFilter takes minutes here: the reference filter
   // gradient is one tfjs matmul per tap, dw[i, j] = window(x, i, j)^T dy.
   const dyRows = dy.reshape([2 * 23 * 23, 3]);
   const tapProducts = () => [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) =>

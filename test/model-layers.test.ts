@@ -1,6 +1,7 @@
-// Building blocks: the conv gradients, rebuilt from conv2d (the wasm backend has no
-// Conv2DBackpropFilter) or on the native backprop kernels, against tfjs's own kernels on the cpu backend; structural properties of the
-// transformer and the LSTMs that a wrong reshape or transpose would break.
+// Building blocks: the conv layers and their gradients on tfjs wasm (whose backprops run as
+// src/dense's rewrites) and on the native backprop kernels, against tfjs's own kernels on the cpu
+// backend; structural properties of the transformer and the LSTMs that a wrong reshape or
+// transpose would break.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INFERENCE } from '../src/model/layers/context.js';
@@ -47,8 +48,8 @@ test('our conv and transposed-conv gradients equal tfjs kernels (cpu reference),
   const probe = (seed: number) => (shape: number[]) => randomTensor(new Rng(seed), shape);
   await initTfjs('cpu');
   const reference = cases.map((c, i) => valueAndGrads(c.tfjs, tf.tensor(inputs[i].x, c.xShape), tf.tensor(inputs[i].w, c.wShape), probe(inputs[i].seed)));
-  // Each backend with tfjs's kernels (the conv2d rewrites) and with the native dense kernels (the
-  // backprop kernels called directly).
+  // Each backend with its tfjs kernels (on wasm: the backprop rewrites) and with the native dense
+  // kernels.
   for (const [kind, native] of [['cpu', false], [undefined, false], ['cpu', true], [undefined, true]] as const) {
     const backend = await initTfjs(kind);
     disableNativeDense();

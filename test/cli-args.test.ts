@@ -134,6 +134,21 @@ test('cli output dir: existing paths are refused without --force, default names 
   assert.equal(defaultRunDir('demo', when, root), `${first}-2`);
 });
 
+test('cli commands: the option specs load without tfjs; only running a command loads its body', () => {
+  // tfjs-core registers its engine as globalThis._tfengine when it is first imported.
+  const index = fileURLToPath(new URL('../src/cli/commands/index.js', import.meta.url));
+  const script = `const { COMMANDS } = await import(${JSON.stringify(index)});
+    const before = typeof globalThis._tfengine;
+    await (COMMANDS.find((c) => c.name === 'info')).load();
+    console.log(COMMANDS.length, before, typeof globalThis._tfengine);`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(child.status, 0, child.stderr);
+  const [count, before, after] = child.stdout.trim().split(' ');
+  assert.ok(Number(count) >= 7, `${count} commands`);
+  assert.equal(before, 'undefined', 'no command spec imports tfjs');
+  assert.equal(after, 'object', 'the info body does');
+});
+
 const NO_PROC = !fs.existsSync('/proc/self') && 'no /proc here';
 
 test('cli output dir: a path under /proc fails at once instead of spinning in mkdir', { skip: NO_PROC }, () => {

@@ -55,7 +55,8 @@ function probe(dir: string) {
   writeFileSync(path.join(dir, 'probe.mjs'), PROBE);
   const result = spawnSync(process.execPath, ['probe.mjs'], { cwd: dir, encoding: 'utf8', env: cleanEnv() });
   assert.equal(result.status, 0, result.stderr);
-  return { ...JSON.parse(result.stdout) as { selected: string; indices: number[]; tfjsIndices: number[] }, stderr: result.stderr };
+  const parsed = JSON.parse(result.stdout) as { selected: string; indices: number[]; tfjsIndices: number[] };
+  return { ...parsed, stderr: result.stderr };
 }
 
 /** The environment without this checkout's own native and backend settings. */
@@ -66,7 +67,9 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 function infoJson(dir: string) {
-  const result = spawnSync('npx', ['--no-install', 'unicode-cmg', 'info', '--json'], { cwd: dir, encoding: 'utf8', env: cleanEnv() });
+  const result = spawnSync('npx', ['--no-install', 'unicode-cmg', 'info', '--json'], {
+    cwd: dir, encoding: 'utf8', env: cleanEnv(),
+  });
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout) as { compiled: { blas: string | null } | null; selected: string };
 }

@@ -83,7 +83,8 @@ function packPlatformPackage(template, addon) {
   }
   const stage = path.join(releaseDir, 'stage', template);
   mkdirSync(stage, { recursive: true });
-  writeFileSync(path.join(stage, 'package.json'), `${JSON.stringify({ ...manifest, version: mainPackage.version }, null, 2)}\n`);
+  const staged = { ...manifest, version: mainPackage.version };
+  writeFileSync(path.join(stage, 'package.json'), `${JSON.stringify(staged, null, 2)}\n`);
   copyFileSync(addon, path.join(stage, 'unicode_cmg.node'));
   run('npm', ['pack', '--pack-destination', releaseDir], { cwd: stage });
 }

@@ -1,8 +1,16 @@
 // TOC channel selection: the closed-form score against a direct loop over code pairs, the top-k
-// choice and its tie order, the channel-selecting encoder, and bad input.
+// choice and its tie order, the channel-selecting encoder, bad input, and `eval --toc`.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { selectChannels, tocChannels, tocScores } from '../src/index.js';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { namedEncoder } from '../src/cli/pipeline.js';
+import { makeConfig } from '../src/model/config.js';
+import { UniCodeModel } from '../src/model/uniCode.js';
+import { Trainer, selectChannels, tensorEncoder, tocChannels, tocScores } from '../src/index.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -88,7 +96,8 @@ test('selectChannels hands the heads only the kept dimensions, in the given orde
   const out = await selectChannels(inner, Int32Array.from([2, 0])).encode('audio', new Float32Array(0), [1, 2]);
   assert.deepEqual(Array.from(out.codes), [4, 7]);
   assert.deepEqual(Array.from(out.quantized), [12, 10, 22, 20]);
-  await assert.rejects(async () => selectChannels(inner, Int32Array.from([3])).encode('audio', new Float32Array(0), [1, 2]),
+  const outside = selectChannels(inner, Int32Array.from([3]));
+  await assert.rejects(async () => outside.encode('audio', new Float32Array(0), [1, 2]),
     /channel 3 is outside the encoder's embedding size 3/);
 });
 
@@ -118,4 +127,59 @@ test('bad input: k out of range, wrong shapes and non-finite values give errors 
   }
   const empty = { modalities: [], encode: () => ({ codes: new Int32Array(0), quantized: new Float32Array(0) }) };
   assert.throws(() => selectChannels(empty, new Int32Array(0)), /channels must be a non-empty Int32Array/);
+});
+
+test('the eval pipeline\'s encoder with TOC channels gives exactly those columns of the codes', async () => {
+  const model = new UniCodeModel(makeConfig('small', { modalities: 'AV' }), { seed: 3, backend: 'tfjs' });
+  try {
+    const channels = tocChannels(model.codebook.embedding(), 10);
+    const features = Float32Array.from({ length: 2 * 10 * 32 }, (_, i) => Math.sin(i * 0.37));
+    const full = await tensorEncoder(model).encode('audio', features, [2, 10, 32]);
+    const kept = await namedEncoder('m', model, channels).encoder.encode('audio', features, [2, 10, 32]);
+    assert.deepEqual(Array.from(kept.codes), Array.from(full.codes));
+    const row = (r: number) => Array.from(channels, (c) => full.quantized[r * 64 + c]);
+    const expected = Array.from({ length: 20 }, (_, r) => row(r)).flat();
+    assert.deepEqual(Array.from(kept.quantized), expected);
+  } finally {
+    model.dispose();
+  }
+});
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const TINY = ['--modalities', 'audio,text', '--clips', '40', '--backend', 'tfjs', '--tfjs', 'cpu'];
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('eval --toc k: each model\'s top-k channels reach the heads and the report; a k beyond D is refused', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-toc-'));
+  const run = path.join(root, 'run');
+  const pretrained = cli(['pretrain', ...TINY, '--batch-size', '8', '--max-steps', '1', '--out', run]);
+  assert.equal(pretrained.status, 0, pretrained.stderr);
+  const checkpoint = path.join(run, 'checkpoint.ckpt');
+  const out = path.join(root, 'eval');
+  const heads = ['--epochs', '1', '--tasks', 'classify'];
+  const evaluated = cli(['eval', '--checkpoint', checkpoint, ...TINY, ...heads, '--toc', '7', '--out', out]);
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  assert.match(evaluated.stderr, /eval: TOC, the heads see 7 of 64 code dimensions/);
+  const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+  const { model } = await Trainer.fromCheckpoint(checkpoint, { backend: 'tfjs', progress: false });
+  try {
+    assert.deepEqual(report.toc, { k: 7, channels: { run: Array.from(tocChannels(model.codebook.embedding(), 7)) } });
+  } finally {
+    model.dispose();
+  }
+  const refusals = [
+    ['65', /--toc 65 is more than the 64 embedding dimensions of a model to evaluate/],
+    ['0', /--toc must be an integer >= 1/],
+  ] as const;
+  for (const [k, pattern] of refusals) {
+    const refusedOut = path.join(root, `eval-${k}`);
+    const refused = cli(['eval', '--checkpoint', checkpoint, ...TINY, '--toc', k, '--out', refusedOut]);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, pattern);
+    assert.ok(!fs.existsSync(refusedOut), `--toc ${k} wrote nothing`);
+  }
 });

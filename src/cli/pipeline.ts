@@ -12,6 +12,7 @@ import { InvalidInputError } from '../data/errors.js';
 import { generateSynthetic } from '../data/synthetic.js';
 import { type NamedEncoder, encodeClips, tensorEncoder } from '../downstream/encoder.js';
 import type { DownstreamReport } from '../downstream/report.js';
+import { selectChannels } from '../downstream/toc.js';
 import type { CrossModalTask } from '../downstream/taskNames.js';
 import { type CrossModalOptions, crossModalClassify, crossModalLocalize, crossModalRetrieve } from '../downstream/tasks.js';
 import { type ConfigName, type Modality, type ModalitySet, type ModelConfig, inputShapeOf, makeConfig, modalitiesOf } from '../model/config.js';
@@ -256,8 +257,10 @@ export async function loadPretrained(checkpoint: string, backend: OpBackend, com
   return trainer.model;
 }
 
-export function namedEncoder(name: string, model: UniCodeModel): NamedEncoder {
-  return { name, encoder: tensorEncoder(model) };
+/** The frozen model as a named encoder; given `channels`, its code embeddings keep only those dimensions (TOC). */
+export function namedEncoder(name: string, model: UniCodeModel, channels?: Int32Array): NamedEncoder {
+  const encoder = tensorEncoder(model);
+  return { name, encoder: channels === undefined ? encoder : selectChannels(encoder, channels) };
 }
 
 export interface ModalityCodes {

@@ -14,6 +14,11 @@ const options = {
   'train-split': { kind: 'string', default: 'train', valueName: 'name', description: 'split the heads are trained on' },
   'test-split': { kind: 'string', default: 'test', valueName: 'name', description: 'split the heads are tested on' },
   epochs: { kind: 'int', min: 1, valueName: 'n', description: 'head training epochs [default: 30 classify, 50 localize]' },
+  toc: {
+    kind: 'int', min: 1, valueName: 'k',
+    description: 'heads see only the k codebook dimensions with the highest TOC score, the training-free codebook '
+      + 'optimisation (docs/algorithm.md §8) [default: all]',
+  },
   'batch-size': { kind: 'int', default: 80, min: 1, description: 'head batch size' },
   lr: { kind: 'number', default: 4e-4, min: 0, exclusiveMin: true, description: 'head Adam learning rate' },
   clips: { kind: 'int', default: 1000, min: 10, description: 'synthetic data: clips to generate' },
@@ -38,6 +43,7 @@ export const evaluate = defineCommand({
     'eval --checkpoint runs/av/checkpoint.ckpt',
     'eval --checkpoint runs/av/checkpoint.ckpt --baseline runs/vq/checkpoint.ckpt --tasks classify --epochs 10',
     'eval --checkpoint runs/av/checkpoint.ckpt --baseline runs/no-club/checkpoint.ckpt --baseline runs/no-cpc/checkpoint.ckpt',
+    'eval --checkpoint runs/av/checkpoint.ckpt --toc 48 --tasks classify',
   ],
   load: () => import('./evalRun.js'),
 });

@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import { formatReport } from '../../downstream/report.js';
 import { TASK_TITLES } from '../../downstream/taskNames.js';
+import { tocChannels } from '../../downstream/toc.js';
 import { crossModalHeatmapSvg } from '../../report/plots.js';
 import { ReportWriter, formatDownstreamTable, heatmapCells } from '../../report/runReport.js';
 import { UsageError } from '../args.js';
@@ -28,11 +29,19 @@ export async function run(options: EvalOptions): Promise<void> {
   for (const [flag, split] of [['--train-split', options['train-split']], ['--test-split', options['test-split']]]) {
     if (!dataset.splitNames.includes(split)) throw new UsageError(`${flag}: dataset '${dataset.name}' has no split '${split}' (it has ${dataset.splitNames.join(', ')})`, command);
   }
+  const toc = options.toc;
+  const narrowest = Math.min(...models.map((m) => m.config.embeddingDim));
+  if (toc !== undefined && toc > narrowest) {
+    throw new UsageError(`--toc ${toc} is more than the ${narrowest} embedding dimensions of a model to evaluate`, command);
+  }
+  // Each model keeps its own codebook's top-k dimensions.
+  const channels = models.map((m) => (toc === undefined ? undefined : tocChannels(m.codebook.embedding(), toc)));
   createOutputDir(dir, command);
+  if (toc !== undefined) process.stderr.write(`eval: TOC, the heads see ${toc} of ${model.config.embeddingDim} code dimensions\n`);
 
   const files = [options.checkpoint, ...options.baseline];
   const names = uniqueNames(files.map((file, i) => path.basename(path.dirname(path.resolve(file))) || (i === 0 ? 'model' : 'baseline')));
-  const encoders = models.map((m, i) => namedEncoder(names[i], m));
+  const encoders = models.map((m, i) => namedEncoder(names[i], m, channels[i]));
   const tasks = options.tasks.length > 0 ? options.tasks : (['classify', 'localize'] as const);
   const reports = await runDownstream({
     tasks,
@@ -60,6 +69,7 @@ export async function run(options: EvalOptions): Promise<void> {
     createdAt: new Date().toISOString(),
     compute,
     checkpoints: Object.fromEntries(names.map((name, i) => [name, files[i]])),
+    toc: toc === undefined ? null : { k: toc, channels: Object.fromEntries(names.map((name, i) => [name, Array.from(channels[i]!)])) },
     data: { source: options.data, name: dataset.name },
     downstream: reports,
   });

@@ -69,21 +69,24 @@ test('codeMatchingLoss on inputs near the float32 limit: tfjs is finite and agre
 });
 
 // Last in the file: on the old code this call broke tfjs wasm for the rest of the process.
-test('tfjs fallbacks too large for the wasm heap are refused up front, and tfjs wasm keeps working', () => {
-  const before = tf.memory().numTensors;
-  tf.tidy(() => {
-    // 2^16 rows against 2^14 codes: one [B*T, M] matrix alone is 4 GiB.
-    const z = [0, 1].map(() => tf.ones([1024, 64, 1]) as tf.Tensor3D);
-    assert.throws(() => codeMatchingLoss(z, tf.ones([16384, 1]) as tf.Tensor2D, { backend: 'tfjs' }),
-      new RegExp('^Error: codeMatchingLoss: the tfjs fallback needs about [\\d.]+ GiB for K = 2 modalities of ' +
-        'B\\*T = 65536 rows against M = 16384 codes .*run it on the cpu or cuda backend'));
-    // B = 2^16: one B x B score matrix alone is 16 GiB.
-    const rows = [0, 1].map(() => tf.ones([65536, 1]) as tf.Tensor2D);
-    assert.throws(() => infoNceLoss(rows, rows, [[0, 1], [1, 0]], { backend: 'tfjs' }),
-      /^Error: infoNceLoss: the tfjs fallback needs about [\d.]+ GiB for K = 2 modalities of B = 65536 rows/);
-  });
-  assert.equal(tf.memory().numTensors, before, 'nothing leaked');
-  assert.equal(tf.getBackend(), 'wasm');
-  const product = tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2]));
-  assert.deepEqual(Array.from(product.dataSync()), [19, 22, 43, 50]);
+test('tfjs fallbacks too large for the backend are refused up front, and the backend keeps working', async () => {
+  for (const kind of ['wasm', 'cpu'] as const) {
+    await initTfjs(kind);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      // 2^16 rows against 2^14 codes: one [B*T, M] matrix alone is 4 GiB.
+      const z = [0, 1].map(() => tf.ones([1024, 64, 1]) as tf.Tensor3D);
+      assert.throws(() => codeMatchingLoss(z, tf.ones([16384, 1]) as tf.Tensor2D, { backend: 'tfjs' }),
+        new RegExp('^Error: codeMatchingLoss: the tfjs fallback needs about [\\d.]+ GiB for K = 2 modalities of ' +
+          'B\\*T = 65536 rows against M = 16384 codes .*run it on the cpu or cuda backend'));
+      // B = 2^16: one B x B score matrix alone is 16 GiB.
+      const rows = [0, 1].map(() => tf.ones([65536, 1]) as tf.Tensor2D);
+      assert.throws(() => infoNceLoss(rows, rows, [[0, 1], [1, 0]], { backend: 'tfjs' }),
+        /^Error: infoNceLoss: the tfjs fallback needs about [\d.]+ GiB for K = 2 modalities of B = 65536 rows/);
+    });
+    assert.equal(tf.memory().numTensors, before, `nothing leaked on ${kind}`);
+    assert.equal(tf.getBackend(), kind);
+    const product = tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2]));
+    assert.deepEqual(Array.from(product.dataSync()), [19, 22, 43, 50], `a 2x2 product on ${kind} afterwards`);
+  }
 });

@@ -104,3 +104,18 @@ test('a step whose loss turns non-finite fails and leaves weights, codebook and 
     t.model.dispose();
   }
 });
+
+test('a trainer used after dispose(), or whose model was disposed, says so', async () => {
+  const av = tinyConfig({ modalities: 'AV' });
+  const [batch] = syntheticBatches(av, { batches: 1, batchSize: 4, seed: 5 });
+  const trainer = new Trainer(new UniCodeModel(av, { seed: 1 }), { progress: false });
+  trainer.dispose();
+  trainer.dispose();
+  await assert.rejects(trainer.step(batch), /Trainer\.step: the trainer has been disposed/);
+  await assert.rejects(trainer.train([batch], { epochs: 1 }), /Trainer\.train: the trainer has been disposed/);
+  await assert.rejects(trainer.saveCheckpoint('/nonexistent/x.ucmg'), /Trainer\.saveCheckpoint: the trainer has been disposed/);
+  const orphan = new Trainer(trainer.model, { progress: false });
+  trainer.model.dispose();
+  await assert.rejects(orphan.step(batch), /Trainer\.step: its model has been disposed/);
+  orphan.dispose();
+});

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { UniCodeModel } from '../src/model/uniCode.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { readMetricsLog } from '../src/train/metricsLog.js';
 import { type StepMetrics, Trainer } from '../src/train/trainer.js';
 import { initTfjs, tf } from '../src/tfjs.js';
@@ -90,6 +92,82 @@ test('a checkpoint from another config is refused, naming the difference, and ch
   assert.deepEqual(other.model.params.exportWeights(), weights);
   assert.equal(other.globalStep, 0);
   for (const t of [writer, other]) {
+    t.dispose();
+    t.model.dispose();
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a run killed between a metrics record and its checkpoint resumes to the log of the uninterrupted run', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-kill-'));
+  const options = { progress: false as const };
+  const straightLog = path.join(dir, 'straight.jsonl');
+  const straight = new Trainer(new UniCodeModel(config, { seed: 9 }), { ...options, metricsPath: straightLog });
+  await straight.train(data, { epochs: 3 });
+
+  const checkpoint = path.join(dir, 'run.ucmg');
+  const log = path.join(dir, 'run.jsonl');
+  const first = new Trainer(new UniCodeModel(config, { seed: 9 }), { ...options, metricsPath: log, checkpointPath: checkpoint, checkpointEvery: 2 });
+  await first.train(data, { epochs: 3, maxSteps: 2 });
+  const atStep2 = fs.readFileSync(checkpoint);
+  await first.train(data, { epochs: 3, maxSteps: 3 });
+  // The kill: step 3's record is in the log, its checkpoint never came, a 4th record was cut off.
+  fs.writeFileSync(checkpoint, atStep2);
+  fs.appendFileSync(log, '{"step":4,"epoch":1,"lo');
+  assert.equal(readMetricsLog(log).length, 3);
+
+  const resumed = await Trainer.fromCheckpoint(checkpoint, { ...options, metricsPath: log });
+  assert.equal(resumed.globalStep, 2);
+  await resumed.train(data, { epochs: 3 });
+  const steps = readMetricsLog(log).map((r) => r.step);
+  assert.deepEqual(steps, [1, 2, 3, 4, 5, 6], 'no duplicated and no missing step');
+  assert.deepEqual(readMetricsLog(log).map(outcome), readMetricsLog(straightLog).map(outcome));
+  for (const t of [straight, first, resumed]) {
+    t.dispose();
+    t.model.dispose();
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('training removes the checkpoint temp files of dead processes and keeps those of running ones', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-stale-'));
+  const checkpoint = path.join(dir, 'run.ucmg');
+  // A process that has exited: its pid is no longer running.
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(dead.stdout);
+  assert.ok(Number.isInteger(deadPid) && deadPid > 0);
+  const stale = path.join(dir, `.run.ucmg.tmp-${deadPid}-0123456789ab`);
+  const live = path.join(dir, `.run.ucmg.tmp-${process.ppid}-0123456789ab`);
+  const unrelated = path.join(dir, `.other.ucmg.tmp-${deadPid}-0123456789ab`);
+  for (const f of [stale, live, unrelated]) fs.writeFileSync(f, 'partial checkpoint');
+  const trainer = new Trainer(new UniCodeModel(config, { seed: 9 }), { progress: false, checkpointPath: checkpoint });
+  await trainer.train(data, { epochs: 1, maxSteps: 1 });
+  assert.equal(fs.existsSync(stale), false, 'the dead process\'s temp file is removed');
+  assert.equal(fs.existsSync(live), true, 'a running process\'s temp file is kept');
+  assert.equal(fs.existsSync(unrelated), true, 'another target\'s temp file is not touched');
+  trainer.dispose();
+  trainer.model.dispose();
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a checkpoint whose config disagrees with its codebook (a huge embeddingDim) is refused naming the field', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-huge-'));
+  const checkpoint = path.join(dir, 'run.ucmg');
+  const writer = new Trainer(new UniCodeModel(config, { seed: 1 }), { progress: false });
+  await writer.saveCheckpoint(checkpoint);
+  const payload = loadCheckpoint(checkpoint);
+  const forged = path.join(dir, 'forged.ucmg');
+  saveCheckpoint(forged, { ...payload, meta: { ...payload.meta, config: { ...(payload.meta.config as object), embeddingDim: 1_000_000_000 } } });
+  await assert.rejects(Trainer.fromCheckpoint(forged, { progress: false }),
+    /forged\.ucmg: the checkpoint's config\.embeddingDim \(1000000000\) does not match its codebook \[32, 16\]/);
+  // Only hyperparameters come from a checkpoint, never paths.
+  const sneaky = path.join(dir, 'sneaky.ucmg');
+  const metricsPath = path.join(dir, 'planted.jsonl');
+  saveCheckpoint(sneaky, { ...payload, meta: { ...payload.meta, trainer: { ...(payload.meta.trainer as object), metricsPath } } });
+  const restored = await Trainer.fromCheckpoint(sneaky, { progress: false });
+  await restored.train(data, { epochs: 1, maxSteps: 1 });
+  assert.equal(fs.existsSync(metricsPath), false);
+  for (const t of [writer, restored]) {
     t.dispose();
     t.model.dispose();
   }

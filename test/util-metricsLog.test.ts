@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import fsModule from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { MetricsLog, readMetricsLog } from '../src/train/metricsLog.js';
 
 function tempFile(name = 'metrics.jsonl'): string {
@@ -46,16 +48,59 @@ test('metrics log: an existing log is never replaced silently', () => {
   assert.throws(() => new MetricsLog(file, { append: true, overwrite: true }), /exclude each other/);
 });
 
-test('metrics log: resuming after a crash mid-line keeps the log readable', () => {
+test('metrics log: a line counts once complete; continuing a log drops a fragment left by a crash', () => {
   const file = tempFile();
+  fs.writeFileSync(file, '{"step":1}\n{"step":9}');
+  assert.deepEqual(readMetricsLog(file), [{ step: 1 }], 'a last line without its newline is not a record yet, even if it parses');
+  const continued = new MetricsLog(file, { append: true });
+  continued.write({ step: 2 });
+  continued.close();
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"step":1}\n{"step":2}\n');
   fs.writeFileSync(file, '{"step":1}\n{"step":2,"lo');
-  assert.deepEqual(readMetricsLog(file), [{ step: 1 }], 'the cut-off last line is skipped');
   const log = new MetricsLog(file, { append: true });
   log.write({ step: 2 });
   log.close();
-  assert.equal(fs.readFileSync(file, 'utf8'), '{"step":1}\n{"step":2,"lo\n{"step":2}\n');
-  // The broken line is now complete (terminated), so a reader must report it rather than guess.
-  assert.throws(() => readMetricsLog(file), /metrics\.jsonl:2: not valid JSON/);
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"step":1}\n{"step":2}\n');
+  assert.deepEqual(readMetricsLog(file), [{ step: 1 }, { step: 2 }]);
+});
+
+test('metrics log: continuing from a step drops the records of later steps, so none is logged twice', () => {
+  const file = tempFile();
+  fs.writeFileSync(file, [1, 2, 3, 4, 5].map((step) => `{"step":${step}}\n`).join('') + '{"step":6,');
+  const log = new MetricsLog(file, { append: true, keepThroughStep: 3 });
+  log.write({ step: 4 });
+  log.close();
+  assert.deepEqual(readMetricsLog(file).map((r) => r.step), [1, 2, 3, 4]);
+  const missing = tempFile('absent.jsonl');
+  new MetricsLog(missing, { append: true, keepThroughStep: 3 }).close();
+  assert.equal(fs.readFileSync(missing, 'utf8'), '', 'an absent log is created');
+  assert.throws(() => new MetricsLog(file, { keepThroughStep: 3 }), /keepThroughStep must be a non-negative integer, with append/);
+  assert.throws(() => new MetricsLog(file, { append: true, keepThroughStep: -1 }), /keepThroughStep/);
+});
+
+test('metrics log: a write that fails part-way (a full disk) leaves no fragment behind', () => {
+  const file = tempFile();
+  const log = new MetricsLog(file);
+  log.write({ step: 1 });
+  const realWrite = fsModule.writeSync;
+  let calls = 0;
+  // A short write of 5 bytes, then ENOSPC.
+  fsModule.writeSync = ((fd: number, buffer: Uint8Array, offset: number, _length: number, position: number) => {
+    if (calls++ === 0) return realWrite(fd, buffer, offset, 5, position);
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  }) as typeof fsModule.writeSync;
+  syncBuiltinESMExports();
+  try {
+    assert.throws(() => log.write({ step: 2, loss: 1.5 }), /could not write a record to .*metrics\.jsonl: ENOSPC/);
+  } finally {
+    fsModule.writeSync = realWrite;
+    syncBuiltinESMExports();
+  }
+  assert.equal(calls, 2, 'the short write was continued');
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"step":1}\n');
+  log.write({ step: 2 });
+  log.close();
+  assert.deepEqual(readMetricsLog(file), [{ step: 1 }, { step: 2 }]);
 });
 
 test('metrics log: bad records are refused and write nothing', () => {

@@ -37,6 +37,7 @@ export class UniCodeModel {
   private readonly specific = new Map<Modality, SpecificEncoder>();
   private readonly decoders = new Map<Modality, Decoder>();
   private readonly clubs = new Map<Modality, Club>();
+  private disposed = false;
 
   constructor(config: ModelConfig, options: UniCodeModelOptions) {
     validateConfig(config);
@@ -139,9 +140,15 @@ export class UniCodeModel {
     }
   }
 
+  /** Frees every weight and the codebook; disposing twice is harmless. */
   dispose(): void {
     this.params.dispose();
     this.codebook.dispose();
+    this.disposed = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
   }
 
   private encoderInputDim(m: Modality): number {

@@ -25,6 +25,8 @@ import { type UniCodeModelOptions, UniCodeModel } from '../model/uniCode.js';
 import { tf } from '../tfjs.js';
 import { Progress, type ProgressStream } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import { removeStaleTempFiles } from '../util/atomicWrite.js';
+import { fail } from '../util/validate.js';
 import { ResumableAdam } from './adam.js';
 import { variableGradsOrNothing } from './gradients.js';
 import { StepUndo } from './stepUndo.js';
@@ -170,6 +172,7 @@ export class Trainer {
   private readonly mainOptimizer: ResumableAdam;
   private readonly clubOptimizers = new Map<Modality, ResumableAdam>();
   private readonly parallel: DataParallel | null;
+  private disposed = false;
 
   constructor(model: UniCodeModel, options: TrainerOptions = {}) {
     if (!(model instanceof UniCodeModel)) throw new TypeError('Trainer: model must be a UniCodeModel');
@@ -216,6 +219,7 @@ export class Trainer {
 
   /** Runs epochs over `data` until `epochs` are done (or maxSteps), continuing from the current position. */
   async train(data: PairedBatchSource | Iterable<PairedBatch> | AsyncIterable<PairedBatch>, options: TrainOptions): Promise<TrainSummary> {
+    this.live('train');
     const { epochs, maxSteps } = options ?? ({} as TrainOptions);
     if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`train: options.epochs must be a positive integer, got ${String(epochs)}`);
     if (maxSteps !== undefined && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
@@ -223,8 +227,10 @@ export class Trainer {
     }
     const source = toBatchSource(data);
     const lead = this.parallel?.isLead ?? true;
-    const log = this.options.metricsPath === undefined || !lead ? null
-      : new MetricsLog(this.options.metricsPath, this.globalStep > 0 ? { append: true } : { overwrite: true });
+    // A resumed run continues the log from its checkpoint's step (see metricsLog.ts).
+    const logMode = this.globalStep > 0 ? { append: true, keepThroughStep: this.globalStep } : { overwrite: true };
+    const log = this.options.metricsPath === undefined || !lead ? null : new MetricsLog(this.options.metricsPath, logMode);
+    if (lead && this.options.checkpointPath !== undefined) removeStaleTempFiles(this.options.checkpointPath);
     const progress = lead ? this.makeProgress(source, epochs, maxSteps) : null;
     let last: StepMetrics | null = null;
     try {
@@ -258,6 +264,7 @@ export class Trainer {
 
   /** One training step on one batch (see the file comment). */
   async step(batch: PairedBatch): Promise<StepMetrics> {
+    this.live('step');
     const whole = prepareBatch(this.model.config, batch);
     const prepared = this.parallel === null ? whole : this.parallel.take(whole);
     try {
@@ -542,6 +549,7 @@ export class Trainer {
 
   /** Writes weights, optimizer states, codebook, position, config and RNG state (atomically). */
   async saveCheckpoint(path: string): Promise<void> {
+    this.live('saveCheckpoint');
     await saveTrainingCheckpoint(path, this.checkpointState());
   }
 
@@ -550,6 +558,7 @@ export class Trainer {
    * and RNG. Everything is checked before anything is assigned.
    */
   async restore(path: string): Promise<void> {
+    this.live('restore');
     await this.restorePayload(loadCheckpoint(path), path);
   }
 
@@ -577,8 +586,16 @@ export class Trainer {
     };
   }
 
+  /** Frees the optimizers' state; every later use throws. The model is the caller's to dispose. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.mainOptimizer.dispose();
     for (const opt of this.clubOptimizers.values()) opt.dispose();
+  }
+
+  private live(where: string): void {
+    if (this.disposed) fail(`Trainer.${where}`, 'the trainer has been disposed');
+    if (this.model.isDisposed) fail(`Trainer.${where}`, 'its model has been disposed');
   }
 }

@@ -12,7 +12,7 @@ export function writeFileAtomic(
   data: string | Uint8Array | ((write: (chunk: Uint8Array) => void) => void),
 ): void {
   const dir = path.dirname(path.resolve(target));
-  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(dir, `${tempPrefix(target)}${process.pid}-${randomBytes(6).toString('hex')}`);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'wx', 0o644);
@@ -29,6 +29,46 @@ export function writeFileAtomic(
     if (fd !== undefined) closeQuietly(fd);
     removeQuietly(tmp);
     throw err;
+  }
+}
+
+/**
+ * Removes the temporary files that writeFileAtomic(target) left behind in processes that no longer
+ * run (killed mid-write); returns their paths. A file whose process still runs is kept.
+ */
+export function removeStaleTempFiles(target: string): string[] {
+  const dir = path.dirname(path.resolve(target));
+  const prefix = tempPrefix(target);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return []; // no directory yet: nothing left behind
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const owner = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length)) : null;
+    if (owner === null || isRunning(Number(owner[1]))) continue;
+    const file = path.join(dir, name);
+    removeQuietly(file);
+    if (!fs.existsSync(file)) removed.push(file);
+  }
+  return removed;
+}
+
+/** Temporary files of `target` are named ".<name>.tmp-<pid>-<random hex>" in its directory. */
+function tempPrefix(target: string): string {
+  return `.${path.basename(target)}.tmp-`;
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -218,7 +218,7 @@ export class InMemoryDataset extends ClipDataset {
     this.classes = [...init.classes];
     this.modalities = names;
     this.splitNames = Object.keys(init.splits);
-    this.checkFinite(numClips);
+    this.checkFinite();
   }
 
   protected clipShape(modality: string): readonly number[] {

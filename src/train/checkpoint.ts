@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { assertJsonValue, isPlainObject } from '../util/json.js';
+import { fail } from '../util/validate.js';
 
 export type CheckpointDtype = 'float32' | 'int32';
 
@@ -94,10 +95,7 @@ export function loadCheckpoint(path: string): CheckpointPayload {
   } catch (err) {
     throw new Error(`loadCheckpoint: cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const fail = (what: string): never => {
-    throw new Error(`loadCheckpoint: ${path}: ${what}`);
-  };
-  const header = parseAndVerify(bytes, fail);
+  const header = parseAndVerify(bytes, (what) => fail(`loadCheckpoint: ${path}`, what));
   const dataStart = PREAMBLE_BYTES + bytes.readUInt32LE(12);
   const tensors: Record<string, CheckpointTensor> = {};
   for (const entry of header.tensors) {
@@ -155,71 +153,71 @@ function littleEndianBytes(data: Float32Array | Int32Array): Uint8Array {
 
 // ---- loading --------------------------------------------------------------------------------
 
-function parseAndVerify(bytes: Buffer, fail: (what: string) => never): Header {
+function parseAndVerify(bytes: Buffer, report: (what: string) => never): Header {
   const minimum = PREAMBLE_BYTES + CHECKSUM_BYTES;
   const magic = Buffer.from(CHECKPOINT_MAGIC, 'latin1');
   const head = bytes.subarray(0, magic.byteLength);
   if (!magic.subarray(0, head.byteLength).equals(head)) {
-    fail(`not a unicode-cmg checkpoint (the file does not start with "${CHECKPOINT_MAGIC}")`);
+    report(`not a unicode-cmg checkpoint (the file does not start with "${CHECKPOINT_MAGIC}")`);
   }
-  if (bytes.byteLength < minimum) fail(`truncated: ${bytes.byteLength} bytes, a checkpoint has at least ${minimum}`);
+  if (bytes.byteLength < minimum) report(`truncated: ${bytes.byteLength} bytes, a checkpoint has at least ${minimum}`);
   const version = bytes.readUInt32LE(8);
   if (version !== CHECKPOINT_VERSION) {
-    fail(`unsupported format version ${version} (this build reads version ${CHECKPOINT_VERSION})`);
+    report(`unsupported format version ${version} (this build reads version ${CHECKPOINT_VERSION})`);
   }
   const headerLength = bytes.readUInt32LE(12);
   if (PREAMBLE_BYTES + headerLength + CHECKSUM_BYTES > bytes.byteLength) {
-    fail(`truncated: the header alone needs ${PREAMBLE_BYTES + headerLength + CHECKSUM_BYTES} bytes, the file has ${bytes.byteLength}`);
+    report(`truncated: the header alone needs ${PREAMBLE_BYTES + headerLength + CHECKSUM_BYTES} bytes, the file has ${bytes.byteLength}`);
   }
   let header: unknown;
   try {
     header = JSON.parse(bytes.toString('utf8', PREAMBLE_BYTES, PREAMBLE_BYTES + headerLength));
   } catch (err) {
-    fail(`corrupted header (not valid JSON: ${(err as Error).message})`);
+    report(`corrupted header (not valid JSON: ${(err as Error).message})`);
   }
   if (!isPlainObject(header) || !Number.isSafeInteger(header.dataByteLength) || (header.dataByteLength as number) < 0) {
-    fail('corrupted header (dataByteLength missing or invalid)');
+    report('corrupted header (dataByteLength missing or invalid)');
   }
   const dataByteLength = (header as { dataByteLength: number }).dataByteLength;
   const expectedSize = PREAMBLE_BYTES + headerLength + dataByteLength + CHECKSUM_BYTES;
-  if (bytes.byteLength < expectedSize) fail(`truncated: expected ${expectedSize} bytes, the file has ${bytes.byteLength}`);
-  if (bytes.byteLength > expectedSize) fail(`${bytes.byteLength - expectedSize} unexpected bytes after the end of the checkpoint`);
+  if (bytes.byteLength < expectedSize) report(`truncated: expected ${expectedSize} bytes, the file has ${bytes.byteLength}`);
+  if (bytes.byteLength > expectedSize) report(`${bytes.byteLength - expectedSize} unexpected bytes after the end of the checkpoint`);
 
   const body = bytes.subarray(0, bytes.byteLength - CHECKSUM_BYTES);
   const stored = bytes.subarray(bytes.byteLength - CHECKSUM_BYTES);
   if (!createHash('sha256').update(body).digest().equals(stored)) {
-    fail('checksum mismatch: the file is corrupted');
+    report('checksum mismatch: the file is corrupted');
   }
-  return validateHeader(header as Record<string, unknown>, dataByteLength, fail);
+  return validateHeader(header as Record<string, unknown>, dataByteLength, report);
 }
 
 /** Checks the directory of a checksum-valid header (guards against files written by other tools). */
-function validateHeader(header: Record<string, unknown>, dataByteLength: number, fail: (what: string) => never): Header {
-  if (!isPlainObject(header.meta)) fail('invalid header: meta must be an object');
-  if (!Array.isArray(header.tensors)) fail('invalid header: tensors must be an array');
+function validateHeader(header: Record<string, unknown>, dataByteLength: number, report: (what: string) => never): Header {
+  if (!isPlainObject(header.meta)) report('invalid header: meta must be an object');
+  if (!Array.isArray(header.tensors)) report('invalid header: tensors must be an array');
   const seen = new Set<string>();
   const entries: TensorEntry[] = [];
   let end = 0;
   (header.tensors as unknown[]).forEach((raw, i) => {
     const where = `invalid header: tensors[${i}]`;
-    if (!isPlainObject(raw)) fail(`${where} must be an object`);
+    if (!isPlainObject(raw)) report(`${where} must be an object`);
     const { name, dtype, shape, offset, byteLength } = raw as Record<string, unknown>;
-    if (typeof name !== 'string' || name.length === 0) fail(`${where}.name must be a non-empty string`);
-    if (seen.has(name as string)) fail(`${where}: duplicate tensor name ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || name.length === 0) report(`${where}.name must be a non-empty string`);
+    if (seen.has(name as string)) report(`${where}: duplicate tensor name ${JSON.stringify(name)}`);
     seen.add(name as string);
-    if (dtype !== 'float32' && dtype !== 'int32') fail(`${where}.dtype must be "float32" or "int32"`);
+    if (dtype !== 'float32' && dtype !== 'int32') report(`${where}.dtype must be "float32" or "int32"`);
     let count = 0;
     try {
       count = checkShape(shape, `${where}.shape`, Error);
     } catch (err) {
-      fail((err as Error).message);
+      report((err as Error).message);
     }
-    if (byteLength !== count * BYTES_PER_ELEMENT) fail(`${where}.byteLength does not match its shape`);
+    if (byteLength !== count * BYTES_PER_ELEMENT) report(`${where}.byteLength does not match its shape`);
     if (!Number.isSafeInteger(offset) || (offset as number) < end || (offset as number) % ALIGN !== 0) {
-      fail(`${where}.offset must be 8-byte aligned and after the previous tensor`);
+      report(`${where}.offset must be 8-byte aligned and after the previous tensor`);
     }
     end = (offset as number) + count * BYTES_PER_ELEMENT;
-    if (end > dataByteLength) fail(`${where} extends past the data section`);
+    if (end > dataByteLength) report(`${where} extends past the data section`);
     entries.push({ name: name as string, dtype: dtype as CheckpointDtype, shape: shape as number[], offset: offset as number, byteLength: count * BYTES_PER_ELEMENT });
   });
   return { meta: header.meta as Record<string, unknown>, tensors: entries, dataByteLength };

@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # Builds build/emulated/unicode_cmg.node: the real binding and CPU kernels, with the CUDA
-# sources of native/cuda compiled for the CPU emulator of cuda_emulation.h, so that the CUDA
-# code paths can be checked on a machine without a GPU:
+# sources of native/cuda and native/cuda/backend compiled for the CPU emulator of
+# cuda_emulation.h, so that the CUDA code paths can be checked on a machine without a GPU:
 #   native/cuda/emulation/build.sh
 #   node scripts/check-cuda.mjs build/emulated/unicode_cmg.node --small
 # UCMG_EMULATED_SMS (default 4) sets the multiprocessor count the kernels size grids for.
+# UCMG_EMULATED_OUT (default build/emulated, relative to the repository root) sets the output
+# folder, so that several builds can live side by side.
 # --cuda-only recompiles only the CUDA sources (after a first full build).
 set -euo pipefail
 cudaOnly=false
 [[ "${1:-}" == "--cuda-only" ]] && cudaOnly=true
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 here=$root/native/cuda/emulation
-out=$root/build/emulated
+out=$root/${UCMG_EMULATED_OUT:-build/emulated}
 $cudaOnly || rm -rf "$out"
 rm -rf "$out/cuda" "$out"/obj/cuda_*.o
 mkdir -p "$out/cuda" "$out/obj" "$out/generated/ucmg"
 printf '#pragma once\n#define UCMG_CUDA_ARCHS "emulated"\n' > "$out/generated/ucmg/build_config.h"
 
 # kernel<<<grid, block, ...>>>(args)  ->  emu::launch(emu::Config(grid, block, ...), kernel, args)
-for cu in "$root"/native/cuda/*.cu; do
-  python3 - "$cu" "$out/cuda/$(basename "${cu%.cu}").cc" <<'PY'
+for cu in "$root"/native/cuda/*.cu "$root"/native/cuda/backend/*.cu; do
+  [[ -e "$cu" ]] || continue
+  # Backend sources get a prefix so that a name shared with native/cuda cannot collide.
+  prefix=; [[ "$(basename "$(dirname "$cu")")" == backend ]] && prefix=backend_
+  python3 - "$cu" "$out/cuda/$prefix$(basename "${cu%.cu}").cc" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 text = re.sub(r'([A-Za-z_][\w:]*(?:<[^<>;]*>)?)\s*<<<(.*?)>>>\s*\(',
@@ -39,7 +44,8 @@ compile() {  # source, extra flags...; the object is named <folder>_<file>.o
 pids=()
 for src in "$out"/cuda/*.cc; do
   compile "$src" -std=c++20 -ffp-contract=off -fno-strict-aliasing \
-    -include "$here/cuda_emulation.h" -I"$here/include" -I"$root/native/cuda" & pids+=($!)
+    -include "$here/cuda_emulation.h" -I"$here/include" -I"$root/native/cuda" -I"$root/native/cuda/backend" \
+    & pids+=($!)
 done
 if ! $cudaOnly; then
   for src in "$root"/native/common/*.cc "$root"/native/cpu/*.cc; do

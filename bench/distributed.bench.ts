@@ -55,6 +55,10 @@ function counting(comm: Communicator): Communicator & { seconds: number; bytes: 
   return counted;
 }
 
+function clubGroups(model: UniCodeModel): string[] {
+  return model.params.groups().filter((g) => g.startsWith('club.'));
+}
+
 function countParams(model: UniCodeModel, groups: string[]): number {
   return groups.flatMap((g) => model.params.namesIn(g)).reduce((s, n) => s + model.params.get(n).size, 0);
 }
@@ -103,7 +107,7 @@ async function worker(): Promise<void> {
       gradientBytes: 4 * mainParams,
       transferSeconds: median(transfers),
       mainParams,
-      clubParams: countParams(model, model.params.groups().filter((g) => g.startsWith('club.'))),
+      clubParams: countParams(model, clubGroups(model)),
     };
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(report)}\n`);
   }
@@ -118,11 +122,15 @@ function median(values: number[]): number {
 
 function runWorld(size: number): WorldReport {
   const script = fileURLToPath(import.meta.url);
-  const env = { ...process.env, OMP_NUM_THREADS: '1', OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' };
+  const env = {
+    ...process.env, OMP_NUM_THREADS: '1', OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
+  };
   const run = spawnSync('mpirun', ['--oversubscribe', '-np', String(size), process.execPath, script, WORKER_FLAG],
     { encoding: 'utf8', env, maxBuffer: 1 << 26 });
   const line = run.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-  if (run.status !== 0 || line === undefined) throw new Error(`distributed bench: ${size} rank(s) failed (status ${run.status}):\n${run.stderr}`);
+  if (run.status !== 0 || line === undefined) {
+    throw new Error(`distributed bench: ${size} rank(s) failed (status ${run.status}):\n${run.stderr}`);
+  }
   return JSON.parse(line.slice(RESULT_PREFIX.length)) as WorldReport;
 }
 
@@ -130,7 +138,7 @@ function runWorld(size: number): WorldReport {
 async function paperParams(): Promise<{ main: number; club: number }> {
   await initTfjs('cpu');
   const model = new UniCodeModel(makeConfig('paper'), { seed: 1 });
-  const counts = { main: countParams(model, model.mainGroups()), club: countParams(model, model.params.groups().filter((g) => g.startsWith('club.'))) };
+  const counts = { main: countParams(model, model.mainGroups()), club: countParams(model, clubGroups(model)) };
   model.dispose();
   return counts;
 }
@@ -144,7 +152,8 @@ export async function run(): Promise<void> {
     console.log(`distributed: skipped (${!support.built ? support.reason : 'mpirun is not installed'})`);
     return;
   }
-  console.log(`distributed: small config AVT, global batch ${GLOBAL_BATCH}, ${STEPS} timed steps after a warm-up, one thread per rank, ${support.library}`);
+  console.log(`distributed: small config AVT, global batch ${GLOBAL_BATCH}, ${STEPS} timed steps after a warm-up,`
+    + ` one thread per rank, ${support.library}`);
   const reports = RANKS.map(runWorld);
   const base = median(reports[0].stepSeconds);
   for (const r of reports) {
@@ -158,12 +167,14 @@ export async function run(): Promise<void> {
       + ` (${(r.reduceBytes / r.transferSeconds / 1e9).toFixed(2)} GB/s of payload)`);
   }
   const small = reports[0];
-  console.log(`  small: ${(small.mainParams / 1e6).toFixed(2)}M main + ${(small.clubParams / 1e6).toFixed(2)}M CLUB parameters`);
+  const millions = (n: number) => `${(n / 1e6).toFixed(2)}M`;
+  console.log(`  small: ${millions(small.mainParams)} main + ${millions(small.clubParams)} CLUB parameters`);
   const paper = await paperParams();
   const payload = 4 * (paper.main + 5 * paper.club);
-  console.log(`  paper: ${(paper.main / 1e6).toFixed(1)}M main + ${(paper.club / 1e6).toFixed(2)}M CLUB parameters;`
-    + ` per step each rank all-reduces the main gradients once and each CLUB net's gradients clubSteps = 5 times: ${mb(payload)}`);
-  console.log('  ring all-reduce traffic per rank per step = 2 * payload * (N-1)/N; scaling stops where that takes as long as a step:');
+  console.log(`  paper: ${millions(paper.main)} main + ${millions(paper.club)} CLUB parameters; per step each rank`
+    + ` all-reduces the main gradients once and each CLUB net's gradients clubSteps = 5 times: ${mb(payload)}`);
+  console.log('  ring all-reduce traffic per rank per step = 2 * payload * (N-1)/N;'
+    + ' scaling stops where that takes as long as a step:');
   for (const n of [2, 4, 8, 16]) {
     const traffic = (2 * payload * (n - 1)) / n;
     const crossover = [0.5, 5, 60].map((t) => `${(traffic / t / 1e9).toFixed(2)} GB/s at a ${t} s step`).join(', ');

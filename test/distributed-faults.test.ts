@@ -31,7 +31,8 @@ test('a dead-code reset under 2 ranks revives the same codes on both and matches
   }
 });
 
-test('kill -9 of one rank ends the job within 10 s naming it; the checkpoint resumes to the one-process result', { skip }, () => {
+test('kill -9 of one rank ends the job within 10 s naming it; the checkpoint resumes to the one-process result',
+  { skip }, () => {
   const dir = tempDir('kill');
   const checkpoint = path.join(dir, 'ckpt.ucmg');
   const out = path.join(dir, 'killed');
@@ -42,14 +43,18 @@ test('kill -9 of one rank ends the job within 10 s naming it; the checkpoint res
   assert.match(killed.stderr, /rank 1 .*(signal 9|Killed)/s);
   assert.equal(killed.results.length, 0, 'no rank finished');
 
-  const resumed = runJob({ ...job, out: path.join(dir, 'resumed'), checkpoint, checkpointEvery: 1, resume: true, checksumEvery: 1 }, 2);
+  const resumedJob = {
+    ...job, out: path.join(dir, 'resumed'), checkpoint, checkpointEvery: 1, resume: true, checksumEvery: 1,
+  };
+  const resumed = runJob(resumedJob, 2);
   assert.equal(resumed.status, 0, resumed.stderr);
   assertRanksIdentical(resumed.results, 2);
   for (const r of resumed.results) {
     assert.equal(r.steps, 5);
     const done = 5 - r.metrics.length;
     assert.ok(done >= 2, `resumed from step ${done}: the checkpoint of step 2 or 3 was expected`);
-    assertMatches({ ...r, metrics: [...single.metrics.slice(0, done), ...r.metrics] }, single, `rank ${r.rank} (resumed)`);
+    const metrics = [...single.metrics.slice(0, done), ...r.metrics];
+    assertMatches({ ...r, metrics }, single, `rank ${r.rank} (resumed)`);
   }
 });
 

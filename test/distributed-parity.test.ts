@@ -38,6 +38,7 @@ test('a checkpoint of 2 ranks resumes on 3 ranks (16 = 6 + 5 + 5) and still matc
   for (const r of resumed.results) {
     assert.equal(r.steps, STEPS);
     // The resumed run records steps 4 and 5; compare them and the end state with one process.
-    assertMatches({ ...r, metrics: [...single.metrics.slice(0, 3), ...r.metrics] }, single, `rank ${r.rank} of 3 (resumed)`);
+    const metrics = [...single.metrics.slice(0, 3), ...r.metrics];
+    assertMatches({ ...r, metrics }, single, `rank ${r.rank} of 3 (resumed)`);
   }
 });

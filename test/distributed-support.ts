@@ -14,15 +14,21 @@ export const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'd
 /** Why the mpirun tests cannot run here, or undefined when they can. */
 export function mpiSkipReason(): string | undefined {
   const which = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-  if (which.error !== undefined || which.status !== 0) return 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)';
+  if (which.error !== undefined || which.status !== 0) {
+    return 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)';
+  }
   const support = mpiSupport();
-  if (!support.built) return `no MPI support: ${support.reason ?? 'unknown'} (rebuild the addon with libopenmpi-dev installed)`;
+  if (!support.built) {
+    return `no MPI support: ${support.reason ?? 'unknown'} (rebuild the addon with libopenmpi-dev installed)`;
+  }
   return undefined;
 }
 
 /** One thread per process (2 cores), and mpirun allowed as root (containers). */
 export function workerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, OMP_NUM_THREADS: '1', OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', ...extra };
+  return {
+    ...process.env, OMP_NUM_THREADS: '1', OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', ...extra,
+  };
 }
 
 export interface JobOutcome {
@@ -41,7 +47,9 @@ export function tempDir(label: string): string {
 }
 
 /** Runs the worker on `ranks` MPI ranks (0: one plain process, no MPI) and reads back its results. */
-export function runJob(job: Omit<WorkerJob, 'distributed'>, ranks: number, env: Record<string, string> = {}): JobOutcome {
+export function runJob(
+  job: Omit<WorkerJob, 'distributed'>, ranks: number, env: Record<string, string> = {},
+): JobOutcome {
   fs.mkdirSync(job.out, { recursive: true });
   const full: WorkerJob = { ...job, distributed: ranks > 0 };
   const worker = [process.execPath, WORKER, JSON.stringify(full)];
@@ -51,7 +59,8 @@ export function runJob(job: Omit<WorkerJob, 'distributed'>, ranks: number, env: 
   const endedAt = Date.now();
   const results = fs.readdirSync(job.out).filter((f) => /^rank-\d+\.json$/.test(f)).sort()
     .map((f) => JSON.parse(fs.readFileSync(path.join(job.out, f), 'utf8')) as WorkerResult);
-  return { status: run.status, stderr: `${run.stderr ?? ''}${run.error?.message ?? ''}`, elapsedMs: endedAt - start, endedAt, results };
+  const stderr = `${run.stderr ?? ''}${run.error?.message ?? ''}`;
+  return { status: run.status, stderr, elapsedMs: endedAt - start, endedAt, results };
 }
 
 /** Largest |a - b| over two equally long lists. */
@@ -81,19 +90,24 @@ export function numbersOf(value: unknown, prefix = ''): Map<string, number> {
 // rounding into steps of ±lr in any two implementations. They are held to Adam's bound instead.
 function lossInvariant(name: string, index: number, length: number): boolean {
   // in_proj_bias is [q; k; v], each of length/3.
-  return /^cpc\.\w+_predictors\.0\.bias$/.test(name) || (name.endsWith('self_attn.in_proj_bias') && index >= length / 3 && index < (2 * length) / 3);
+  if (/^cpc\.\w+_predictors\.0\.bias$/.test(name)) return true;
+  return name.endsWith('self_attn.in_proj_bias') && index >= length / 3 && index < (2 * length) / 3;
 }
 
 /**
  * Weights (by name) within `tolerance` of `want` after `steps` Adam steps of lr 4e-4; the
  * loss-invariant parameters within Adam's bound.
  */
-export function assertWeightsMatch(got: Record<string, ArrayLike<number>>, want: Record<string, ArrayLike<number>>, steps: number, label: string, tolerance: number): void {
+export function assertWeightsMatch(
+  got: Record<string, ArrayLike<number>>, want: Record<string, ArrayLike<number>>,
+  steps: number, label: string, tolerance: number,
+): void {
   const adamBound = steps * 4e-4 * 2;
   for (const [name, values] of Object.entries(want)) {
     for (let i = 0; i < values.length; i++) {
       const bound = lossInvariant(name, i, values.length) ? adamBound : tolerance;
-      assert.ok(Math.abs(got[name][i] - values[i]) <= bound, `${label}: ${name}[${i}] = ${got[name][i]}, one process ${values[i]}`);
+      const message = `${label}: ${name}[${i}] = ${got[name][i]}, one process ${values[i]}`;
+      assert.ok(Math.abs(got[name][i] - values[i]) <= bound, message);
     }
   }
 }
@@ -106,7 +120,8 @@ export function assertMatches(result: WorkerResult, single: WorkerResult, label:
     for (const [key, value] of numbersOf(m)) {
       const want = expected.get(key)!;
       // Relative for values of size >= 1, absolute below (the MI terms are ~1e-6).
-      assert.ok(Math.abs(value - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${label}: step ${step + 1} ${key} = ${value}, one process ${want}`);
+      const message = `${label}: step ${step + 1} ${key} = ${value}, one process ${want}`;
+      assert.ok(Math.abs(value - want) <= 1e-5 * Math.max(1, Math.abs(want)), message);
     }
   });
   assertWeightsMatch(result.weights, single.weights, single.metrics.length, label, 1e-5);
@@ -120,7 +135,7 @@ export function assertMatches(result: WorkerResult, single: WorkerResult, label:
 export function assertRanksIdentical(results: WorkerResult[], size: number): void {
   assert.equal(results.length, size, 'every rank wrote its result');
   for (const r of results.slice(1)) {
-    assert.deepEqual(r.checksums, results[0].checksums, `rank ${r.rank}: the state checksum after every step equals rank 0's`);
+    assert.deepEqual(r.checksums, results[0].checksums, `rank ${r.rank}: the checksum of every step equals rank 0's`);
     assert.deepEqual(r.weights, results[0].weights, `rank ${r.rank}: weights`);
     assert.deepEqual(r.codebook, results[0].codebook, `rank ${r.rank}: codebook`);
   }

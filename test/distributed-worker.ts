@@ -61,7 +61,9 @@ function faultySource(batches: PairedBatch[], job: WorkerJob, rank: number): Pai
           fs.writeFileSync(path.join(job.out, 'killed-at'), String(Date.now()));
           process.kill(process.pid, 'SIGKILL');
         }
-        if (rank === job.throwRank && index === job.throwAtBatch) throw new Error(`worker: planned failure at batch ${index}`);
+        if (rank === job.throwRank && index === job.throwAtBatch) {
+          throw new Error(`worker: planned failure at batch ${index}`);
+        }
         yield batch;
       }
     },
@@ -93,7 +95,8 @@ async function run(job: WorkerJob, comm: Communicator | undefined): Promise<void
     return m;
   };
   await trainer.train(faultySource(data, job, rank), { epochs: job.epochs, maxSteps: job.maxSteps });
-  const weights = Object.fromEntries(Object.entries(trainer.model.params.exportWeights()).map(([n, w]) => [n, Array.from(w.data)]));
+  const exported = Object.entries(trainer.model.params.exportWeights());
+  const weights = Object.fromEntries(exported.map(([n, w]) => [n, Array.from(w.data)]));
   const cb = trainer.model.codebook.getState();
   const result: WorkerResult = {
     rank,
@@ -102,7 +105,12 @@ async function run(job: WorkerJob, comm: Communicator | undefined): Promise<void
     metrics,
     checksums,
     weights,
-    codebook: { embedding: Array.from(cb.embedding), emaCount: Array.from(cb.emaCount), emaWeight: Array.from(cb.emaWeight), unusedCount: Array.from(cb.unusedCount) },
+    codebook: {
+      embedding: Array.from(cb.embedding),
+      emaCount: Array.from(cb.emaCount),
+      emaWeight: Array.from(cb.emaWeight),
+      unusedCount: Array.from(cb.unusedCount),
+    },
   };
   fs.writeFileSync(path.join(job.out, `rank-${rank}.json`), JSON.stringify(result));
 }

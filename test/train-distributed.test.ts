@@ -5,7 +5,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import type { Communicator } from '../src/distributed/communicator.js';
-import { type StepMetrics, Trainer } from '../src/train/trainer.js';
+import { type StepMetrics, Trainer, type TrainerOptions } from '../src/train/trainer.js';
 import { initTfjs } from '../src/tfjs.js';
 import { assertWeightsMatch, maxAbsDiff, numbersOf } from './distributed-support.js';
 import { syntheticBatches, tinyConfig } from './train-support.js';
@@ -65,9 +65,13 @@ test('a one-rank communicator runs the data-parallel path and trains as no commu
     assert.deepEqual([...got.keys()], [...want.keys()]);
     // Not bit for bit: the gather nodes reorder the tape's gradient sums, and the codebook update
     // runs in two phases instead of the native fused step.
-    for (const [key, value] of got) assert.ok(Math.abs(value - want.get(key)!) <= 1e-6 * Math.max(1, Math.abs(value)), `${key}: ${value} vs ${want.get(key)}`);
+    for (const [key, value] of got) {
+      const expected = want.get(key)!;
+      assert.ok(Math.abs(value - expected) <= 1e-6 * Math.max(1, Math.abs(value)), `${key}: ${value} vs ${expected}`);
+    }
   }
-  const dataOf = (t: Trainer) => Object.fromEntries(Object.entries(t.model.params.exportWeights()).map(([n, w]) => [n, w.data]));
+  const dataOf = (t: Trainer) => 
+    Object.fromEntries(Object.entries(t.model.params.exportWeights()).map(([n, w]) => [n, w.data]));
   assertWeightsMatch(dataOf(parallel), dataOf(plain), data.length, 'one rank', 1e-6);
   const [a, b] = [parallel.model.codebook.getState(), plain.model.codebook.getState()];
   assert.ok(maxAbsDiff(Array.from(a.embedding), Array.from(b.embedding)) <= 1e-6, 'codebook');
@@ -80,8 +84,9 @@ test('a one-rank communicator runs the data-parallel path and trains as no commu
 
 test('a communicator refuses a second all-reduce and a malformed communicator', () => {
   const model = new UniCodeModel(config, { seed: 3 });
-  assert.throws(() => new Trainer(model, { communicator: oneRank, allReduceGradients: (g) => g }), /communicator does its own all-reduce/);
-  assert.throws(() => new Trainer(model, { communicator: { ...oneRank, rank: 1 } }), /communicator must be a Communicator/);
-  assert.throws(() => new Trainer(model, { communicator: oneRank, checksumEvery: 0 }), /checksumEvery must be a positive integer, got 0/);
+  const make = (options: TrainerOptions) => () => new Trainer(model, options);
+  assert.throws(make({ communicator: oneRank, allReduceGradients: (g) => g }), /communicator does its own all-reduce/);
+  assert.throws(make({ communicator: { ...oneRank, rank: 1 } }), /communicator must be a Communicator/);
+  assert.throws(make({ communicator: oneRank, checksumEvery: 0 }), /checksumEvery must be a positive integer, got 0/);
   model.dispose();
 });

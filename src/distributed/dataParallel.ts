@@ -28,8 +28,12 @@ export interface BatchShard {
  * global % size ranks take one clip more. Throws when a rank would get no clip.
  */
 export function shardOf(global: number, rank: number, size: number): BatchShard {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`shardOf: size must be a positive integer, got ${String(size)}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= size) throw new RangeError(`shardOf: rank must be an integer in [0, ${size}), got ${String(rank)}`);
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`shardOf: size must be a positive integer, got ${String(size)}`);
+  }
+  if (!Number.isInteger(rank) || rank < 0 || rank >= size) {
+    throw new RangeError(`shardOf: rank must be an integer in [0, ${size}), got ${String(rank)}`);
+  }
   if (!Number.isInteger(global) || global < size) {
     throw new RangeError(`a global batch of ${String(global)} clips cannot be split over ${size} ranks: `
       + `every rank needs at least one clip (use a batch size >= the world size, ${size})`);
@@ -52,11 +56,17 @@ export class DataParallel {
   private shardOfStep: BatchShard | null = null;
 
   constructor(comm: Communicator, options: DataParallelOptions = {}) {
-    const valid = comm !== null && typeof comm === 'object' && Number.isInteger(comm.rank) && Number.isInteger(comm.size)
+    const valid = comm !== null && typeof comm === 'object'
+      && Number.isInteger(comm.rank) && Number.isInteger(comm.size)
       && comm.size >= 1 && comm.rank >= 0 && comm.rank < comm.size && typeof comm.allReduceSum === 'function';
-    if (!valid) throw new TypeError('communicator must be a Communicator { rank, size, allReduceSum, barrier, abort } with 0 <= rank < size');
+    if (!valid) {
+      throw new TypeError('communicator must be a Communicator { rank, size, allReduceSum, barrier, abort }'
+        + ' with 0 <= rank < size');
+    }
     const every = options.checksumEvery ?? DEFAULT_CHECKSUM_EVERY;
-    if (!Number.isInteger(every) || every < 1) throw new RangeError(`checksumEvery must be a positive integer, got ${String(every)}`);
+    if (!Number.isInteger(every) || every < 1) {
+      throw new RangeError(`checksumEvery must be a positive integer, got ${String(every)}`);
+    }
     this.comm = comm;
     this.checksumEvery = every;
   }
@@ -107,7 +117,9 @@ export class DataParallel {
       dropoutSeed: () => base.dropoutSeed(),
       dropout: (x, rate) => {
         const rowsPerClip = x.shape[0] / local;
-        if (!Number.isInteger(rowsPerClip)) throw new Error(`dropout: axis 0 (${x.shape[0]}) is not a multiple of the shard's ${local} clips`);
+        if (!Number.isInteger(rowsPerClip)) {
+          throw new Error(`dropout: axis 0 (${x.shape[0]}) is not a multiple of the shard's ${local} clips`);
+        }
         const seed = base.dropoutSeed();
         return tf.tidy(() => {
           // tf.dropout(x) is x * floor(U + keep) / keep: on ones it is exactly that multiplier.
@@ -204,7 +216,9 @@ export class DataParallel {
 
   /** Throws on every rank unless all ranks hold bit-identical weights and codebook state. */
   checkIdentical(model: UniCodeModel, step: number): void {
-    const weights = Object.entries(model.params.exportWeights()).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, w]) => w.data);
+    const weights = Object.entries(model.params.exportWeights())
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([, w]) => w.data);
     const cb = model.codebook.getState();
     const sum = checksumOf([...weights, cb.embedding, cb.emaCount, cb.emaWeight, cb.unusedCount]);
     assertSameOnAllRanks(this.comm, sum, `after step ${step}, the weights and codebook checksum`);

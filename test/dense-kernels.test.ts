@@ -247,6 +247,10 @@ test('tfjs wasm without the native kernels: transposed products and both conv ba
   ];
   const want = (await evaluate('cpu', false, compute)).values;
   (await evaluate('wasm', false, compute)).values.forEach((got, i) => assertClose(got, want[i], `output ${i}`));
+  // The rewrites free their intermediates (the backend's own count: tfjs does not track them).
+  const dataIds = tf.engine().backend.numDataIds();
+  tf.tidy(() => { compute(); });
+  assert.equal(tf.engine().backend.numDataIds(), dataIds, 'no intermediate left on the wasm heap');
 
   // Strided geometry: the input backprop falls back to tfjs wasm's own kernel, the filter backprop
   // (which has none) says what it cannot do.

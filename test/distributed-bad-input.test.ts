@@ -1,8 +1,12 @@
-// Splitting a global batch, and the clear errors of data-parallel runs: a batch smaller than the
-// world, and no MPI in the addon. The mpirun case is skipped, with the reason, without MPI.
+// Splitting a global batch, and the clear errors of data-parallel runs, programmatic and from the
+// CLI: a batch smaller than the world, and no MPI in the addon. The mpirun cases are skipped, with
+// the reason, without MPI.
 import { test } from 'node:test';
+import fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { shardOf } from '../src/distributed/index.js';
 import { WORKER, mpiSkipReason, runJob, tempDir, workerEnv } from './distributed-support.js';
 
@@ -43,4 +47,25 @@ test('asking for data parallelism without MPI in the addon says so and how to fi
   assert.notEqual(run.status, 0);
   assert.match(run.stderr, /data-parallel training needs MPI, but the native addon is not loaded: install MPI/);
   assert.match(run.stderr, /apt-get install libopenmpi-dev openmpi-bin.*npm run build:native/);
+});
+
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+test('pretrain --distributed without MPI in the addon stops with the fix and writes nothing', () => {
+  const out = path.join(tempDir('cli-no-mpi'), 'run');
+  const run = spawnSync(process.execPath, [CLI, 'pretrain', '--distributed', '--max-steps', '1', '--out', out],
+    { encoding: 'utf8', env: workerEnv({ UCMG_NATIVE: '0' }) });
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /pretrain: error: data-parallel training needs MPI.*apt-get install libopenmpi-dev/);
+  assert.equal(fs.existsSync(out), false);
+});
+
+test('mpirun pretrain with --batch-size below the world size ends the job naming the fix',
+  { skip: mpiSkipReason() }, () => {
+  const out = path.join(tempDir('cli-small-batch'), 'run');
+  const args = ['--oversubscribe', '-np', '3', process.execPath, CLI, 'pretrain', '--batch-size', '2', '--out', out];
+  const run = spawnSync('mpirun', args, { encoding: 'utf8', env: workerEnv() });
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /rank \d of 3 failed, ending the job: --batch-size 2 is the global batch .* over 3 ranks/);
+  assert.equal(fs.existsSync(out), false);
 });

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { OpBackend } from '../backend.js';
+import type { Communicator } from '../distributed/communicator.js';
 import { iterateBatches } from '../data/batches.js';
 import type { ClipDataset } from '../data/dataset.js';
 import { openDataset } from '../data/directory.js';
@@ -192,6 +193,8 @@ export interface PretrainRequest {
   resume?: string;
   /** Where the trainer's progress goes (default stderr). */
   progress?: ProgressStream;
+  /** Data-parallel over these ranks: batchSize is the global batch, rank 0 writes. */
+  communicator?: Communicator;
 }
 
 /** A model being pretrained into a directory (checkpoint.ckpt, metrics.jsonl), trained in one or more legs. */
@@ -232,6 +235,7 @@ export async function startPretraining(request: PretrainRequest): Promise<Pretra
     metricsPath: metricsLog,
     ...(request.checkpointEvery !== undefined ? { checkpointEvery: request.checkpointEvery } : {}),
     ...(request.progress !== undefined ? { progress: request.progress } : {}),
+    ...(request.communicator !== undefined ? { communicator: request.communicator } : {}),
   };
   const trainer = request.resume !== undefined
     ? await Trainer.fromCheckpoint(request.resume, { ...trainerOptions, backend: request.backend })

@@ -25,12 +25,19 @@ const options = {
     description: 'auto: scale --dead-after and --active-below to the planned steps as published, 300 and 100 at 3,000 '
       + 'steps (round halves up, at least 3 and 1; docs/algorithm.md §3.5)',
   },
-  'batch-size': { kind: 'int', default: 80, min: 2, description: 'clips per step' },
+  'batch-size': {
+    kind: 'int', default: 80, min: 2,
+    description: 'clips per step (under mpirun: the global batch, split over the ranks)',
+  },
   lr: { kind: 'number', default: 4e-4, min: 0, exclusiveMin: true, description: 'Adam learning rate' },
   'checkpoint-every': { kind: 'int', min: 1, valueName: 'steps', description: 'also checkpoint every this many steps [default: at the end only]' },
   resume: { kind: 'string', valueName: 'checkpoint', description: 'continue from a checkpoint (its config and position); --config, --modalities and --without come from it' },
   clips: { kind: 'int', default: 1000, min: 10, description: 'synthetic data: clips to generate' },
   'data-seed': { kind: 'int', default: 0, min: 0, description: 'synthetic data: generator seed' },
+  distributed: {
+    kind: 'flag',
+    description: 'data-parallel over MPI, implied under mpirun (`mpirun -np N unicode-cmg pretrain`); rank 0 writes',
+  },
   ...seedOption,
   ...computeOptions,
   ...outputOptions('the checkpoint, metrics and report'),
@@ -51,6 +58,7 @@ export const pretrain = defineCommand({
     'pretrain --data ./my-dataset --config paper --modalities audio,video,text --epochs 6',
     'pretrain --without cpc,club --out runs/ablation',
     'pretrain --resume runs/av/checkpoint.ckpt --out runs/av --force --epochs 12',
+    'mpirun -np 4 unicode-cmg pretrain --batch-size 320 --out runs/dp   (data-parallel, as one process would)',
   ],
   load: () => import('./pretrainRun.js'),
 });

@@ -1,6 +1,9 @@
 // The body of `unicode-cmg pretrain`.
 
 import * as path from 'node:path';
+import type { Communicator } from '../../distributed/communicator.js';
+import { launcherWorldSize, mpiCommunicator } from '../../distributed/mpi.js';
+import { runRank } from '../../distributed/launch.js';
 import { modalitiesOf, type ModelConfig } from '../../model/config.js';
 import { codeUsageSvg, lossCurvesSvg } from '../../report/plots.js';
 import { usageStats } from '../../report/codeUsage.js';
@@ -18,7 +21,21 @@ import { packageVersion } from '../version.js';
 import type { PretrainOptions } from './pretrain.js';
 
 export async function run(options: PretrainOptions): Promise<void> {
+  // Under mpirun (or with --distributed) every rank runs this; a failure on any ends the job.
+  if (!options.distributed && launcherWorldSize() === undefined) return pretrainOn(options, undefined);
+  const comm = mpiCommunicator();
+  await runRank(comm, () => pretrainOn(options, comm));
+}
+
+async function pretrainOn(options: PretrainOptions, comm: Communicator | undefined): Promise<void> {
   const command = 'pretrain';
+  // Rank 0 alone touches --out: the other ranks train and write nothing.
+  const lead = comm === undefined || comm.rank === 0;
+  if (comm !== undefined && options['batch-size'] < comm.size) {
+    const batch = options['batch-size'];
+    throw new UsageError(`--batch-size ${batch} is the global batch and cannot be split over ${comm.size} ranks;`
+      + ` use at least ${comm.size}`, command);
+  }
   if (options.resume !== undefined && (options.config !== undefined || options.modalities.length > 0 || options.without.length > 0)) {
     throw new UsageError('--resume takes the model from the checkpoint; drop --config, --modalities and --without', command);
   }
@@ -29,7 +46,8 @@ export async function run(options: PretrainOptions): Promise<void> {
   if (options['reset-scale'] === 'auto' && resetFlags.length > 1) {
     throw new UsageError('--reset-scale auto sets --dead-after and --active-below itself; give either', command);
   }
-  const dir = checkOutputDir(options.out ?? defaultRunDir('pretrain'), options.force, command);
+  const out = options.out ?? defaultRunDir('pretrain');
+  const dir = lead ? checkOutputDir(out, options.force, command) : out;
   let config;
   let dataset;
   let compute;
@@ -49,8 +67,13 @@ export async function run(options: PretrainOptions): Promise<void> {
   const splits = chooseSplits(dataset, options.split, command);
   const planned = plannedSteps(dataset, splits.train, options['batch-size'], options.epochs, options['max-steps']);
   if (options.resume === undefined) config = { ...config, ...resetClock(config, options, planned, command) };
-  createOutputDir(dir, command);
-  process.stderr.write(`pretrain: ${config.name} config, ${config.modalities}, data ${dataset.name} (${dataset.split(splits.train).length} clips in '${splits.train}'), op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}\n`);
+  if (lead) createOutputDir(dir, command);
+  const parallel = comm === undefined
+    ? ''
+    : `, data-parallel over ${comm.size} ranks (global batch ${options['batch-size']})`;
+  if (lead) {
+    process.stderr.write(`pretrain: ${config.name} config, ${config.modalities}, data ${dataset.name} (${dataset.split(splits.train).length} clips in '${splits.train}'), op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}${parallel}\n`);
+  }
 
   const run = await startPretraining({
     config,
@@ -64,8 +87,14 @@ export async function run(options: PretrainOptions): Promise<void> {
     checkpointEvery: options['checkpoint-every'],
     backend: compute.backend,
     resume: options.resume,
+    communicator: comm,
   });
   const summary = await run.trainUntil(options['max-steps']);
+  if (!lead) {
+    run.model.dispose();
+    dataset.close();
+    return;
+  }
   const writer = new ReportWriter(dir);
   const records = readMetricsLog(run.metricsLog);
   // Dead codes revived over the whole run (the log spans resumes).

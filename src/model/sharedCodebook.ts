@@ -132,7 +132,9 @@ export class SharedCodebook {
     this.commitment = optional('commitment', 0.25, (v) => checkNumber(CLASS, 'options.commitment', v, { min: 0 }));
     this.useCmcm = flag('useCmcm', true);
     this.backend = optional('backend', undefined, (v) => {
-      if (!(OP_BACKENDS as readonly unknown[]).includes(v)) fail(CLASS, `options.backend must be one of ${OP_BACKENDS.join(', ')}, got ${describe(v)}`);
+      if (!(OP_BACKENDS as readonly unknown[]).includes(v)) {
+        fail(CLASS, `options.backend must be one of ${OP_BACKENDS.join(', ')}, got ${describe(v)}`);
+      }
       return v as OpBackend;
     });
     this.allReduce = optional('allReduce', undefined, (v) => {
@@ -141,9 +143,11 @@ export class SharedCodebook {
     });
     const resetDeadCodes = flag('resetDeadCodes', true);
     const deadAfter = optional('deadAfter', MM_EMA_DEFAULTS.deadAfter, integer('deadAfter', 0));
+    const real = (key: 'decay' | 'epsilon', rule: Parameters<typeof checkNumber>[3]) =>
+      optional(key, MM_EMA_DEFAULTS[key], (v) => checkNumber(CLASS, `options.${key}`, v, rule));
     this.updateOptions = {
-      decay: optional('decay', MM_EMA_DEFAULTS.decay, (v) => checkNumber(CLASS, 'options.decay', v, { min: 0, below: 1 })),
-      epsilon: optional('epsilon', MM_EMA_DEFAULTS.epsilon, (v) => checkNumber(CLASS, 'options.epsilon', v, { above: 0 })),
+      decay: real('decay', { min: 0, below: 1 }),
+      epsilon: real('epsilon', { above: 0 }),
       deadAfter: resetDeadCodes ? deadAfter : NEVER_DEAD,
       activeBelow: optional('activeBelow', MM_EMA_DEFAULTS.activeBelow, integer('activeBelow', 0)),
       resetEma: flag('resetEma', false),
@@ -249,12 +253,15 @@ export class SharedCodebook {
         return tf.addN(terms) as Scalar;
       });
       const quantized = z.map((zm, m) => straightThrough(zm, targets[m]));
-      const cmcm = this.useCmcm ? codeMatchingLoss(z.map(gather), codebook, { backend: this.backend, epsilon: this.updateOptions.epsilon }) : [];
+      const cmcm = this.useCmcm
+        ? codeMatchingLoss(z.map(gather), codebook, { backend: this.backend, epsilon: this.updateOptions.epsilon })
+        : [];
       return { quantized, commitment, cmcm };
     });
     const zValues = z.map((zm) => zm.dataSync() as Float32Array);
     const cmcm = Array.isArray(tensors.cmcm) ? null : tensors.cmcm as Scalar;
-    const forward: CodebookForward = { indices, quantized: tensors.quantized, commitment: tensors.commitment, cmcm, zValues };
+    const { quantized, commitment } = tensors;
+    const forward: CodebookForward = { indices, quantized, commitment, cmcm, zValues };
     this.issued.add(forward);
     return forward;
   }
@@ -268,12 +275,15 @@ export class SharedCodebook {
     const where = `${CLASS}.update`;
     this.live('update');
     if (!this.issued.has(forward)) fail(where, 'forward must be what this codebook\'s forward() returned');
-    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(where, `seed must be a uint32, got ${describe(seed)}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      fail(where, `seed must be a uint32, got ${describe(seed)}`);
+    }
     const before = this.state;
     let next: CodebookState;
     let report: CodebookUpdateReport;
     if (this.allReduce === undefined) {
-      ({ state: next, report } = mmEmaStepTrusted(before, forward.zValues, forward.indices, { ...this.updateOptions, seed }));
+      const options = { ...this.updateOptions, seed };
+      ({ state: next, report } = mmEmaStepTrusted(before, forward.zValues, forward.indices, options));
     } else {
       const { crossModal, segmentsPerClip: _t, backend: _b, ...applyOptions } = this.updateOptions;
       const local = mmEmaStatistics(forward.zValues, forward.indices, { crossModal, m: this.size });
@@ -284,7 +294,9 @@ export class SharedCodebook {
       report = { ...applied.report, equalNum: equalNum(forward.indices, this.segmentsPerClip) };
     }
     this.live('update');
-    if (this.state !== before) fail(where, 'the state changed while this update ran (concurrent updates are not supported)');
+    if (this.state !== before) {
+      fail(where, 'the state changed while this update ran (concurrent updates are not supported)');
+    }
     this.replaceState(next);
     return report;
   }
@@ -303,12 +315,6 @@ export class SharedCodebook {
   dispose(): void {
     this.dropEmbeddingTensor();
     this.disposed = true;
-  }
-
-  /** Throws unless `state` fits this codebook (size, dims, array types, finite values). */
-  checkState(state: CodebookState, where = 'checkState'): void {
-    this.live(where);
-    this.checkedCopy(state, where);
   }
 
   private live(where: string): void {
@@ -344,14 +350,17 @@ export class SharedCodebook {
   }
 
   private stateFromTensors(tensors: Partial<Record<keyof CodebookTensors, StateTensor>>, where: string): CodebookState {
-    if (tensors === null || typeof tensors !== 'object') fail(`${CLASS}.${where}`, `tensors must be an object, got ${describe(tensors)}`);
+    const op = `${CLASS}.${where}`;
+    if (tensors === null || typeof tensors !== 'object') fail(op, `tensors must be an object, got ${describe(tensors)}`);
     const m = this.size;
     const d = this.dim;
-    const read = <A extends Float32Array | Int32Array>(key: keyof CodebookTensors, dtype: StateTensor['dtype'], shape: number[]): A => {
+    const read = <A extends Float32Array | Int32Array>(
+      key: keyof CodebookTensors, dtype: StateTensor['dtype'], shape: number[],
+    ): A => {
       const t = tensors[key];
-      if (t === undefined) fail(`${CLASS}.${where}`, `tensor ${key} is missing`);
+      if (t === undefined) fail(op, `tensor ${key} is missing`);
       if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) {
-        fail(`${CLASS}.${where}`, `tensor ${key} must be ${dtype} [${shape.join(', ')}], got ${String(t.dtype)} [${String(t.shape)}]`);
+        fail(op, `tensor ${key} must be ${dtype} [${shape.join(', ')}], got ${String(t.dtype)} [${String(t.shape)}]`);
       }
       return t.data as A;
     };
@@ -386,9 +395,13 @@ export class SharedCodebook {
 /** 2 or 3 distinct known modalities. */
 function checkModalities(value: unknown): Modality[] {
   const where = 'options.modalities';
-  if (!Array.isArray(value) || value.length < 2 || value.length > 3) fail(CLASS, `${where} must list 2 or 3 modalities, got ${describe(value)}`);
+  if (!Array.isArray(value) || value.length < 2 || value.length > 3) {
+    fail(CLASS, `${where} must list 2 or 3 modalities, got ${describe(value)}`);
+  }
   value.forEach((m, i) => {
-    if (!(MODALITY_ORDER as readonly unknown[]).includes(m)) fail(CLASS, `${where}[${i}] is ${describe(m)}, not one of ${MODALITY_ORDER.join(', ')}`);
+    if (!(MODALITY_ORDER as readonly unknown[]).includes(m)) {
+      fail(CLASS, `${where}[${i}] is ${describe(m)}, not one of ${MODALITY_ORDER.join(', ')}`);
+    }
     if (value.indexOf(m) !== i) fail(CLASS, `${where} lists ${describe(m)} twice`);
   });
   return [...value] as Modality[];

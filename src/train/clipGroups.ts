@@ -32,7 +32,11 @@ export function clipGroupsOf(model: UniCodeModel, grouping: ClipGrouping): ClipG
   const matching = (test: (g: string) => boolean) => namesOf(main.filter(test));
   const groups: ClipGroup[] = [
     { name: 'cpc', params: matching((g) => g === 'cpc'), applied: true },
-    { name: 'encoders', params: matching((g) => g.startsWith('semantic.') || g.startsWith('specific.')), applied: true },
+    {
+      name: 'encoders',
+      params: matching((g) => g.startsWith('semantic.') || g.startsWith('specific.')),
+      applied: true,
+    },
     { name: 'front.text', params: matching((g) => g === 'front.text'), applied: true },
     ...(model.config.useClub
       ? model.modalities.map((m) => ({ name: `club.${m}`, params: params.namesIn(`club.${m}`), applied: false }))
@@ -42,6 +46,8 @@ export function clipGroupsOf(model: UniCodeModel, grouping: ClipGrouping): ClipG
   // A sub-model added later must be placed in a group, not trained unclipped.
   const covered = new Set(groups.flatMap((g) => g.params));
   const missing = namesOf(main).filter((n) => !covered.has(n));
-  if (missing.length > 0) throw new Error(`clipGroupsOf: parameters in no published clipping group: ${missing.join(', ')}`);
+  if (missing.length > 0) {
+    throw new Error(`clipGroupsOf: parameters in no published clipping group: ${missing.join(', ')}`);
+  }
   return groups;
 }

@@ -47,7 +47,8 @@ export function resolveHyperparameters(options: Partial<TrainerHyperparameters>)
     gamma: positive('gamma'),
     clipGroups: given('clipGroups', (v) => {
       if (!(CLIP_GROUPINGS as readonly unknown[]).includes(v)) {
-        fail(WHERE, `options.clipGroups must be one of ${CLIP_GROUPINGS.map((g) => `'${g}'`).join(', ')}, got ${String(v)}`);
+        const known = CLIP_GROUPINGS.map((g) => `'${g}'`).join(', ');
+        fail(WHERE, `options.clipGroups must be one of ${known}, got ${String(v)}`);
       }
       return v as ClipGrouping;
     }),

@@ -102,7 +102,9 @@ export function readTrainingCheckpoint(path: string): { payload: CheckpointPaylo
   }
   const saved = (meta.trainer ?? {}) as Record<string, unknown>;
   // Only hyperparameters come from the file, never paths or hooks.
-  const hyper = Object.fromEntries(Object.keys(DEFAULT_HYPERPARAMETERS).filter((k) => k in saved).map((k) => [k, saved[k]]));
+  const hyper = Object.fromEntries(
+    Object.keys(DEFAULT_HYPERPARAMETERS).filter((k) => k in saved).map((k) => [k, saved[k]]),
+  );
   return {
     payload,
     recipe: { config, modelSeed: meta.modelSeed as number, trainerSeed: meta.trainerSeed as number, hyper },
@@ -114,16 +116,22 @@ export function readTrainingCheckpoint(path: string): { payload: CheckpointPaylo
  * the right shape, a valid RNG state and position), then assigns weights, codebook, optimizer
  * states and RNG. Returns the position to continue from. A refused checkpoint changes nothing.
  */
-export async function restoreTrainingState(payload: CheckpointPayload, path: string, state: TrainingState): Promise<TrainingPosition> {
+export async function restoreTrainingState(
+  payload: CheckpointPayload, path: string, state: TrainingState,
+): Promise<TrainingPosition> {
   const { model } = state;
   const meta = checkedMeta(payload, path);
   const differences = configDifferences(meta.config as ModelConfig, model.config);
-  if (differences.length > 0) fail(path, `the checkpoint was written for a different model config (${differences.join('; ')})`);
+  if (differences.length > 0) {
+    fail(path, `the checkpoint was written for a different model config (${differences.join('; ')})`);
+  }
   const weights = withPrefix(payload, PARAM);
   const codebook = withPrefix(payload, CODEBOOK) as Partial<CodebookTensors>;
   const position = meta.position as Partial<TrainingPosition> | undefined;
   for (const key of ['globalStep', 'epoch', 'stepInEpoch'] as const) {
-    if (!Number.isInteger(position?.[key]) || position![key]! < 0) fail(path, `meta.position.${key} is missing or invalid`);
+    if (!Number.isInteger(position?.[key]) || position![key]! < 0) {
+      fail(path, `meta.position.${key} is missing or invalid`);
+    }
   }
   const optimizerMeta = (meta.optimizers ?? {}) as Record<string, AdamMeta>;
   const shapes = (names: string[]) => names.map((n) => ({ name: n, shape: [...model.params.get(n).shape] }));
@@ -158,13 +166,16 @@ function withPrefix(payload: CheckpointPayload, prefix: string): Record<string, 
 function checkedMeta(payload: CheckpointPayload, path: string): Record<string, unknown> {
   const meta = payload.meta;
   if (meta.kind !== CHECKPOINT_KIND) {
-    fail(path, `not a pretraining checkpoint (kind ${JSON.stringify(meta.kind)}, expected ${JSON.stringify(CHECKPOINT_KIND)})`);
+    const expected = JSON.stringify(CHECKPOINT_KIND);
+    fail(path, `not a pretraining checkpoint (kind ${JSON.stringify(meta.kind)}, expected ${expected})`);
   }
   if (meta.version !== FORMAT_VERSION) {
     fail(path, `pretraining checkpoint version ${String(meta.version)} is not supported (expected ${FORMAT_VERSION})`);
   }
   if (meta.config === null || typeof meta.config !== 'object') fail(path, 'the checkpoint has no model config');
-  if (!Number.isSafeInteger(meta.modelSeed) || !Number.isSafeInteger(meta.trainerSeed)) fail(path, 'the checkpoint\'s seeds are missing');
+  if (!Number.isSafeInteger(meta.modelSeed) || !Number.isSafeInteger(meta.trainerSeed)) {
+    fail(path, 'the checkpoint\'s seeds are missing');
+  }
   return meta;
 }
 

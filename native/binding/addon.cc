@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "args.h"
+#include "cuda_backend.h"
 #include "dense_binding.h"
 #include "device.h"
 #include "ucmg/ops.h"
@@ -294,6 +295,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "infoNce", infoNce);
   exportFunction(env, exports, "cudaTime", cudaTime);
   registerDenseBinding(env, exports);
+#ifdef UCMG_WITH_CUDA
+  registerCudaBackendBinding(env, exports);
+#endif
 #ifdef UCMG_WITH_MPI
   registerMpiBinding(env, exports);
 #endif

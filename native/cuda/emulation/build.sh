@@ -20,11 +20,15 @@ mkdir -p "$out/cuda" "$out/obj" "$out/generated/ucmg"
 printf '#pragma once\n#define UCMG_CUDA_ARCHS "emulated"\n' > "$out/generated/ucmg/build_config.h"
 
 # kernel<<<grid, block, ...>>>(args)  ->  emu::launch(emu::Config(grid, block, ...), kernel, args)
-for cu in "$root"/native/cuda/*.cu "$root"/native/cuda/backend/*.cu; do
+# Backend sources get a prefix so that a name shared with native/cuda cannot collide; backend
+# headers (which may launch kernels from templates) are rewritten too, and their copies in
+# $out/cuda are found first by the quoted includes of the rewritten sources.
+for cu in "$root"/native/cuda/*.cu "$root"/native/cuda/backend/*.cu "$root"/native/cuda/backend/*.cuh; do
   [[ -e "$cu" ]] || continue
-  # Backend sources get a prefix so that a name shared with native/cuda cannot collide.
-  prefix=; [[ "$(basename "$(dirname "$cu")")" == backend ]] && prefix=backend_
-  python3 - "$cu" "$out/cuda/$prefix$(basename "${cu%.cu}").cc" <<'PY'
+  target=$out/cuda/$(basename "${cu%.cu}").cc
+  [[ "$cu" == */backend/*.cu ]] && target=$out/cuda/backend_$(basename "${cu%.cu}").cc
+  [[ "$cu" == *.cuh ]] && target=$out/cuda/$(basename "$cu")
+  python3 - "$cu" "$target" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 text = re.sub(r'([A-Za-z_][\w:]*(?:<[^<>;]*>)?)\s*<<<(.*?)>>>\s*\(',

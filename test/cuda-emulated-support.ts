@@ -1,0 +1,58 @@
+// Where the tests that need the tfjs 'cuda' backend get an addon from: the default addon when it
+// has usable CUDA (a GPU machine), else an emulated build of its own (native/cuda/emulation: the
+// CUDA sources compiled for the CPU), rebuilt when a native source is newer. Either an addon path
+// or the reason the tests must skip.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const EMULATED_OUT = 'build/emulated-h11';
+const BUILD_SCRIPT = path.join(root, 'native/cuda/emulation/build.sh');
+
+export type CudaAddon = { path: string; emulated: boolean } | { skip: string };
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(full) : fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Whether `addon` loads in a child process and reports usable CUDA. */
+function cudaUsable(addon: string): boolean {
+  const probe = `const b = require(${JSON.stringify(addon)}); process.exit(b.cudaInfo().usable ? 0 : 1)`;
+  return spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore' }).status === 0;
+}
+
+/** Whether the library registers the tfjs 'cuda' backend at all (the module exists in dist/). */
+export function cudaBackendMissing(): string | undefined {
+  const compiled = path.join(root, 'dist/src/cudaBackend/index.js');
+  return fs.existsSync(compiled) ? undefined : 'the tfjs cuda backend (src/cudaBackend) is not built into dist/ yet';
+}
+
+let cached: CudaAddon | undefined;
+
+export function cudaAddon(): CudaAddon {
+  if (cached !== undefined) return cached;
+  const release = path.join(root, 'build/Release/unicode_cmg.node');
+  if (fs.existsSync(release) && cudaUsable(release)) return (cached = { path: release, emulated: false });
+  if (!fs.existsSync(BUILD_SCRIPT)) return (cached = { skip: `no GPU, and no emulator build script (${BUILD_SCRIPT})` });
+  if (spawnSync('g++', ['--version'], { stdio: 'ignore' }).status !== 0) return (cached = { skip: 'no GPU, and no g++ for the emulated addon' });
+  const addon = path.join(root, EMULATED_OUT, 'unicode_cmg.node');
+  const stale = !fs.existsSync(addon) || fs.statSync(addon).mtimeMs < newestSource(path.join(root, 'native'));
+  if (stale) {
+    const built = spawnSync('bash', [BUILD_SCRIPT], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, UCMG_EMULATED_OUT: EMULATED_OUT }, maxBuffer: 64 << 20,
+    });
+    if (built.status !== 0) {
+      const why = (built.stderr || built.error?.message || '').trim().split('\n').slice(-3).join(' | ');
+      return (cached = { skip: `the emulated addon did not build: ${why}` });
+    }
+  }
+  if (!cudaUsable(addon)) return (cached = { skip: `the emulated addon ${addon} does not report usable CUDA` });
+  return (cached = { path: addon, emulated: true });
+}

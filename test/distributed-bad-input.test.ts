@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shardOf } from '../src/distributed/index.js';
+import { mpiSupport, shardOf } from '../src/distributed/index.js';
+import { nativeBinding } from '../src/native/loader.js';
 import { WORKER, mpiSkipReason, runJob, tempDir, workerEnv } from './distributed-support.js';
 
 test('shardOf splits every global batch contiguously, without overlap, the sizes differing by at most one', () => {
@@ -68,4 +69,16 @@ test('mpirun pretrain with --batch-size below the world size ends the job naming
   assert.notEqual(run.status, 0);
   assert.match(run.stderr, /rank \d of 3 failed, ending the job: --batch-size 2 is the global batch .* over 3 ranks/);
   assert.equal(fs.existsSync(out), false);
+});
+
+test('the native MPI binding names a bad argument and refuses to reduce before MPI is started',
+  { skip: mpiSupport().reason }, () => {
+  // Validation comes before any MPI call, so this process never becomes an MPI singleton.
+  type Mpi = { allReduceSum(b: unknown): void; abort(code: unknown): void };
+  const mpi = (nativeBinding() as unknown as { mpi: Mpi }).mpi;
+  assert.throws(() => mpi.allReduceSum('x'), /mpi.allReduceSum: buffers must be an Array of Float32Array or Float64Array/);
+  assert.throws(() => mpi.allReduceSum([new Float32Array(1), new Int32Array(1)]),
+    /mpi.allReduceSum: buffers\[1\] must be a Float32Array or Float64Array, got/);
+  assert.throws(() => mpi.allReduceSum([new Float32Array(1)]), /MPI is not initialized/);
+  assert.throws(() => mpi.abort(0), /mpi.abort.*code/);
 });

@@ -1,16 +1,20 @@
 // The reset clock scaled to the run length: the published thresholds at the published length,
 // proportional elsewhere, halves rounded up, never below the documented minimums; and the pretrain
 // flags that set it reach the codebook, with the resets that fired in the run report.
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UniCodeModel } from '../src/model/uniCode.js';
+import { initTfjs } from '../src/tfjs.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { readMetricsLog } from '../src/train/metricsLog.js';
 import { scaledResetClock } from '../src/train/resetClock.js';
+import { Trainer } from '../src/train/trainer.js';
+import { syntheticBatches, tinyConfig } from './train-support.js';
 
 test('the published 300 / 100 at 3,000 steps, the same fractions of any other length', () => {
   assert.deepEqual(scaledResetClock(3000), { deadAfter: 300, activeBelow: 100 });
@@ -101,4 +105,72 @@ test('pretrain refuses reset-clock flags that contradict each other or a resume,
     assert.match(stderr, pattern);
     assert.ok(!fs.existsSync(out), `${args.join(' ')} wrote nothing`);
   }
+});
+
+before(async () => {
+  await initTfjs();
+});
+
+test('legacyEncoderPasses: every extra pass updates the codebook; its clock ticks 1 + passes times', async () => {
+  const config = tinyConfig({ modalities: 'AT' });
+  const unusedAfterOneStep = async (legacyEncoderPasses: number) => {
+    const model = new UniCodeModel(config, { seed: 4, backend: 'tfjs' });
+    try {
+      const trainer = new Trainer(model, { legacyEncoderPasses, progress: false });
+      const [batch] = syntheticBatches(config, { batches: 1, batchSize: 4, seed: 1 });
+      await trainer.step(batch);
+      return Array.from(model.codebook.getState().unusedCount);
+    } finally {
+      model.dispose();
+    }
+  };
+  // Counters start at -1; a code no pass chose has been counted once per update.
+  const plain = await unusedAfterOneStep(0);
+  const legacy = await unusedAfterOneStep(5);
+  assert.equal(Math.max(...plain), 0);
+  assert.equal(Math.max(...legacy), 5);
+  assert.ok(legacy.every((u) => u >= 0 && u <= 5));
+  const model = new UniCodeModel(config, { seed: 4, backend: 'tfjs' });
+  try {
+    assert.throws(() => new Trainer(model, { legacyEncoderPasses: -1 }), /options\.legacyEncoderPasses/);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('legacyEncoderPasses: the step\'s resetCodes counts the resets of every update it ran', async () => {
+  const config = tinyConfig({ modalities: 'AT', deadAfter: 3, activeBelow: 1 });
+  const model = new UniCodeModel(config, { seed: 4, backend: 'tfjs' });
+  try {
+    const perUpdate: number[] = [];
+    const update = model.codebook.update.bind(model.codebook);
+    model.codebook.update = async (forward, seed) => {
+      const report = await update(forward, seed);
+      perUpdate.push(report.resetCodes.length);
+      return report;
+    };
+    const trainer = new Trainer(model, { legacyEncoderPasses: 5, progress: false });
+    const [batch] = syntheticBatches(config, { batches: 1, batchSize: 4, seed: 1 });
+    const metrics = await trainer.step(batch);
+    assert.equal(perUpdate.length, 6);
+    const total = perUpdate.reduce((a, b) => a + b, 0);
+    assert.ok(total > 0, `resets per update: ${perUpdate.join(', ')}`);
+    assert.equal(metrics.resetCodes, total);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('pretrain --legacy-encoder-passes: five extra updates a step, stored, and their resets counted', () => {
+  const run = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-reset-')), 'run');
+  const flags = ['--legacy-encoder-passes', '--dead-after', '3', '--active-below', '1'];
+  const { status, stderr } = pretrain([...TINY, '--max-steps', '1', ...flags, '--out', run]);
+  assert.equal(status, 0, stderr);
+  const report = JSON.parse(fs.readFileSync(path.join(run, 'report.json'), 'utf8'));
+  assert.equal(report.training.legacyEncoderPasses, 5);
+  const stored = loadCheckpoint(path.join(run, 'checkpoint.ckpt')).meta.trainer as { legacyEncoderPasses: number };
+  assert.equal(stored.legacyEncoderPasses, 5);
+  // One step, six updates: a code no pass chose reaches 4 > 3 at the fifth and is revived; without the
+  // passes no code is revived before step 5 (see above).
+  assert.ok(report.result.resetsFired > 0, `resets fired: ${report.result.resetsFired}`);
 });

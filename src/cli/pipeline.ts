@@ -191,6 +191,8 @@ export interface PretrainRequest {
   backend: OpBackend;
   /** Continue from this checkpoint instead of starting fresh. */
   resume?: string;
+  /** Experimental: extra encoder passes per step, each followed by a codebook update (default: the trainer's). */
+  legacyEncoderPasses?: number;
   /** Where the trainer's progress goes (default stderr). */
   progress?: ProgressStream;
   /** Data-parallel over these ranks: batchSize is the global batch, rank 0 writes. */
@@ -234,6 +236,7 @@ export async function startPretraining(request: PretrainRequest): Promise<Pretra
     checkpointPath: checkpoint,
     metricsPath: metricsLog,
     ...(request.checkpointEvery !== undefined ? { checkpointEvery: request.checkpointEvery } : {}),
+    ...(request.legacyEncoderPasses !== undefined ? { legacyEncoderPasses: request.legacyEncoderPasses } : {}),
     ...(request.progress !== undefined ? { progress: request.progress } : {}),
     ...(request.communicator !== undefined ? { communicator: request.communicator } : {}),
   };

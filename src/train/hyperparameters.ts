@@ -12,6 +12,11 @@ export interface TrainerHyperparameters {
   gamma: number;
   /** Which parameters share one clip (default 'published'). */
   clipGroups: ClipGrouping;
+  /**
+   * Experimental, 0 (off) by default: extra encoder passes without gradients per step, each followed
+   * by a codebook update, as the first released training loop ran (docs/algorithm.md §5.4).
+   */
+  legacyEncoderPasses: number;
 }
 
 export const DEFAULT_HYPERPARAMETERS: Readonly<TrainerHyperparameters> = Object.freeze({
@@ -22,6 +27,7 @@ export const DEFAULT_HYPERPARAMETERS: Readonly<TrainerHyperparameters> = Object.
   milestones: Object.freeze([10, 20, 30]) as number[],
   gamma: 0.5,
   clipGroups: 'published',
+  legacyEncoderPasses: 0,
 });
 
 const WHERE = 'Trainer';
@@ -52,5 +58,7 @@ export function resolveHyperparameters(options: Partial<TrainerHyperparameters>)
       }
       return v as ClipGrouping;
     }),
+    legacyEncoderPasses: given('legacyEncoderPasses',
+      (v) => checkNumber(WHERE, 'options.legacyEncoderPasses', v, { integer: true, min: 0 })),
   };
 }

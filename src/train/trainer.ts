@@ -118,6 +118,7 @@ export interface StepMetrics {
   equalNum: number;
   /** Cross-CPC accuracy of every ordered pair, key "target->prediction". */
   cpcAccuracy: Record<string, number>;
+  /** Dead codes revived this step, by every codebook update it ran (legacy passes included). */
   resetCodes: number;
   /** Each clipping group's gradient norm before clipping (see clipGroups.ts). */
   gradNorm: Record<string, number>;
@@ -287,6 +288,7 @@ export class Trainer {
       const drawn = this.drawStep(this.parallel?.shard.global ?? batch.size);
       const draws = this.options.replayDraws?.(drawn) ?? drawn;
       this.options.afterPhase?.('draws');
+      const legacyResets = await this.legacyEncoderPasses(batch, draws, timer);
       const club = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : { loglikeli: {}, lastGrads: new Map() };
       const clubLoglikeli = club.loglikeli;
       let main: ReturnType<Trainer['mainGradients']>;
@@ -309,7 +311,9 @@ export class Trainer {
         this.globalStep++;
         this.stepInEpoch++;
         this.lastTimings = timer.result();
-        return this.metrics(terms, clubLoglikeli, main.accuracies, report, gradNorm, this.lastTimings);
+        const metrics = this.metrics(terms, clubLoglikeli, main.accuracies, report, gradNorm, this.lastTimings);
+        metrics.resetCodes += legacyResets;
+        return metrics;
       } finally {
         // applyMainGradients frees the gradients it got; these cover the paths that never got there.
         main.terms.dispose();
@@ -346,6 +350,34 @@ export class Trainer {
   /** Training mode with the step's dropout seed (data-parallel: the global batch's masks at this shard). */
   private forwardContext(seed: number): ForwardContext {
     return this.parallel?.trainingContext(seed) ?? trainingContext(seed);
+  }
+
+  /**
+   * Experimental (hyperparameter legacyEncoderPasses, 0 by default): the first released loop encoded
+   * the batch again for every CLUB iteration, and each of those passes also ran the codebook update
+   * and its reset clock. Here each extra pass is an encoder forward without gradients, then an update.
+   * Returns the number of dead codes the passes revived.
+   */
+  private async legacyEncoderPasses(batch: ModelBatch, draws: StepDraws, timer: PhaseTimer): Promise<number> {
+    let resets = 0;
+    // Seeds of pass p apart from the step's own (p = 0 is the main forward's).
+    const passSeed = (seed: number, pass: number) => (seed + Math.imul(0x9e3779b9, pass)) >>> 0;
+    for (let pass = 1; pass <= this.hyper.legacyEncoderPasses; pass++) {
+      const z = tf.tidy(() => this.encodeAll(batch, this.forwardContext(passSeed(draws.dropoutSeed, pass))).z);
+      try {
+        const seed = passSeed(draws.emaSeed, pass);
+        const { forward, report } = timer.time('codebook', () => this.model.codebook.step(z, seed));
+        try {
+          resets += (await report).resetCodes.length;
+        } finally {
+          const cmcm = forward.cmcm === null ? [] : [forward.cmcm];
+          [...forward.quantized, ...forward.commitment, ...cmcm].forEach((t) => t.dispose());
+        }
+      } finally {
+        z.forEach((t) => t.dispose());
+      }
+    }
+    return resets;
   }
 
   /** Encoder input -> z, ψ and CLUB's y for every modality (dropout calls in a fixed order). */

@@ -25,6 +25,11 @@ const options = {
     description: 'auto: scale --dead-after and --active-below to the planned steps as published, 300 and 100 at 3,000 '
       + 'steps (round halves up, at least 3 and 1; docs/algorithm.md §3.5)',
   },
+  'legacy-encoder-passes': {
+    kind: 'flag',
+    description: 'experimental: 5 extra encoder passes without gradients per step, each followed by a codebook update, '
+      + 'as the first released training loop ran (docs/algorithm.md §5.4)',
+  },
   'batch-size': {
     kind: 'int', default: 80, min: 2,
     description: 'clips per step (under mpirun: the global batch, split over the ranks)',

@@ -11,6 +11,7 @@ import { ReportWriter } from '../../report/runReport.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 import { readMetricsLog } from '../../train/metricsLog.js';
 import { type ResetClock, scaledResetClock } from '../../train/resetClock.js';
+import { DEFAULT_HYPERPARAMETERS } from '../../train/hyperparameters.js';
 import { UsageError } from '../args.js';
 import { setupCompute } from '../computeSetup.js';
 import { checkOutputDir, createOutputDir, defaultRunDir } from '../outputDir.js';
@@ -87,6 +88,8 @@ async function pretrainOn(options: PretrainOptions, comm: Communicator | undefin
     checkpointEvery: options['checkpoint-every'],
     backend: compute.backend,
     resume: options.resume,
+    // The first release encoded the batch once more for every CLUB iteration.
+    ...(options['legacy-encoder-passes'] ? { legacyEncoderPasses: DEFAULT_HYPERPARAMETERS.clubSteps } : {}),
     communicator: comm,
   });
   const summary = await run.trainUntil(options['max-steps']);
@@ -109,7 +112,8 @@ async function pretrainOn(options: PretrainOptions, comm: Communicator | undefin
     compute,
     data: { source: options.data, name: dataset.name, trainSplit: splits.train, reportSplit: splits.report },
     config: run.model.config,
-    training: { seed: options.seed, batchSize: options['batch-size'], learningRate: options.lr, epochs: options.epochs, maxSteps: options['max-steps'] ?? null, resumedFrom: options.resume ?? null },
+    training: { seed: options.seed, batchSize: options['batch-size'], learningRate: options.lr, epochs: options.epochs, maxSteps: options['max-steps'] ?? null, resumedFrom: options.resume ?? null,
+      legacyEncoderPasses: run.trainer.hyper.legacyEncoderPasses },
     resetClock: {
       deadAfter: run.model.config.deadAfter, activeBelow: run.model.config.activeBelow, scale: options['reset-scale'] ?? null, plannedSteps: planned,
     },

@@ -68,6 +68,8 @@ export interface TrainerOptions extends Partial<TrainerHyperparameters> {
   /**
    * Data-parallel seam for gradients: receives every main-model gradient (fixed order) and must
    * return the mean over workers. The codebook statistics have their own hook (model allReduce).
+   * Alone it matches one process only for equal shards and without the batch-contrastive terms
+   * (CLUB MI, Cross-CPC, L_cmcm); `communicator` handles those exactly.
    */
   allReduceGradients?: (grads: Float32Array[]) => Float32Array[] | Promise<Float32Array[]>;
   /** Test seam: replaces a step's random draws, e.g. with another implementation's recorded ones. */

@@ -1,0 +1,65 @@
+// The addon's optional `cudaBackend` export (native/binding/cuda_backend.cc): device tensors
+// named by integer handles, and the kernels of the tfjs 'cuda' backend. Builds without CUDA
+// lack it, so it is not part of NativeBinding.
+import { loadNative, nativeBinding } from '../native/loader.js';
+
+/** [handle, offset, ...one stride per axis of the op's shape], in elements. */
+export type NativeView = number[];
+
+export interface NativeMemoryStats {
+  /** Bytes held by live tensors (rounded up to the allocator's size classes). */
+  bytesInUse: number;
+  /** Bytes of freed blocks the allocator keeps for reuse. */
+  bytesCached: number;
+  peakBytesInUse: number;
+  /** cudaMalloc calls so far. */
+  driverAllocations: number;
+  liveTensors: number;
+  /** Host -> device copies and their bytes since the last resetCounters(). */
+  uploads: number;
+  uploadBytes: number;
+  /** Device -> host copies and their bytes since the last resetCounters(). */
+  downloads: number;
+  downloadBytes: number;
+}
+
+export type NativeDType = 'float32' | 'int32';
+
+export interface NativeCudaBackend {
+  /** The strided engine's ops in the order of their numbers. */
+  elementwiseOps: string[];
+  reduceOps: string[];
+  /** A new tensor of `count` elements (contents undefined); throws when the device is full. */
+  allocate(count: number, dtype: NativeDType): number;
+  free(handle: number): void;
+  upload(handle: number, data: Float32Array | Int32Array): void;
+  download(handle: number): Float32Array | Int32Array;
+  memoryStats(): NativeMemoryStats;
+  /** Returns the cached blocks to the driver. */
+  emptyCache(): void;
+  /** Zeroes the copy counters and resets the peak to what is in use now. */
+  resetCounters(): void;
+  synchronize(): void;
+  /** out = op(inputs) over `shape`, every operand a view (see NativeView). */
+  elementwise(op: number, shape: number[], out: NativeView, inputs: NativeView[], alpha?: number, beta?: number): void;
+  /** out[o] = op(x[o, :]), x [outer, reduceSize] contiguous. */
+  reduce(op: number, x: number, out: number, outer: number, reduceSize: number): void;
+  gather(x: number, indices: number, out: number, batch: number, outer: number, axisSize: number, inner: number,
+    indexCount: number): void;
+  segmentSum(x: number, segmentIds: number, out: number, rows: number, inner: number, segments: number): void;
+  gatherNd(x: number, indices: number, out: number, rows: number, dims: number[], inner: number): void;
+  scatterNd(indices: number, updates: number, out: number, rows: number, dims: number[], inner: number): void;
+}
+
+/** The loaded addon's `cudaBackend` export, or why there is none usable. */
+export function nativeCudaBackend(): { backend: NativeCudaBackend } | { reason: string } {
+  const binding = nativeBinding();
+  if (binding === null) return { reason: `the native addon is unavailable (${loadNative().failures.join('; ')})` };
+  const exported = (binding as unknown as { cudaBackend?: NativeCudaBackend }).cudaBackend;
+  if (exported === undefined || !binding.buildInfo().cuda) {
+    return { reason: `the native addon at ${loadNative().path} was built without CUDA (rebuild with UCMG_CUDA=ON)` };
+  }
+  const info = binding.cudaInfo();
+  if (!info.usable) return { reason: `CUDA is not usable here: ${info.reason ?? 'no reason given'}` };
+  return { backend: exported };
+}

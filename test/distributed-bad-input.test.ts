@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mpiSupport, shardOf } from '../src/distributed/index.js';
+import { assertSameOnAllRanks, checksumOf, mpiSupport, shardOf } from '../src/distributed/index.js';
+import type { Communicator } from '../src/distributed/communicator.js';
 import { nativeBinding } from '../src/native/loader.js';
 import { WORKER, mpiSkipReason, runJob, tempDir, workerEnv } from './distributed-support.js';
 
@@ -81,4 +82,24 @@ test('the native MPI binding names a bad argument and refuses to reduce before M
     /mpi.allReduceSum: buffers\[1\] must be a Float32Array or Float64Array, got/);
   assert.throws(() => mpi.allReduceSum([new Float32Array(1)]), /MPI is not initialized/);
   assert.throws(() => mpi.abort(0), /mpi.abort.*code/);
+});
+
+test('ranks that disagree are an error naming them; the checksum sees a one-bit change', () => {
+  // Rank 0 of a two-rank world whose rank 1 reports another checksum: the exact all-gather shows it.
+  const other = (value: number): Communicator => ({
+    rank: 0,
+    size: 2,
+    allReduceSum: (buffers) => { buffers[0][1] = value; },
+    barrier: () => {},
+    abort: () => { throw new Error('abort'); },
+  });
+  const state = [Float32Array.of(1, 2, 3), Int32Array.of(-1, 0)];
+  const sum = checksumOf(state);
+  assert.doesNotThrow(() => assertSameOnAllRanks(other(sum), sum, 'after step 3, the state'));
+  assert.throws(() => assertSameOnAllRanks(other(sum + 1), sum, 'after step 3, the state'),
+    /after step 3, the state: the ranks disagree \(rank\(s\) 1 differ from rank 0/);
+  const flipped = Float32Array.of(1, 2, 3);
+  new Uint32Array(flipped.buffer)[1] ^= 1;
+  assert.notEqual(checksumOf([flipped, state[1]]), sum);
+  assert.notEqual(checksumOf([Float32Array.of(1, 2), Float32Array.of(3), state[1]]), sum, 'array boundaries count');
 });

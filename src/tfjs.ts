@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { cudaBackendUnusableReason, registerCudaBackend } from './cudaBackend/index.js';
 import { registerWasmRewrites } from './dense/wasmRewrites.js';
 
 export { tf };
@@ -15,9 +16,11 @@ export { tf };
 // tfjs wasm lacks some kernels the tfjs gradients call and is slow on others: so that model code
 // can use the plain tfjs ops on every backend, those run as rewrites on its fast kernels.
 registerWasmRewrites();
+// The package's own device-resident backend ('cuda'); selecting it where CUDA cannot run is an error.
+registerCudaBackend();
 
-export type TfjsKind = 'wasm' | 'cpu';
-const TFJS_KINDS: readonly TfjsKind[] = ['wasm', 'cpu'];
+export type TfjsKind = 'wasm' | 'cpu' | 'cuda';
+const TFJS_KINDS: readonly TfjsKind[] = ['wasm', 'cpu', 'cuda'];
 
 let wasmPathsSet = false;
 
@@ -36,7 +39,11 @@ export async function initTfjs(kind?: TfjsKind): Promise<TfjsKind> {
   const source = kind !== undefined ? 'kind' : 'UCMG_TFJS_BACKEND';
   const wanted = kind ?? (fromEnv === undefined || fromEnv === '' ? 'wasm' : fromEnv);
   if (!TFJS_KINDS.includes(wanted as TfjsKind)) {
-    throw new Error(`initTfjs: ${source} must be 'wasm' or 'cpu', got ${JSON.stringify(wanted)}`);
+    throw new Error(`initTfjs: ${source} must be 'wasm', 'cpu' or 'cuda', got ${JSON.stringify(wanted)}`);
+  }
+  if (wanted === 'cuda') {
+    const reason = cudaBackendUnusableReason();
+    if (reason !== undefined) throw new Error(`initTfjs: the tfjs 'cuda' backend was requested (${source}) but ${reason}`);
   }
   if (wanted === 'wasm' && !wasmPathsSet) {
     setWasmPaths(wasmDirectory());

@@ -216,11 +216,11 @@ test('backend selection rejects unknown names and unusable explicit requests', a
   } else if (cudaUnusableReason() !== undefined) {
     assert.throws(() => resolveBackend('cuda'), /backend 'cuda' requested but CUDA is unusable: /);
   }
-  await assert.rejects(initTfjs('webgl' as never), /initTfjs: kind must be 'wasm' or 'cpu', got "webgl"/);
+  await assert.rejects(initTfjs('webgl' as never), /initTfjs: kind must be 'wasm', 'cpu' or 'cuda', got "webgl"/);
   const savedTfjs = process.env.UCMG_TFJS_BACKEND;
   process.env.UCMG_TFJS_BACKEND = 'tpu';
   try {
-    await assert.rejects(initTfjs(), /initTfjs: UCMG_TFJS_BACKEND must be 'wasm' or 'cpu', got "tpu"/);
+    await assert.rejects(initTfjs(), /initTfjs: UCMG_TFJS_BACKEND must be 'wasm', 'cpu' or 'cuda', got "tpu"/);
   } finally {
     if (savedTfjs === undefined) delete process.env.UCMG_TFJS_BACKEND; else process.env.UCMG_TFJS_BACKEND = savedTfjs;
   }

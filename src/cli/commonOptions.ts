@@ -18,8 +18,9 @@ export const computeOptions = {
   },
   tfjs: {
     kind: 'choice',
-    choices: ['wasm', 'cpu'],
-    description: 'TensorFlow.js backend of the dense layers [default: UCMG_TFJS_BACKEND, else wasm]',
+    choices: ['wasm', 'cpu', 'cuda'],
+    description: "TensorFlow.js backend of the dense layers ('cuda': the addon's device-resident GPU backend) " +
+      '[default: UCMG_TFJS_BACKEND, else wasm]',
   },
   dense: {
     kind: 'choice',

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "cuda_backend.h"
+#include "cuda_dense_binding.h"
 #include "dense_binding.h"
 #include "device.h"
 #include "ucmg/ops.h"
@@ -297,6 +298,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerDenseBinding(env, exports);
 #ifdef UCMG_WITH_CUDA
   registerCudaBackendBinding(env, exports);
+  registerCudaDenseBinding(env, exports);
 #endif
 #ifdef UCMG_WITH_MPI
   registerMpiBinding(env, exports);

@@ -20,19 +20,12 @@
 
 namespace ucmg::binding {
 
-namespace {
-
 using ucmg::dense::Activation;
 using ucmg::dense::Conv2DGeometry;
 using ucmg::dense::Epilogue;
 
 // Largest dimension BLAS accepts (32-bit integers).
 constexpr int64_t kMaxDimension = std::numeric_limits<int32_t>::max();
-
-struct Floats {
-  float* data;
-  int64_t length;
-};
 
 Floats float32Array(const Args& args, const Napi::Value& value, const std::string& name) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
@@ -190,12 +183,6 @@ Conv2DGeometry readGeometry(const Args& args) {
   return r;
 }
 
-// The three tensors of a convolution: x [batch, inH, inW, inC], filter [fh, fw, inC, outC] and
-// y [batch, outH, outW, outC], read under the given argument names.
-struct ConvTensors {
-  Floats x, filter, y;
-};
-
 ConvTensors readConvTensors(const Args& args, const Conv2DGeometry& g, const char* xName,
                             const char* filterName, const char* yName) {
   const int64_t x = checkedProduct(args, {g.batch, g.inHeight, g.inWidth, g.inChannels}, xName);
@@ -206,6 +193,8 @@ ConvTensors readConvTensors(const Args& args, const Conv2DGeometry& g, const cha
                     "filterHeight*filterWidth*inChannels*outChannels"),
           floatView(args, args.field(yName), yName, y, "batch*outHeight*outWidth*outChannels")};
 }
+
+namespace {
 
 Napi::Value DenseMatMul(const Napi::CallbackInfo& info) {
   const Args args("denseMatMul", info[0]);

@@ -192,3 +192,33 @@ const EXPORTED = {
 
 /** The names of the addon's exports (the keys of NativeBinding). */
 export const NATIVE_EXPORTS = Object.keys(EXPORTED) as readonly (keyof NativeBinding)[];
+
+/** 'exact' fp32 (default) or 'tf32': operands rounded to TF32, tensor cores on sm_80+. */
+export type CudaDensePrecision = 'exact' | 'tf32';
+
+/**
+ * The addon's optional `cudaDenseTest` export, present only in builds with CUDA (so, like the
+ * `cudaBackend` and `mpi` exports, it is not in NATIVE_EXPORTS, which every build must satisfy):
+ * the CUDA backend's dense kernels (native/cuda/backend/dense.cuh) on host arrays, copied to
+ * the device and back, for the emulated kernel tests and the device check. Arguments as the
+ * dense exports'; a matmul's batch broadcast is given as shapes (each axis equal or 1).
+ */
+export interface NativeCudaDenseTest {
+  matMul(args: {
+    a: Float32Array; b: Float32Array; out: Float32Array; m: number; n: number; k: number;
+    transposeA: boolean; transposeB: boolean; batchRank: number; aBatchShape: Int32Array;
+    bBatchShape: Int32Array; precision?: CudaDensePrecision;
+  } & DenseEpilogue): void;
+  conv2d(args: {
+    x: Float32Array; filter: Float32Array; out: Float32Array; geometry: DenseConv2dGeometry;
+    precision?: CudaDensePrecision;
+  } & DenseEpilogue): void;
+  conv2dBackpropInput(args: {
+    dy: Float32Array; filter: Float32Array; dx: Float32Array; geometry: DenseConv2dGeometry;
+    precision?: CudaDensePrecision;
+  }): void;
+  conv2dBackpropFilter(args: {
+    x: Float32Array; dy: Float32Array; dw: Float32Array; geometry: DenseConv2dGeometry;
+    precision?: CudaDensePrecision;
+  }): void;
+}

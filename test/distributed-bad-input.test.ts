@@ -11,6 +11,7 @@ import { assertSameOnAllRanks, checksumOf, mpiSupport, shardOf } from '../src/di
 import type { Communicator } from '../src/distributed/communicator.js';
 import { nativeBinding } from '../src/native/loader.js';
 import { WORKER, mpiSkipReason, runJob, tempDir, workerEnv } from './distributed-support.js';
+import { freeingGetter } from './native-support.js';
 
 test('shardOf splits every global batch contiguously, without overlap, the sizes differing by at most one', () => {
   for (let size = 1; size <= 5; size++) {
@@ -82,6 +83,12 @@ test('the native MPI binding names a bad argument and refuses to reduce before M
     /mpi.allReduceSum: buffers\[1\] must be a Float32Array or Float64Array, got/);
   assert.throws(() => mpi.allReduceSum([new Float32Array(1)]), /MPI is not initialized/);
   assert.throws(() => mpi.abort(0), /mpi.abort.*code/);
+  // An element getter that frees an earlier buffer is refused before any pointer is taken.
+  const first = new Float32Array(1024);
+  const buffers: unknown[] = [first, new Float32Array(1)];
+  const getter = freeingGetter(buffers, '1', first);
+  assert.throws(() => mpi.allReduceSum(buffers), /mpi.allReduceSum: buffers\[1\] must be a data property/);
+  assert.equal(getter.calls, 0);
 });
 
 test('ranks that disagree are an error naming them; the checksum sees a one-bit change', () => {

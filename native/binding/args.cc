@@ -162,9 +162,9 @@ void captureIntrinsics(Napi::Env env) {
   env.SetInstanceData(builtins);
 }
 
-std::vector<Napi::Value> ownElements(const Args& args, const Napi::Array& array,
+std::vector<Napi::Value> ownElements(const std::string& op, const Napi::Array& array,
                                      const std::string& name) {
-  requirePlain(args.op(), array, name);  // an Array is never a Proxy
+  requirePlain(op, array, name);  // an Array is never a Proxy
   std::vector<Napi::Value> out;
   for (uint32_t i = 0; i < array.Length(); ++i) out.push_back(ownValue(array, std::to_string(i)));
   return out;

@@ -73,8 +73,12 @@ void captureIntrinsics(Napi::Env env);
 
 // The elements of a JS Array, checked like an Args object (holes read as undefined, never from
 // the prototype); `name` names the array in messages. Runs no JavaScript (a Proxy is no Array).
-std::vector<Napi::Value> ownElements(const Args& args, const Napi::Array& array,
+std::vector<Napi::Value> ownElements(const std::string& op, const Napi::Array& array,
                                      const std::string& name);
+inline std::vector<Napi::Value> ownElements(const Args& args, const Napi::Array& array,
+                                            const std::string& name) {
+  return ownElements(args.op(), array, name);
+}
 
 // An integer in [lo, hi] given as a plain argument (not an object field).
 int64_t integerValue(const std::string& op, const Napi::Value& value, const std::string& name,

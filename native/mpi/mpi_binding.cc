@@ -67,11 +67,13 @@ Napi::Value allReduceSum(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(info.Env(), std::string(op) + ": buffers must be an Array of Float32Array or "
                                "Float64Array, got " + describe(info[0]));
   }
-  Napi::Array list = info[0].As<Napi::Array>();
+  // Every element is read (getter-free) before any pointer is taken: a getter on a later element
+  // could otherwise detach a buffer already pointed into.
+  const std::vector<Napi::Value> items = ownElements(op, info[0].As<Napi::Array>(), "buffers");
   std::vector<std::pair<float*, size_t>> floats;
   std::vector<std::pair<double*, size_t>> doubles;
-  for (uint32_t i = 0; i < list.Length(); ++i) {
-    Napi::Value item = list.Get(i);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Napi::Value& item = items[i];
     const std::string name = "buffers[" + std::to_string(i) + "]";
     if (!item.IsTypedArray()) {
       throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + name + " must be a Float32Array or "

@@ -15,6 +15,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 const mainTarball = path.join(root, 'release', `unicode-cmg-${version}.tgz`);
 const cpuTarball = path.join(root, 'release', `unicode-cmg-linux-x64-${version}.tgz`);
+const cudaTarball = path.join(root, 'release', `unicode-cmg-linux-x64-cuda-${version}.tgz`);
+const nvidiaDriver = existsSync('/proc/driver/nvidia/version');
 const skip = process.env.UCMG_PACKAGE_INSTALL_TEST === '0' ? 'UCMG_PACKAGE_INSTALL_TEST=0'
   : process.platform !== 'linux' || process.arch !== 'x64' ? 'the prebuilt package is for linux-x64'
   : [mainTarball, cpuTarball].every(existsSync) ? false
@@ -71,7 +73,11 @@ function infoJson(dir: string) {
     cwd: dir, encoding: 'utf8', env: cleanEnv(),
   });
   assert.equal(result.status, 0, result.stderr);
-  return JSON.parse(result.stdout) as { compiled: { blas: string | null } | null; selected: string };
+  return JSON.parse(result.stdout) as {
+    compiled: { blas: string | null; cuda: boolean } | null;
+    selected: string;
+    nativeLoadFailures: string[];
+  };
 }
 
 describe('installing the packed package', { skip }, () => {
@@ -93,6 +99,22 @@ describe('installing the packed package', { skip }, () => {
       nativeIndices = result.indices;
     });
   }
+
+  const cudaSkip = existsSync(cudaTarball) ? false : 'release/ has no CUDA package (nvcc was not found)';
+  it('with the CUDA package too: it runs where an NVIDIA driver is, else the CPU one', { skip: cudaSkip }, () => {
+    const dir = install('--ignore-scripts', [mainTarball, cpuTarball, cudaTarball]);
+    const info = infoJson(dir);
+    assert.equal(info.compiled?.blas, 'openblas', JSON.stringify(info));
+    if (nvidiaDriver) {
+      const unusable = info.nativeLoadFailures.some((line) => line.includes('CUDA unusable here'));
+      assert.ok(info.compiled?.cuda === true || unusable, JSON.stringify(info));
+    } else {
+      assert.equal(info.compiled?.cuda, false, JSON.stringify(info));
+      assert.ok(info.nativeLoadFailures.includes(
+        'unicode-cmg-linux-x64-cuda: skipped: no NVIDIA driver loaded (/proc/driver/nvidia/version is missing)',
+      ), JSON.stringify(info.nativeLoadFailures));
+    }
+  });
 
   it('without the platform package: tfjs runs, gives the same codes and prints the fix once', () => {
     const dir = install('--ignore-scripts', [mainTarball]);

@@ -6,11 +6,15 @@
 
 #ifdef UCMG_WITH_CUDA
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../cuda/backend/backend_api.h"
+#include "../cuda/backend/dense_api.h"
 #include "args.h"
+#include "dense_binding.h"
 #include "device.h"
 
 namespace ucmg::binding {
@@ -290,6 +294,114 @@ Napi::Value indexedNd(const Napi::CallbackInfo& info, bool isScatter) {
 Napi::Value gatherNd(const Napi::CallbackInfo& info) { return indexedNd(info, false); }
 Napi::Value scatterNd(const Napi::CallbackInfo& info) { return indexedNd(info, true); }
 
+// ---- dense kernels: one argument object each ------------------------------------------------
+
+int64_t handleField(const Args& args, const char* name) {
+  return handleArg(args.op(), args.field(name), name);
+}
+
+void requireFloatCount(const Args& args, int64_t handle, const std::string& name, int64_t count,
+                       const std::string& countText) {
+  if (be::tensorDType(handle) != be::DType::Float32) args.rangeError(name + " must be a float32 tensor");
+  requireCount(args.op(), args.env(), handle, name, count, countText);
+}
+
+// bias / preluAlpha (handles of 1 or `columns` floats), activation, leakyreluAlpha.
+be::EpilogueHandles epilogueArgs(const Args& args, int64_t columns) {
+  be::EpilogueHandles e;
+  const std::string activation = args.optional("activation").IsUndefined()
+                                     ? "linear" : args.optional("activation").ToString().Utf8Value();
+  const std::pair<const char*, dense::Activation> known[] = {
+      {"linear", dense::Activation::Linear}, {"relu", dense::Activation::Relu}, {"relu6", dense::Activation::Relu6},
+      {"elu", dense::Activation::Elu}, {"leakyrelu", dense::Activation::LeakyRelu},
+      {"prelu", dense::Activation::Prelu}, {"sigmoid", dense::Activation::Sigmoid}};
+  bool found = false;
+  for (const auto& [name, value] : known) if (activation == name) e.activation = value, found = true;
+  if (!found) args.rangeError("activation must be one of linear, relu, relu6, elu, leakyrelu, prelu, sigmoid, got '" +
+                              activation + "'");
+  for (const char* name : {"bias", "preluAlpha"}) {
+    if (args.optional(name).IsUndefined()) continue;
+    const int64_t handle = handleField(args, name);
+    const int64_t count = be::tensorCount(handle);
+    if (count != 1 && count != columns)
+      args.rangeError(std::string(name) + " must hold 1 or " + std::to_string(columns) + " elements, got " +
+                      std::to_string(count));
+    if (be::tensorDType(handle) != be::DType::Float32) args.rangeError(std::string(name) + " must be a float32 tensor");
+    (std::string(name) == "bias" ? e.bias : e.preluAlpha) = handle;
+  }
+  if (e.activation == dense::Activation::Prelu && e.preluAlpha == 0)
+    args.typeError("preluAlpha is required for activation 'prelu'");
+  if (!args.optional("leakyreluAlpha").IsUndefined())
+    e.leakyreluAlpha = (float)args.number("leakyreluAlpha", -3.4e38, 3.4e38);
+  return e;
+}
+
+bool tf32Arg(const Args& args) { return !args.optional("tf32").IsUndefined() && args.flag("tf32"); }
+
+// matMul({a, b, out, m, n, k, transposeA, transposeB, aBatch, bBatch, tf32?, bias?, activation?, ...})
+Napi::Value matMul(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.matMul", argument(info, 0));
+  const int64_t m = args.integer("m", 0, kMaxCount), n = args.integer("n", 0, kMaxCount);
+  const int64_t k = args.integer("k", 0, kMaxCount);
+  const std::vector<int64_t> aBatch = integerList(args.op(), args.field("aBatch"), "aBatch", 1, kMaxCount, 6);
+  const std::vector<int64_t> bBatch = integerList(args.op(), args.field("bBatch"), "bBatch", 1, kMaxCount, 6);
+  if (aBatch.size() != bBatch.size()) args.rangeError("aBatch and bBatch must have the same length");
+  int64_t aCount = m * k, bCount = k * n, outCount = m * n;
+  for (size_t d = 0; d < aBatch.size(); ++d) {
+    if (aBatch[d] != bBatch[d] && aBatch[d] != 1 && bBatch[d] != 1)
+      args.rangeError("aBatch and bBatch differ on axis " + std::to_string(d) + " where neither is 1");
+    aCount *= aBatch[d], bCount *= bBatch[d], outCount *= std::max(aBatch[d], bBatch[d]);
+  }
+  const int64_t a = handleField(args, "a"), b = handleField(args, "b"), out = handleField(args, "out");
+  requireFloatCount(args, a, "a", aCount, "prod(aBatch)*m*k");
+  requireFloatCount(args, b, "b", bCount, "prod(bBatch)*k*n");
+  requireFloatCount(args, out, "out", outCount, "prod(batch)*m*n");
+  be::matMul(a, b, out, m, n, k, args.flag("transposeA"), args.flag("transposeB"), aBatch, bBatch,
+             epilogueArgs(args, n), tf32Arg(args));
+  return info.Env().Undefined();
+}
+
+// The three tensors of a convolution, checked against the geometry.
+struct ConvHandles {
+  int64_t x, filter, y;
+};
+ConvHandles convHandles(const Args& args, const dense::Conv2DGeometry& g, const char* xName, const char* filterName,
+                        const char* yName) {
+  ConvHandles h{handleField(args, xName), handleField(args, filterName), handleField(args, yName)};
+  requireFloatCount(args, h.x, xName, g.batch * g.inHeight * g.inWidth * g.inChannels, "batch*inH*inW*inC");
+  requireFloatCount(args, h.filter, filterName, g.filterHeight * g.filterWidth * g.inChannels * g.outChannels,
+                    "fh*fw*inC*outC");
+  requireFloatCount(args, h.y, yName, g.batch * g.outHeight * g.outWidth * g.outChannels, "batch*outH*outW*outC");
+  return h;
+}
+
+// conv2d({x, filter, out, geometry, tf32?, bias?, activation?, ...})
+Napi::Value conv2d(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.conv2d", argument(info, 0));
+  const dense::Conv2DGeometry g = readGeometry(args);
+  const ConvHandles h = convHandles(args, g, "x", "filter", "out");
+  be::conv2d(h.x, h.filter, h.y, g, epilogueArgs(args, g.outChannels), tf32Arg(args));
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropInput({dy, filter, dx, geometry, tf32?})
+Napi::Value conv2dBackpropInput(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.conv2dBackpropInput", argument(info, 0));
+  const dense::Conv2DGeometry g = readGeometry(args);
+  const ConvHandles h = convHandles(args, g, "dx", "filter", "dy");
+  be::conv2dBackpropInput(h.y, h.filter, h.x, g, tf32Arg(args));
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropFilter({x, dy, dw, geometry, tf32?})
+Napi::Value conv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.conv2dBackpropFilter", argument(info, 0));
+  const dense::Conv2DGeometry g = readGeometry(args);
+  const ConvHandles h = convHandles(args, g, "x", "dw", "dy");
+  be::conv2dBackpropFilter(h.x, h.y, h.filter, g, tf32Arg(args));
+  return info.Env().Undefined();
+}
+
 Napi::Array names(Napi::Env env, const char* const* list, int count) {
   Napi::Array out = Napi::Array::New(env, count);
   for (int i = 0; i < count; ++i) out.Set(i, list[i]);
@@ -316,6 +428,10 @@ void registerCudaBackendBinding(Napi::Env env, Napi::Object exports) {
   exportFunction(env, backend, "segmentSum", segmentSum);
   exportFunction(env, backend, "gatherNd", gatherNd);
   exportFunction(env, backend, "scatterNd", scatterNd);
+  exportFunction(env, backend, "matMul", matMul);
+  exportFunction(env, backend, "conv2d", conv2d);
+  exportFunction(env, backend, "conv2dBackpropInput", conv2dBackpropInput);
+  exportFunction(env, backend, "conv2dBackpropFilter", conv2dBackpropFilter);
   exports.Set("cudaBackend", backend);
 }
 

@@ -2,6 +2,7 @@
 // cannot run where it cannot (never falling back to another backend).
 import { registerBackend, registerKernel, getKernel } from '@tensorflow/tfjs-core';
 import { CUDA_BACKEND_NAME, CudaBackend } from './backend.js';
+import { DENSE_KERNELS } from './denseKernels.js';
 import { ELEMENTWISE_KERNELS } from './elementwiseKernels.js';
 import { LAYOUT_KERNELS } from './layoutKernels.js';
 import { nativeCudaBackend } from './native.js';
@@ -11,7 +12,7 @@ export { CUDA_BACKEND_NAME, CudaBackend, type CudaMemoryInfo } from './backend.j
 export { nativeCudaBackend, type NativeCudaBackend, type NativeMemoryStats } from './native.js';
 
 /** Every kernel the backend registers. */
-export const CUDA_KERNELS = [...ELEMENTWISE_KERNELS, ...LAYOUT_KERNELS, ...REDUCTION_KERNELS];
+export const CUDA_KERNELS = [...ELEMENTWISE_KERNELS, ...LAYOUT_KERNELS, ...REDUCTION_KERNELS, ...DENSE_KERNELS];
 
 /** The names of the tfjs kernels the 'cuda' backend runs. */
 export function cudaKernelNames(): string[] {

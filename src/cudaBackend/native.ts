@@ -49,6 +49,31 @@ export interface NativeCudaBackend {
   segmentSum(x: number, segmentIds: number, out: number, rows: number, inner: number, segments: number): void;
   gatherNd(x: number, indices: number, out: number, rows: number, dims: number[], inner: number): void;
   scatterNd(indices: number, updates: number, out: number, rows: number, dims: number[], inner: number): void;
+  /** out [batch..., m, n] = epilogue(op(a) op(b)), batch broadcast from aBatch and bBatch (same length). */
+  matMul(args: { a: number; b: number; out: number; m: number; n: number; k: number; transposeA: boolean;
+    transposeB: boolean; aBatch: number[]; bBatch: number[]; tf32?: boolean } & NativeDeviceEpilogue): void;
+  conv2d(args: { x: number; filter: number; out: number; geometry: NativeConvGeometry; tf32?: boolean } &
+    NativeDeviceEpilogue): void;
+  conv2dBackpropInput(args: { dy: number; filter: number; dx: number; geometry: NativeConvGeometry; tf32?: boolean }):
+    void;
+  conv2dBackpropFilter(args: { x: number; dy: number; dw: number; geometry: NativeConvGeometry; tf32?: boolean }): void;
+}
+
+/** Device handles of a fused tail: bias and PReLU weights hold 1 or `columns` floats. */
+export interface NativeDeviceEpilogue {
+  bias?: number;
+  activation?: 'linear' | 'relu' | 'relu6' | 'elu' | 'leakyrelu' | 'prelu' | 'sigmoid';
+  leakyreluAlpha?: number;
+  preluAlpha?: number;
+}
+
+/** The NHWC convolution geometry of tfjs's computeConv2DInfo (native/dense/dense.h). */
+export interface NativeConvGeometry {
+  batch: number; inHeight: number; inWidth: number; inChannels: number;
+  outHeight: number; outWidth: number; outChannels: number;
+  filterHeight: number; filterWidth: number;
+  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+  padTop: number; padLeft: number;
 }
 
 /** The loaded addon's `cudaBackend` export, or why there is none usable. */

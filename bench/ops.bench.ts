@@ -1,4 +1,4 @@
-// The four hot ops (SPEC §6) on every available backend: native CUDA and CPU, tfjs on wasm and
+// The four hot ops (docs/algorithm.md §6) on every available backend: native CUDA and CPU, tfjs on wasm and
 // on its pure-JS cpu backend. Paper size (B=80, T=10, D=256, M=400, K=3), quantize at scale and
 // InfoNCE at B=1024 and 8192; then ratios between backends of this run and the speed targets.
 import { availableBackends, backendInfo, cudaUnusableReason, nativeBinding, type OpBackend } from '../src/backend.js';
@@ -142,7 +142,7 @@ function checkTarget(ledger: Ledger, against: string, factor: number): string {
   return `${what}: ${ratio.toFixed(1)}x, ${ratio >= factor ? 'met' : 'MISSED'}`;
 }
 
-/** CUDA timings without host transfers (events around device-resident inputs), vs SPEC §6 anchors. */
+/** CUDA timings without host transfers (events around device-resident inputs), vs docs/algorithm.md §6 anchors. */
 function cudaDeviceTimings(): void {
   const binding = nativeBinding();
   if (binding === null || cudaUnusableReason() !== undefined) return;

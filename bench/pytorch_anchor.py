@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch anchor for the pretraining-step benchmark (bench/dense.bench.ts).
 
-Times one Uni-Code pretraining step (AVT, SPEC.md sections 2-5) written directly in PyTorch from
+Times one Uni-Code pretraining step (AVT, docs/algorithm.md §2-§5) written directly in PyTorch from
 the spec, with the widths of src/model/config.ts ('small' and 'paper'), so the TypeScript step
 can be compared with what PyTorch does on the same CPU. Written for timing: the step computes
 every loss, gradient and update the spec lists, but nothing checks its numbers.
@@ -47,7 +47,7 @@ class SemanticEncoder(nn.Module):
 
 
 class AttentionPool(nn.Module):
-    """The video front of SPEC section 2: squeeze-excitation, then attention over the grid."""
+    """The video front of docs/algorithm.md §2: squeeze-excitation, then attention over the grid."""
 
     def __init__(self, c):
         super().__init__()
@@ -136,7 +136,7 @@ def mlp(dims, tanh_out=False):
 
 
 class Club(nn.Module):
-    """Diagonal-Gaussian q(y|x) with MLP mean and log-variance (SPEC section 4)."""
+    """Diagonal-Gaussian q(y|x) with MLP mean and log-variance (docs/algorithm.md §4.1)."""
 
     def __init__(self, x_dim, y_dim, hidden):
         super().__init__()

@@ -294,7 +294,7 @@ checkInfoNce('AV', 2, 300, 64);
 if (!small) checkInfoNce('AVT large tiles', 3, 1000, 256);
 
 // ---- timings ---------------------------------------------------------------------------------
-// target: the goal; torchMs: the PyTorch anchor of SPEC §6 (H200, fp32, tf32 off).
+// target: the goal; torchMs: the PyTorch anchor of docs/algorithm.md §6 (H200, fp32, tf32 off).
 const timings = small
   ? [
       { op: 'quantize', params: { n: 4096, m: 256, d: 64 }, iters: 2 },
@@ -312,7 +312,7 @@ const timings = small
       { op: 'infoNce', params: { b: 80, d: 256, k: 3 }, iters: 50, torchMs: 2.7 },
     ];
 const table = [
-  '| what | size | median ms | min ms | target ms | PyTorch anchor ms (SPEC §6) | verdict |',
+  '| what | size | median ms | min ms | target ms | PyTorch anchor ms (docs/algorithm.md §6) | verdict |',
   '|---|---|---|---|---|---|---|',
 ];
 log('\n## timings (binding.cudaTime: device-resident, CUDA events, one warm-up)');

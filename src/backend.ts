@@ -1,4 +1,4 @@
-// Which compute backend runs the hot ops (SPEC §6): the native addon on CUDA or CPU, or the
+// Which compute backend runs the hot ops (docs/algorithm.md §6): the native addon on CUDA or CPU, or the
 // TensorFlow.js fallback. Resolution order: explicit option > env UCMG_BACKEND > cuda, cpu, tfjs.
 // An explicit request that cannot be honoured is an error, never a silent fallback.
 import os from 'node:os';

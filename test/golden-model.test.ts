@@ -1,4 +1,4 @@
-// The model's modules against the published implementation's float64 outputs (SPEC §7,
+// The model's modules against the published implementation's float64 outputs (docs/algorithm.md §7,
 // test/fixtures/reference-step.json): SharedCodebook.step, Cross-CPC and CLUB. We run in float32, so
 // values match to ~1e-5 relative and argmin indices exactly. Tensors are compared relative to
 // their largest entry (floorFraction 1): float32 rounding scales with the data, not per entry.

@@ -1,4 +1,4 @@
-// The ops against the published implementation's float64 outputs (SPEC §7,
+// The ops against the published implementation's float64 outputs (docs/algorithm.md §7,
 // test/fixtures/reference-step.json "avt_quantizer_step"), on every available backend. Our ops run
 // in float32, so values match to ~1e-5 relative; argmin indices match exactly.
 //
@@ -64,7 +64,7 @@ for (const { backend, skip } of backends) {
     for (const mod of MODALITIES) {
       assert.deepEqual(Array.from(q[mod].indices), step.indices[mod], `${mod} indices`);
       assertClose(q[mod].quantized, (step.outputs[`${mod}_quantized`] as Stored).data, 1e-7, `${mod} quantized`);
-      // SPEC §3 step 2: 2*beta*mse(z, q_own) + beta/(K-1) * mse(z, q_other) for each other modality.
+      // docs/algorithm.md §3.2: 2*beta*mse(z, q_own) + beta/(K-1) * mse(z, q_other) for each other modality.
       const z = step.inputs[mod].data;
       const mse = (other: Modality) => q[other].quantized.reduce((acc, v, i) => acc + (z[i] - v) ** 2, 0) / z.length;
       const loss = 2 * beta * mse(mod) + MODALITIES.filter((o) => o !== mod).reduce((acc, o) => acc + (beta / 2) * mse(o), 0);

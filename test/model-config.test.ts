@@ -1,9 +1,10 @@
-// Named configs carry the SPEC's dimensions; overrides are validated with errors naming the field.
+// Named configs carry the published dimensions (docs/algorithm.md §2); overrides are validated with errors
+// naming the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PAPER_TEXT_FRONT, inputShapeOf, makeConfig, modalitiesOf } from '../src/model/config.js';
 
-test('the paper config has exactly the SPEC dimensions and every ablation switch on', () => {
+test('the paper config has exactly the published dimensions and every ablation switch on', () => {
   const c = makeConfig('paper');
   assert.equal(c.name, 'paper');
   assert.deepEqual(

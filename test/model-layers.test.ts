@@ -85,7 +85,7 @@ test('the semantic encoder treats clips independently and is equivariant to reor
   tf.tidy(() => {
     const z = encoder.apply(x, INFERENCE);
     assert.deepEqual(z.shape, [3, 5, 16]);
-    // No positional encoding (SPEC §2): permuting the segments permutes the outputs.
+    // No positional encoding (docs/algorithm.md §2): permuting the segments permutes the outputs.
     const permuted = encoder.apply(tf.gather(x, order, 1), INFERENCE);
     assertClose(permuted.dataSync(), tf.gather(z, order, 1).dataSync(), 1e-5, 'segment permutation', 1);
     // Clip 1 alone gives clip 1's output: attention never mixes clips.

@@ -18,7 +18,7 @@ test('the same seed gives the same weights and codebook; another seed does not',
   assert.deepEqual(a.params.exportWeights(), b.params.exportWeights());
   assert.deepEqual(a.codebook.getState(), b.codebook.getState());
   assert.notDeepEqual(a.params.exportWeights()['semantic.audio.proj.weight'], c.params.exportWeights()['semantic.audio.proj.weight']);
-  // SPEC §3 init: embedding in (-1/400, 1/400), ema_weight a copy, counts 0, unused -1.
+  // docs/algorithm.md §3: embedding in (-1/400, 1/400), ema_weight a copy, counts 0, unused -1.
   const s = a.codebook.getState();
   assert.ok(s.embedding.every((v) => Math.abs(v) < 1 / 400));
   assert.deepEqual(s.emaWeight, s.embedding);

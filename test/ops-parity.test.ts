@@ -189,7 +189,7 @@ function assertSameStep(got: ReturnType<typeof mmEmaStep>, want: ReturnType<type
   }
 }
 
-test('mmEmaStep (tfjs): counters, dead-code reset and the untouched input follow SPEC §3 step 5', () => {
+test('mmEmaStep (tfjs): counters, dead-code reset and the untouched input follow docs/algorithm.md §3.5', () => {
   let revived = 0;
   for (const c of emaCases(rng(4))) {
     const before = copyState(c.state);
@@ -320,7 +320,7 @@ function nceCases(r: Rng): NceCase[] {
   return [make('K=2 B=8', 2, 8, 16), make('K=3 B=64', 3, 64, 32), tied];
 }
 
-/** Loss, accuracies and gradients in float64, written out from SPEC §4 / ops.h. */
+/** Loss, accuracies and gradients in float64, written out from docs/algorithm.md §4.2 / ops.h. */
 function infoNceReference(c: NceCase): { loss: number; accuracies: number[][]; gradTargets: Float64Array[]; gradPreds: Float64Array[] } {
   const k = c.targets.length;
   const { b, d } = c;

@@ -1,4 +1,4 @@
-// Cross-modal code matching loss L_cmcm and its gradient (contract in ucmg/ops.h, SPEC §3.3),
+// Cross-modal code matching loss L_cmcm and its gradient (contract in ucmg/ops.h, docs/algorithm.md §3.3),
 // in float64 throughout. Backward pass, by hand, for one pair (m, n) with G = dL/dS [b, b]:
 //   S = P_m L_n^T + P_n L_m^T with L_x = log(P_x + 1e-10), so
 //   dP_m += G L_n + (G^T P_n) / (P_m + 1e-10),   dP_n += G L_m + (G^T P_m) / (P_n + 1e-10).

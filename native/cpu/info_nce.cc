@@ -1,4 +1,4 @@
-// Cross-CPC InfoNCE over all ordered modality pairs (contract in ucmg/ops.h, SPEC §4). S is
+// Cross-CPC InfoNCE over all ordered modality pairs (contract in ucmg/ops.h, docs/algorithm.md §4.2). S is
 // never held whole: rows of S = targets[m] preds[n]^T are produced a tile at a time, softmaxed
 // in place, and the tile then holds the gradient dLoss/dS = (w/b) (softmax(S) - I), the factor
 // w/b being applied by the GEMMs.

@@ -1,4 +1,4 @@
-// One multimodal EMA codebook step (contract in ucmg/ops.h, SPEC §3 steps 4-6). The EMA runs in
+// One multimodal EMA codebook step (contract in ucmg/ops.h, docs/algorithm.md §3.4-§3.6). The EMA runs in
 // float64 from the float32 state and is rounded once at the end; the dead-code reset then works
 // on the float32 embedding, as every backend does.
 #include <algorithm>

@@ -1,4 +1,4 @@
-// The small heads trained on frozen codes (SPEC §1), as hand-written tfjs parameters:
+// The small heads trained on frozen codes (docs/algorithm.md §1), as hand-written tfjs parameters:
 //   classification: Linear(D->D), max over T, Linear(D->classes), softmax cross-entropy on the clip label
 //   localization:   Linear(D->D), Linear(D->classes) on every segment, per-segment multi-label BCE
 // Trained with Adam; initialised like torch.nn.Linear from a seeded Rng.

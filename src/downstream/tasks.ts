@@ -1,4 +1,4 @@
-// The cross-modal generalization tasks (SPEC §1). The encoder is frozen; a head is trained on
+// The cross-modal generalization tasks (docs/algorithm.md §1). The encoder is frozen; a head is trained on
 // modality X's quantized codes and tested on modality Y's, for every ordered pair, including the
 // labelled-modality upper bound Y→Y. Every encoder given (Uni-Code, the plain shared-VQ baseline)
 // gets its own row of the report.

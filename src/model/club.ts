@@ -1,4 +1,4 @@
-// CLUB (SPEC §4): a diagonal Gaussian q(y|x) whose sample estimator upper-bounds the mutual
+// CLUB (docs/algorithm.md §4.1): a diagonal Gaussian q(y|x) whose sample estimator upper-bounds the mutual
 // information between a modality's code x = q_m and its specific feature y. The net is trained by
 // maximising loglikeli on detached inputs; miEst is the loss that reaches the encoders.
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';

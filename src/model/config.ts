@@ -1,10 +1,10 @@
-// Model configuration: which modalities, every layer width, and the ablation switches (SPEC §2-§4).
+// Model configuration: which modalities, every layer width, and the ablation switches (docs/algorithm.md §2-§4).
 import { MM_EMA_DEFAULTS } from '../ops/defaults.js';
 
 export type Modality = 'audio' | 'video' | 'text';
 export type ModalitySet = 'AV' | 'AT' | 'VT' | 'AVT';
 
-/** Canonical processing order (SPEC §3: the MM-EMA update runs a, v, t). */
+/** Canonical processing order (docs/algorithm.md §3: the MM-EMA update runs a, v, t). */
 export const MODALITY_ORDER: readonly Modality[] = ['audio', 'video', 'text'];
 
 const SET_MEMBERS: Record<ModalitySet, readonly Modality[]> = {
@@ -225,7 +225,7 @@ export function inputShapeOf(config: ModelConfig, modality: Modality): number[] 
   }
 }
 
-/** Size of the specific feature y that CLUB pairs with the code (SPEC §4). */
+/** Size of the specific feature y that CLUB pairs with the code (docs/algorithm.md §4.1). */
 export function clubFeatureDim(config: ModelConfig, modality: Modality): number {
   return modality === 'video' ? config.video.channels : config.specificDim;
 }

@@ -1,4 +1,4 @@
-// Cross-CPC (SPEC §4): per modality, a multi-layer LSTM summarises z_m[:, 0..t] and a Linear
+// Cross-CPC (docs/algorithm.md §4.2): per modality, a multi-layer LSTM summarises z_m[:, 0..t] and a Linear
 // predicts z[:, t+1]; every ordered pair (m = target, n = prediction) is scored with InfoNCE,
 // weight 1 across modalities and 0.1 within one. Parameter names follow the published state dict
 // ("audio_ar_lstm.weight_ih_l0", "audio_predictors.0.weight") under the `cpc.` prefix.

@@ -1,4 +1,4 @@
-// Decoders (SPEC §2): reconstruct a modality's input from ψ_m and a Linear of the quantized code;
+// Decoders (docs/algorithm.md §2): reconstruct a modality's input from ψ_m and a Linear of the quantized code;
 // the loss is the MSE against the input.
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tfjs.js';

@@ -1,4 +1,4 @@
-// Φ_m (SPEC §2): features -> [B, T, D]. A Linear to D then the post-norm transformer over T;
+// Φ_m (docs/algorithm.md §2): features -> [B, T, D]. A Linear to D then the post-norm transformer over T;
 // video is first pooled over its grid by the spatial attention pool.
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelConfig, Modality } from './config.js';

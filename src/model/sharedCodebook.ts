@@ -1,4 +1,4 @@
-// The shared discrete codebook with multimodal EMA (SPEC §3). One training step has two halves:
+// The shared discrete codebook with multimodal EMA (docs/algorithm.md §3). One training step has two halves:
 //   forward(z)  quantize every modality with the codebook as it is before the step, the
 //               straight-through outputs, the commitment losses with cross-modal terms and L_cmcm
 //               (all differentiable w.r.t. z; the codebook is a constant);
@@ -95,7 +95,7 @@ const OPTION_KEYS = [
   'crossModalEma', 'useCmcm', 'resetDeadCodes', 'resetEma', 'backend', 'allReduce',
 ] as const satisfies readonly (keyof SharedCodebookOptions)[];
 const CLASS = 'SharedCodebook';
-/** SPEC §3: embedding ~ U(-1/400, 1/400). */
+/** docs/algorithm.md §3: embedding ~ U(-1/400, 1/400). */
 const INIT_BOUND = 1 / 400;
 
 export class SharedCodebook {
@@ -267,7 +267,7 @@ export class SharedCodebook {
   }
 
   /**
-   * The MM-EMA update, dead-code reset and metrics for a forward's codes (SPEC §3 steps 4-6).
+   * The MM-EMA update, dead-code reset and metrics for a forward's codes (docs/algorithm.md §3.4-§3.6).
    * `forward` must come from this codebook's forward(). With allReduce set, the statistics are
    * summed over workers before they are applied. The state changes only when the whole update succeeded.
    */
@@ -407,7 +407,7 @@ function checkModalities(value: unknown): Modality[] {
   return [...value] as Modality[];
 }
 
-/** SPEC §3 init: embedding U(-1/400, 1/400), ema_weight a copy, ema_count 0, unused -1. */
+/** docs/algorithm.md §3: embedding U(-1/400, 1/400), ema_weight a copy, ema_count 0, unused -1. */
 function initialState(m: number, d: number, rng: Rng): CodebookState {
   const embedding = new Float32Array(m * d);
   for (let i = 0; i < embedding.length; i++) embedding[i] = (2 * rng.next() - 1) * INIT_BOUND;

@@ -1,4 +1,4 @@
-// Video front of the semantic encoder (SPEC §2 steps 1-8): squeeze-excitation on the grid average,
+// Video front of the semantic encoder (docs/algorithm.md §2 steps 1-8): squeeze-excitation on the grid average,
 // then attention over the H*W cells with a query from the average. [B,T,H,W,C] -> [B,T,C].
 // As published, the attention weights are all 1 (see apply).
 import type { Tensor } from '@tensorflow/tfjs-core';

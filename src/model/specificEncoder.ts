@@ -1,4 +1,4 @@
-// ψ_m (SPEC §2): what is particular to a modality. Audio/text: relu(Linear(dim -> specificDim)).
+// ψ_m (docs/algorithm.md §2): what is particular to a modality. Audio/text: relu(Linear(dim -> specificDim)).
 // Video: conv3x3 -> conv3x3 -> conv1x1 -> residual block on each segment's grid, plus the
 // "CLUB feature" (grid average -> Linear -> ReLU -> Linear back to C) that CLUB pairs with the code.
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';

@@ -1,4 +1,4 @@
-// Optional text front (SPEC §2 "Text input"): a bidirectional LSTM over the segment axis that turns
+// Optional text front (docs/algorithm.md §2 "Text input"): a bidirectional LSTM over the segment axis that turns
 // per-segment sentence embeddings (768-d BERT in the paper) into the textDim features the text
 // encoders see. Trained with the model.
 import type { Tensor } from '@tensorflow/tfjs-core';

@@ -1,4 +1,4 @@
-// Code-matching loss L_cmcm (SPEC §3 step 3, ops.h "code matching"): pushes paired clips of
+// Code-matching loss L_cmcm (docs/algorithm.md §3.3, ops.h "code matching"): pushes paired clips of
 // different modalities towards the same soft code distribution. Differentiable w.r.t. every z;
 // the codebook is a constant here.
 import { type OpBackend, resolveBackend } from '../backend.js';

@@ -1,5 +1,5 @@
 // Defaults of the MM-EMA codebook update, written down once: the model config, SharedCodebook,
-// the ops and the native binding all read them from here (SPEC §4).
+// the ops and the native binding all read them from here (docs/algorithm.md §3.4-§3.5).
 
 /** Default hyperparameters of the multi-modal EMA codebook update. */
 export const MM_EMA_DEFAULTS = Object.freeze({

@@ -1,4 +1,4 @@
-// The hot ops of Uni-Code (SPEC §6), each on the cuda, cpu (native addon) or tfjs backend.
+// The hot ops of Uni-Code (docs/algorithm.md §6), each on the cuda, cpu (native addon) or tfjs backend.
 export { quantize, exactSquaredDistance, quantizeErrorBound } from './quantize.js';
 export type { QuantizeOptions, QuantizeResult } from './quantize.js';
 export { MM_EMA_DEFAULTS } from './defaults.js';

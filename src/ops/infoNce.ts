@@ -1,4 +1,4 @@
-// InfoNCE over every ordered modality pair (SPEC §4 Cross-CPC, ops.h "InfoNCE"): the loss is
+// InfoNCE over every ordered modality pair (docs/algorithm.md §4.2, ops.h "InfoNCE"): the loss is
 // differentiable w.r.t. all targets and predictions; accuracies are plain numbers.
 import { type OpBackend, resolveBackend } from '../backend.js';
 import { requireNativeBinding } from '../native/loader.js';

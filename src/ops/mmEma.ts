@@ -1,7 +1,7 @@
-// The multimodal EMA codebook update with dead-code reset (SPEC §3 steps 4-6, ops.h "MM-EMA").
+// The multimodal EMA codebook update with dead-code reset (docs/algorithm.md §3.4-§3.6, ops.h "MM-EMA").
 //
 // The tfjs backend is plain typed-array JS in two phases, so that data-parallel training can
-// all-reduce the per-step sums and counts between them (SPEC §5: sums and counts, never means):
+// all-reduce the per-step sums and counts between them (docs/algorithm.md §5.3: sums and counts, never means):
 //   mmEmaStatistics   per-modality code counts and own/cross-weighted sums of this batch;
 //   applyMmEmaStatistics  the sequential decay/smoothing/update, unused counters, reset, perplexity.
 // mmEmaStep(tfjs) = applyMmEmaStatistics(mmEmaStatistics(...)) plus equalNum; the native backends
@@ -257,7 +257,7 @@ function apply(state: CodebookState, stats: MmEmaStatistics, o: ResolvedApplyOpt
     for (let t = 0; t < d; t++) embedding[j * d + t] = weight[j * d + t] / count[j];
   }
 
-  // Dead-code reset on the updated float32 embedding (SPEC §3 step 5, as ops.h states it).
+  // Dead-code reset on the updated float32 embedding (docs/algorithm.md §3.5, as ops.h states it).
   const unusedCount = Int32Array.from(state.unusedCount);
   const active: number[] = [];
   for (let j = 0; j < m; j++) {

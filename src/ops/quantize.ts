@@ -1,4 +1,4 @@
-// quantize: exact float32 nearest-codebook-row search (SPEC §3 step 1, ops.h "quantize").
+// quantize: exact float32 nearest-codebook-row search (docs/algorithm.md §3.1, ops.h "quantize").
 // Every backend uses the same method, a float32 GEMM to shortlist candidates and an exact
 // float64 rescoring in a fixed order, so indices and distances agree bit for bit.
 import { type OpBackend, resolveBackend } from '../backend.js';

@@ -1,4 +1,4 @@
-// Which parameters share one gradient-norm clip (SPEC §5).
+// Which parameters share one gradient-norm clip (docs/algorithm.md §5.1).
 //  - 'published' (default): as the published pretraining step clips, in its order: Cross-CPC; every
 //    encoder (semantic and specific, all modalities) as one group; the text front; each CLUB net;
 //    every decoder as one group. A norm spike in one encoder therefore also shrinks the others' step.

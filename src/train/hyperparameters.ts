@@ -1,4 +1,4 @@
-// The trainer's hyperparameters (SPEC §5): the published values as defaults, and the resolution of
+// The trainer's hyperparameters (docs/algorithm.md §5): the published values as defaults, and the resolution of
 // a caller's partial choice into a complete, checked set. A checkpoint stores the resolved set.
 import { checkNumber, describe, fail } from '../ops/validate.js';
 import { CLIP_GROUPINGS, type ClipGrouping } from './clipGroups.js';

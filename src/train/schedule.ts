@@ -1,4 +1,4 @@
-// Learning-rate schedule and gradient clipping of the main optimizer (SPEC §5).
+// Learning-rate schedule and gradient clipping of the main optimizer (docs/algorithm.md §5.1).
 import { tf } from '../tfjs.js';
 
 /** torch MultiStepLR stepped once per epoch: base * gamma^(number of milestones <= epoch). */

@@ -1,4 +1,4 @@
-// Uni-Code pretraining (SPEC §5). One step:
+// Uni-Code pretraining (docs/algorithm.md §5). One step:
 //   1. draw the step's randomness (dropout seed, EMA reset seed, CPC start t, CLUB permutations);
 //   2. CLUB inner loop: encoders forward without gradients -> detached (q, y); each CLUB net takes
 //      `clubSteps` Adam steps (lr 1e-3) maximising its log-likelihood;
@@ -343,7 +343,7 @@ export class Trainer {
     return {
       dropoutSeed: this.rng.nextUint32(),
       emaSeed: this.rng.nextUint32(),
-      // SPEC §4: the context ends at t ~ U[1, T-2] and predicts t+1.
+      // docs/algorithm.md §4.2: the context ends at t ~ U[1, T-2] and predicts t+1.
       tSample: 1 + this.rng.int(this.model.config.segments - 2),
       permutations: this.model.modalities.map(() => this.rng.permutation(b)),
     };
@@ -392,7 +392,7 @@ export class Trainer {
   }
 
   /**
-   * SPEC §4 step 1: each CLUB net maximises its log-likelihood on this step's detached (q, y).
+   * docs/algorithm.md §4.1: each CLUB net maximises its log-likelihood on this step's detached (q, y).
    * Returns the log-likelihoods and, for the nets whose clip is measured, the last inner step's
    * gradients (the published step clips their sum with the main loss's gradient).
    */

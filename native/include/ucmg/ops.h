@@ -1,4 +1,4 @@
-// The compute contract of the four hot paths (SPEC §3, §4, §6).
+// The compute contract of the four hot paths (docs/algorithm.md §3, §4, §6).
 //
 // Plain C++: nothing here knows N-API. The binding (native/binding/) validates every argument
 // before calling these, so the functions assume well-formed, finite input. The CPU versions live
@@ -34,7 +34,7 @@ double exactSquaredDistance(const float* a, const float* b, int64_t d);
 // (2d + 8) * 2^-24 * (normZ + maxNormE)^2 * 1.01 : a bound on |dt_j - (true value)|.
 double quantizeErrorBound(int64_t d, double normZ, double maxNormE);
 
-// ---- MM-EMA step (SPEC §3 steps 4-6) --------------------------------------------------------
+// ---- MM-EMA step (docs/algorithm.md §3.4-§3.6) --------------------------------------------------------
 struct CodebookState {
   float* embedding;    // [m, d]
   float* emaCount;     // [m]
@@ -71,7 +71,7 @@ struct MmEmaReport {
 //   dw_j = w_own * sum_{i: idx_m[i]=j} z_m[i] + sum_{o != m} w_cross * sum_{i: idx_m[i]=j} z_o[i]
 //          with w_own = 0.5, w_cross = 0.5/(k-1)   (crossModal=false: w_own = 1, w_cross = 0)
 //   emaWeight = decay*emaWeight + (1-decay)*dw ;  embedding = emaWeight / emaCount
-// then the dead-code reset of SPEC §3 step 5 on the updated embedding:
+// then the dead-code reset of docs/algorithm.md §3.5 on the updated embedding:
 //   unused += 1 (saturating at INT32_MAX, nextUnusedCount); unused[j] = 0 for every j used by any
 //   modality; dead = {j: unused > deadAfter};
 //   active = {j: 0 <= unused < activeBelow} (computed after zeroing, before reviving);
@@ -115,7 +115,7 @@ UCMG_HOST_DEVICE inline int32_t nextUnusedCount(int32_t unused) {
   return unused < INT32_MAX ? unused + 1 : unused;
 }
 
-// ---- code matching, L_cmcm (SPEC §3 step 3) -------------------------------------------------
+// ---- code matching, L_cmcm (docs/algorithm.md §3.3) -------------------------------------------------
 // z[k] are [b, t, d]. Returns L_cmcm = 0.5 * sum over unordered pairs (m<n) of
 //   L_mn = -(1/b) sum_i [ (S_ii - c) - log( sum_j exp(S_ij - c) + eps ) ],  c = min_ij S_ij,
 //   S = P_m log(P_n + 1e-10)^T + P_n log(P_m + 1e-10)^T,  P_m = mean_t softmax_j(-sqrt(d_tj)),
@@ -127,7 +127,7 @@ double codeMatching(const float* const* z, int k, int64_t b, int64_t t, int64_t 
                     const float* codebook, int64_t m, float eps, float* const* grad);
 }  // namespace cpu
 
-// ---- InfoNCE score matrices (SPEC §4 Cross-CPC) ---------------------------------------------
+// ---- InfoNCE score matrices (docs/algorithm.md §4.2) ---------------------------------------------
 // targets[k], preds[k] are [b, d]; weights is [k, k] row-major. For every ordered pair
 // (m = target modality, n = prediction modality): S = targets[m] preds[n]^T  [b, b];
 //   loss = -(1/b) sum_{m,n} weights[m*k+n] * sum_i log_softmax_row(S)_ii

@@ -61,7 +61,7 @@ export class ConvTranspose2d {
 
 /**
  * relu(relu(x) + conv1x1(relu(conv3x3_same(relu(x))))), convs without bias: the published VQ-VAE
- * style residual block of SPEC §2. Its first ReLU runs in place, so the skip adds relu(x), not x.
+ * style residual block of docs/algorithm.md §2. Its first ReLU runs in place, so the skip adds relu(x), not x.
  */
 export class ResidualBlock {
   private readonly conv3: Conv2d;

@@ -7,7 +7,7 @@
 //      backend in every case, so the ratios isolate the dense kernels. Each variant's phase split
 //      and the tfjs kernels that take its time.
 //   3. the PyTorch anchor (bench/pytorch_anchor.py, the same architecture written in PyTorch) in
-//      float32 and float64 on the same machine, and the ratios the issue asks for.
+//      float32 and float64 on the same machine, and the ratios between them.
 // Steps are timed by hand (a small step is seconds, a paper step minutes): UCMG_BENCH_DENSE_SMALL_STEPS
 // (default 5) small steps per variant, UCMG_BENCH_DENSE_PAPER_STEPS (default 1, 0 skips paper).
 // UCMG_BENCH_DENSE_PAPER_CPU=1 also runs paper on tfjs cpu (hours). UCMG_PYTHON: the Python with

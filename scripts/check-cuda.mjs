@@ -294,7 +294,7 @@ checkInfoNce('AV', 2, 300, 64);
 if (!small) checkInfoNce('AVT large tiles', 3, 1000, 256);
 
 // ---- timings ---------------------------------------------------------------------------------
-// target: the goal; torchMs: the PyTorch anchor of docs/algorithm.md §6 (H200, fp32, tf32 off).
+// target: the project's speed goal; torchMs: the PyTorch anchor of docs/algorithm.md §6 (H200, fp32, tf32 off).
 const timings = small
   ? [
       { op: 'quantize', params: { n: 4096, m: 256, d: 64 }, iters: 2 },

@@ -1,4 +1,4 @@
-// Dense kernels that tfjs hands to the native addon during training (issue 6): batched matrix
+// Dense kernels that tfjs hands to the native addon during training: batched matrix
 // products with a fused bias + activation epilogue, and 2-D convolutions with their two
 // backprops. Plain C++ on OpenBLAS; nothing here knows N-API or tfjs. The binding
 // (native/binding/dense_binding.cc) validates every argument first, so these functions assume

@@ -2,10 +2,9 @@
 // rejected call changes no state and allocates no tensors. Messages start with the op's name
 // and name the offending argument.
 import { tf } from '../tfjs.js';
+import { fail } from '../util/validate.js';
 
-export function fail(op: string, message: string): never {
-  throw new Error(`${op}: ${message}`);
-}
+export { fail };
 
 /** `x` is a live float32 tensor of the given rank; returns its shape. */
 export function checkTensor(op: string, name: string, x: unknown, rank: number, dtype: 'float32' | 'int32' = 'float32'): number[] {

@@ -182,8 +182,8 @@ int64_t filterSplits(const dense::Conv2DGeometry& g) {
 
 template <class Problem>
 void runTiles(const Problem& p, int64_t slices, Precision precision, cudaStream_t stream) {
-  detail::runTiles(p, slices, precision, [&](auto kernel, dim3 grid, int64_t z0) {
-    kernel<<<grid, tile::kThreads, 0, stream>>>(p, z0);
+  detail::runTiles(p, slices, precision, [&](auto kernel, dim3 grid, int threads, int64_t z0) {
+    kernel<<<grid, threads, 0, stream>>>(p, z0);
   });
 }
 

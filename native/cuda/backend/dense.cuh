@@ -20,7 +20,8 @@ namespace ucmg::cuda::backend {
 
 // Exact: fp32 products and fp32 accumulation (the default; differs from the CPU only in the
 // order of the sums). Tf32: the operands are rounded to TF32 (10-bit mantissa, round to nearest,
-// ties away from zero) and accumulated in fp32; on sm_80+ the products run on tensor cores.
+// ties away from zero) and accumulated in fp32; the products run on tensor cores (wmma, sm_80+)
+// in real CUDA builds, on the SIMT loop in the emulated build.
 enum class Precision { Exact, Tf32 };
 
 // Batch dimensions of a batched product, numpy-style: aShape[d] and bShape[d] are each either

@@ -1,6 +1,8 @@
 // What the backend's products and convolutions share: a launcher that runs the block-level
 // GEMM main loop of tile_gemm.cuh over a grid of output tiles times a third grid axis (batch
 // index, or depth split), the fused epilogue on the device, and the TF32 rounding of operands.
+// Precision::Tf32 runs the tensor-core loop of tensor_core_tile.cuh in real CUDA builds, and
+// the SIMT loop on TF32-rounded operands in the emulated build (which has no tensor cores).
 //
 // A problem (matmul.cu, conv2d.cu) is a struct passed by value to the kernel with
 //   rows, cols                      the output tile grid (rows x cols per z)
@@ -22,6 +24,7 @@
 #include "../runtime.cuh"
 #include "../tile_gemm.cuh"
 #include "dense.cuh"
+#include "tensor_core_tile.cuh"
 
 namespace ucmg::cuda::backend::detail {
 
@@ -137,12 +140,12 @@ inline bool useLargeTiles(int64_t rows, int64_t cols, int64_t slices) {
   return ((rows + e - 1) / e) * ((cols + e - 1) / e) * slices >= multiprocessorCount();
 }
 
-// `launch(kernel, grid, z0)` must run kernel<<<grid, tile::kThreads, 0, stream>>>(p, z0): the
-// launch syntax stays in the .cu files, which the emulated build rewrites (headers it does not).
-template <class Sh, bool Tf32, class Problem, class Launch>
-void launchTiles(const Problem& p, int64_t slices, Launch&& launch) {
-  const int64_t rowTiles = (p.rows + Sh::kEdge - 1) / Sh::kEdge;
-  const int64_t colTiles = (p.cols + Sh::kEdge - 1) / Sh::kEdge;
+// `launch(kernel, grid, threads, z0)` must run kernel<<<grid, threads, 0, stream>>>(p, z0): the
+// launch syntax stays in the .cu files, which the emulated build rewrites.
+template <class Problem, class Kernel, class Launch>
+void launchGrid(const Problem& p, int64_t slices, int64_t edge, Kernel kernel, int threads, Launch&& launch) {
+  const int64_t rowTiles = (p.rows + edge - 1) / edge;
+  const int64_t colTiles = (p.cols + edge - 1) / edge;
   if (rowTiles > 0x7fffffff || colTiles > 65535)
     throw std::length_error("dense kernel: " + std::to_string(p.rows) + " x " +
                             std::to_string(p.cols) + " output exceeds the launch grid");
@@ -150,8 +153,8 @@ void launchTiles(const Problem& p, int64_t slices, Launch&& launch) {
   for (int64_t z0 = 0; z0 < slices; z0 += kMaxSlicesPerLaunch) {
     const dim3 grid((unsigned)rowTiles, (unsigned)colTiles,
                     (unsigned)std::min(kMaxSlicesPerLaunch, slices - z0));
-    launch(&tileKernel<Sh, Problem, Tf32>, grid, z0);
-    UCMG_CHECK_LAUNCH("tileKernel");
+    launch(kernel, grid, threads, z0);
+    UCMG_CHECK_LAUNCH("dense tile kernel");
   }
 }
 
@@ -161,10 +164,16 @@ void runTiles(const Problem& p, int64_t slices, Precision precision, Launch&& la
   if (p.rows == 0 || p.cols == 0 || slices == 0) return;
   const bool large = useLargeTiles(p.rows, p.cols, slices);
   const bool tf32 = precision == Precision::Tf32;
-  if (large && tf32) launchTiles<LargeTile, true>(p, slices, launch);
-  else if (large) launchTiles<LargeTile, false>(p, slices, launch);
-  else if (tf32) launchTiles<SmallTile, true>(p, slices, launch);
-  else launchTiles<SmallTile, false>(p, slices, launch);
+  constexpr int kT = tile::kThreads;
+#if defined(__CUDACC__)
+  if (tf32) return launchGrid(p, slices, kTcEdge, &tensorCoreKernel<Problem>, kTcThreads, launch);
+#else
+  // the emulated build: no tensor cores, the same rounding on the SIMT loop
+  if (tf32 && large) return launchGrid(p, slices, LargeTile::kEdge, &tileKernel<LargeTile, Problem, true>, kT, launch);
+  if (tf32) return launchGrid(p, slices, SmallTile::kEdge, &tileKernel<SmallTile, Problem, true>, kT, launch);
+#endif
+  if (large) launchGrid(p, slices, LargeTile::kEdge, &tileKernel<LargeTile, Problem, false>, kT, launch);
+  else launchGrid(p, slices, SmallTile::kEdge, &tileKernel<SmallTile, Problem, false>, kT, launch);
 }
 
 }  // namespace ucmg::cuda::backend::detail

@@ -8,6 +8,7 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "../cuda/backend/dense_host.h"
 #include "args.h"
@@ -104,6 +105,37 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// time({op, precision?, iters, m, n, k, batch} | {op, precision?, iters, geometry}): per-run ms.
+Napi::Value Time(const Napi::CallbackInfo& info) {
+  const Args args("cudaDenseTest.time", info[0]);
+  const Napi::Value opValue = args.field("op");
+  const std::string op = opValue.IsString() ? opValue.As<Napi::String>().Utf8Value() : "";
+  const bool tf32 = readTf32(args);
+  const int iters = static_cast<int>(args.integer("iters", 1, 10000));
+  std::vector<double> ms;
+  if (op == "matMul") {
+    const int64_t batch = args.integer("batch", 1, kMaxDimension);
+    const int64_t m = args.integer("m", 1, kMaxDimension), n = args.integer("n", 1, kMaxDimension);
+    const int64_t k = args.integer("k", 1, kMaxDimension);
+    checkedProduct(args, {batch, m, k}, "batch*m*k");
+    checkedProduct(args, {batch, k, n}, "batch*k*n");
+    checkedProduct(args, {batch, m, n}, "batch*m*n");
+    ms = be::timeBatchMatMul(batch, m, n, k, tf32, iters);
+  } else if (op == "conv2d" || op == "conv2dBackpropInput" || op == "conv2dBackpropFilter") {
+    const ucmg::dense::Conv2DGeometry g = readGeometry(args);
+    const be::ConvPass pass = op == "conv2d" ? be::ConvPass::Forward
+                              : op == "conv2dBackpropInput" ? be::ConvPass::BackpropInput
+                                                             : be::ConvPass::BackpropFilter;
+    ms = be::timeConv2d(pass, g, tf32, iters);
+  } else {
+    args.rangeError("op must be one of 'matMul', 'conv2d', 'conv2dBackpropInput', "
+                    "'conv2dBackpropFilter', got " + describe(opValue));
+  }
+  Napi::Array out = Napi::Array::New(info.Env(), ms.size());
+  for (size_t i = 0; i < ms.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), ms[i]));
+  return out;
+}
+
 }  // namespace
 
 void registerCudaDenseBinding(Napi::Env env, Napi::Object exports) {
@@ -112,6 +144,7 @@ void registerCudaDenseBinding(Napi::Env env, Napi::Object exports) {
   exportFunction(env, dense, "conv2d", Conv2d);
   exportFunction(env, dense, "conv2dBackpropInput", Conv2dBackpropInput);
   exportFunction(env, dense, "conv2dBackpropFilter", Conv2dBackpropFilter);
+  exportFunction(env, dense, "time", Time);
   exports.Set("cudaDenseTest", dense);
 }
 

@@ -221,4 +221,11 @@ export interface NativeCudaDenseTest {
     x: Float32Array; dy: Float32Array; dw: Float32Array; geometry: DenseConv2dGeometry;
     precision?: CudaDensePrecision;
   }): void;
+  /**
+   * Device-resident timings (inputs made on the device, CUDA events, one warm-up): per-run ms
+   * of a batched product or one convolution pass.
+   */
+  time(args: { iters: number; precision?: CudaDensePrecision } & (
+    | { op: 'matMul'; batch: number; m: number; n: number; k: number }
+    | { op: 'conv2d' | 'conv2dBackpropInput' | 'conv2dBackpropFilter'; geometry: DenseConv2dGeometry })): number[];
 }

@@ -1,9 +1,11 @@
 // The host-pointer entry points of dense_host.h: copy in, run, copy out.
 #include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "dense.cuh"
 #include "dense_host.h"
+#include "../common.cuh"
 #include "../runtime.cuh"
 
 namespace ucmg::cuda::backend {
@@ -103,6 +105,77 @@ void conv2dBackpropFilterHost(const float* x, const float* dy, float* dw,
   float* work = workspaceFloats > 0 ? workspace.reserve<float>(workspaceFloats) : nullptr;
   conv2dBackpropFilter(dx.data, ddy.data, ddw.data, g, work, precisionOf(tf32), nullptr);
   finish(dw, ddw, filterSize(g));
+}
+
+namespace {
+
+// A device buffer of `count` floats filled uniformly in [-1, 1).
+float* filled(DeviceBuffer& buffer, int64_t count, uint32_t seed) {
+  float* data = buffer.reserve<float>(count > 0 ? count : 1);
+  if (count > 0) launchFillUniform(data, count, seed, -1.0f, 1.0f, nullptr);
+  return data;
+}
+
+template <class Run>
+std::vector<double> timeRuns(int iters, Run&& run) {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  std::vector<double> ms;
+  try {
+    UCMG_CUDA_CHECK(cudaEventCreate(&start));
+    UCMG_CUDA_CHECK(cudaEventCreate(&stop));
+    run();  // warm-up
+    for (int i = 0; i < iters; ++i) {
+      UCMG_CUDA_CHECK(cudaEventRecord(start, nullptr));
+      run();
+      UCMG_CUDA_CHECK(cudaEventRecord(stop, nullptr));
+      UCMG_CUDA_CHECK(cudaEventSynchronize(stop));
+      float elapsed = 0.0f;
+      UCMG_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
+      ms.push_back(elapsed);
+    }
+  } catch (...) {
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    throw;
+  }
+  UCMG_CUDA_CHECK(cudaEventDestroy(start));
+  UCMG_CUDA_CHECK(cudaEventDestroy(stop));
+  return ms;
+}
+
+}  // namespace
+
+std::vector<double> timeBatchMatMul(int64_t batch, int64_t m, int64_t n, int64_t k, bool tf32, int iters) {
+  std::lock_guard<std::mutex> lock(deviceMutex());
+  DeviceBuffer a, b, out;
+  MatMulShape shape;
+  shape.m = m, shape.n = n, shape.k = k;
+  shape.batch.rank = 1;
+  shape.batch.aShape[0] = shape.batch.bShape[0] = batch;
+  const float* da = filled(a, batch * m * k, 1);
+  const float* db = filled(b, batch * k * n, 2);
+  float* dout = out.reserve<float>(batch * m * n > 0 ? batch * m * n : 1);
+  return timeRuns(iters, [&] {
+    batchMatMul(da, db, dout, shape, dense::Epilogue{}, precisionOf(tf32), nullptr);
+  });
+}
+
+std::vector<double> timeConv2d(ConvPass pass, const dense::Conv2DGeometry& g, bool tf32, int iters) {
+  std::lock_guard<std::mutex> lock(deviceMutex());
+  DeviceBuffer x, filter, y, workspace;
+  float* dx = filled(x, inputSize(g), 3);
+  float* df = filled(filter, filterSize(g), 4);
+  float* dy = filled(y, outputSize(g), 5);
+  const int64_t workspaceFloats = conv2dBackpropFilterWorkspace(g);
+  float* work = workspaceFloats > 0 ? workspace.reserve<float>(workspaceFloats) : nullptr;
+  const Precision precision = precisionOf(tf32);
+  return timeRuns(iters, [&] {
+    switch (pass) {
+      case ConvPass::Forward: return conv2d(dx, df, dy, g, dense::Epilogue{}, precision, nullptr);
+      case ConvPass::BackpropInput: return conv2dBackpropInput(dy, df, dx, g, precision, nullptr);
+      case ConvPass::BackpropFilter: return conv2dBackpropFilter(dx, dy, df, g, work, precision, nullptr);
+    }
+  });
 }
 
 }  // namespace ucmg::cuda::backend

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "../../dense/dense.h"
 
@@ -24,5 +25,11 @@ void conv2dBackpropInputHost(const float* dy, const float* filter, float* dx,
                              const dense::Conv2DGeometry& g, bool tf32);
 void conv2dBackpropFilterHost(const float* x, const float* dy, float* dw,
                               const dense::Conv2DGeometry& g, bool tf32);
+
+// Device-resident timings for the device check: inputs filled on the device, one warm-up run,
+// then `iters` runs each between two CUDA events; per-run milliseconds. Linear epilogue.
+enum class ConvPass { Forward, BackpropInput, BackpropFilter };
+std::vector<double> timeBatchMatMul(int64_t batch, int64_t m, int64_t n, int64_t k, bool tf32, int iters);
+std::vector<double> timeConv2d(ConvPass pass, const dense::Conv2DGeometry& g, bool tf32, int iters);
 
 }  // namespace ucmg::cuda::backend

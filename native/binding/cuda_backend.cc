@@ -79,7 +79,7 @@ be::View viewArg(const std::string& op, const Napi::Value& value, const std::str
   int64_t lowest = view.offset, highest = view.offset;
   for (int k = 0; k < shape.rank; ++k) {
     view.strides[k] = parts[2 + k];
-    if (isOutput && view.strides[k] == 0 && shape.dims[k] > 1)
+    if (isOutput && view.strides[k] == 0 && shape.dims[k] > 1 && shape.size() > 0)
       rangeError(value.Env(), op, name + " has stride 0 on axis " + std::to_string(k) + ": outputs cannot broadcast");
     const int64_t reach = (shape.dims[k] - 1) * view.strides[k];
     (reach < 0 ? lowest : highest) += reach;

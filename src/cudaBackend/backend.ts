@@ -26,12 +26,21 @@ export interface CudaMemoryInfo {
   hostToDeviceBytes: number;
   deviceToHostCopies: number;
   deviceToHostBytes: number;
+  /** Uniform host arrays (scalars, tf.ones) written by a fill kernel instead of a copy. */
+  hostUniformWritesAsFills: number;
 }
 
 function nativeDType(dtype: DataType): NativeDType {
   if (dtype === 'float32') return 'float32';
   if (dtype === 'int32' || dtype === 'bool') return 'int32';
   throw new Error(`cuda backend: dtype '${dtype}' is not supported (float32, int32 and bool are)`);
+}
+
+/** Whether every element equals the first (NaN never does: those are copied). */
+function uniform(values: ArrayLike<number>): boolean {
+  const first = values[0];
+  for (let i = 1; i < values.length; i++) if (values[i] !== first) return false;
+  return first === first;
 }
 
 function sizeOf(shape: readonly number[]): number {
@@ -43,8 +52,13 @@ export class CudaBackend extends KernelBackend {
   // backend through the host, where this backend reports an error instead.
   private readonly data = new Map<DataId, DeviceData>();
 
+  private readonly fillOp: number;
+  /** Uniform arrays (scalars included) written by a fill kernel instead of a copy. */
+  private uniformWrites = 0;
+
   constructor(readonly native: NativeCudaBackend) {
     super();
+    this.fillOp = native.elementwiseOps.indexOf('fill');
   }
 
   /** A new device tensor of `shape` (contents undefined until a kernel writes it). */
@@ -97,6 +111,14 @@ export class CudaBackend extends KernelBackend {
     if (dtype === 'string' || dtype === 'complex64') nativeDType(dtype);
     const typed = values as ArrayLike<number>;
     if (typed.length === 0) return;
+    if (uniform(typed)) {
+      // Scalars (tfjs makes one for every constant in an op: learning rates, 0.5, -1, ...) and
+      // constant arrays (tf.ones in gradients) go as a fill kernel's argument: queued like any
+      // kernel, where a copy would wait for the device. The scan stops at the first difference.
+      this.native.elementwise(this.fillOp, [typed.length], [handle, 0, 1], [], Number(typed[0]));
+      this.uniformWrites++;
+      return;
+    }
     const array = dtype === 'float32'
       ? (values instanceof Float32Array ? values : Float32Array.from(typed))
       : (values instanceof Int32Array ? values : Int32Array.from(typed));
@@ -169,6 +191,7 @@ export class CudaBackend extends KernelBackend {
       hostToDeviceBytes: stats.uploadBytes,
       deviceToHostCopies: stats.downloads,
       deviceToHostBytes: stats.downloadBytes,
+      hostUniformWritesAsFills: this.uniformWrites,
     };
   }
 

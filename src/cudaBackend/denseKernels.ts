@@ -2,8 +2,9 @@
 // exact fp32 by default; UCMG_CUDA_TF32=1 opts into TF32 operands. NHWC only.
 import { type KernelConfig, type NamedAttrMap, type TensorInfo, backend_util, util } from '@tensorflow/tfjs-core';
 import type { CudaBackend } from './backend.js';
-import { broadcastView, fullView, runElementwise, withOutput } from './engine.js';
-import { kernel } from './elementwiseKernels.js';
+import { broadcastView, fullView, runElementwise, withOutput, withTemporaries } from './engine.js';
+import { castTensor, kernel } from './elementwiseKernels.js';
+import { transposeTensor } from './layoutKernels.js';
 import type { NativeConvGeometry, NativeDeviceEpilogue } from './native.js';
 
 /** TF32 products are an explicit opt-in (UCMG_CUDA_TF32=1); exact fp32 otherwise. */
@@ -58,6 +59,14 @@ function applyTail(backend: CudaBackend, kernelName: string, y: TensorInfo, attr
 function matMul(backend: CudaBackend, kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap):
   TensorInfo {
   const { a, b, bias, preluActivationWeights: prelu } = inputs;
+  if (a.dtype === 'int32' && b.dtype === 'int32' && bias === undefined) {
+    // tfjs multiplies int32 matrices into int32: the fp32 product, truncated (exact below 2^24).
+    return withTemporaries(backend, (temp) => {
+      const product = temp(matMul(backend, kernelName, { a: temp(castTensor(backend, a, 'float32', kernelName)),
+        b: temp(castTensor(backend, b, 'float32', kernelName)) }, attrs));
+      return castTensor(backend, product, 'int32', kernelName);
+    });
+  }
   requireFloat32(kernelName, [a, b]);
   const transposeA = attrs.transposeA as boolean, transposeB = attrs.transposeB as boolean;
   const aRank = a.shape.length, bRank = b.shape.length;
@@ -103,6 +112,14 @@ function convGeometry(kernelName: string, attrs: NamedAttrMap, xShape: number[],
 
 function conv2d(backend: CudaBackend, kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap):
   TensorInfo {
+  if (attrs.dataFormat === 'NCHW') {
+    // The kernels are NHWC: transpose in and out.
+    return withTemporaries(backend, (temp) => {
+      const x = temp(transposeTensor(backend, inputs.x, [0, 2, 3, 1], kernelName));
+      const y = temp(conv2d(backend, kernelName, { ...inputs, x }, { ...attrs, dataFormat: 'NHWC' }));
+      return transposeTensor(backend, y, [0, 3, 1, 2], kernelName);
+    });
+  }
   const { x, filter, bias, preluActivationWeights: prelu } = inputs;
   requireFloat32(kernelName, [x, filter]);
   const g = convGeometry(kernelName, attrs, [...x.shape], [...filter.shape]);

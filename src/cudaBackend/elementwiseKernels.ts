@@ -98,7 +98,7 @@ export function castTensor(backend: CudaBackend, x: TensorInfo, dtype: DataType,
 
 export const ELEMENTWISE_KERNELS: KernelConfig[] = [
   ...Object.entries(UNARY).map(([name, [op, rule]]) => unary(name, op, rule)),
-  unary('LeakyRelu', 'leakyRelu', 'same', (attrs) => [attrs.alpha as number, 0]),
+  unary('LeakyRelu', 'leakyRelu', 'float32', (attrs) => [attrs.alpha as number, 0]),
   unary('Step', 'step', 'same', (attrs) => [attrs.alpha as number, 0]),
   unary('ClipByValue', 'clip', 'same', (attrs) => [attrs.clipValueMin as number, attrs.clipValueMax as number]),
   ...Object.entries(BINARY).map(([name, [op, rule]]) => binaryOf(name, op, rule, ['a', 'b'])),
@@ -106,10 +106,7 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
   binaryOf('EluGrad', 'eluGrad', 'float32', ['dy', 'y']),
   kernel('Select', ({ inputs: { condition, t, e }, backend }) => {
     const shape = backend_util.assertAndGetBroadcastShape(t.shape, e.shape);
-    // A rank-1 condition picks whole rows of t and e (tfjs's where with a vector condition).
-    const conditionView = condition.shape.length === 1 && shape.length > 1
-      ? [backend.handle(condition, 'Select'), 0, 1, ...shape.slice(1).map(() => 0)]
-      : broadcastView(backend, condition, shape, 'Select');
+    const conditionView = broadcastView(backend, condition, shape, 'Select');
     const dtype = upcastType(t.dtype, e.dtype);
     return withOutput(backend, shape, dtype, (out) => runElementwise(backend, 'select', shape,
       fullView(backend, out, 'Select'), [conditionView, broadcastView(backend, t, shape, 'Select'),
@@ -131,6 +128,12 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
   }),
   kernel('Cast', ({ inputs: { x }, attrs, backend }) => castTensor(backend, x, attrs.dtype as DataType)),
   kernel('Identity', ({ inputs: { x }, backend }) => share(backend, x, [...x.shape], 'Identity')),
+  kernel('ExpandDims', ({ inputs: { input }, attrs, backend }) => {
+    const rank = input.shape.length;
+    const dim = attrs.dim as number;
+    const axis = dim < 0 ? rank + 1 + dim : dim;
+    return share(backend, input, [...input.shape.slice(0, axis), 1, ...input.shape.slice(axis)], 'ExpandDims');
+  }),
   kernel('Reshape', ({ inputs: { x }, attrs, backend }) =>
     share(backend, x, util.inferFromImplicitShape(attrs.shape as number[], util.sizeFromShape(x.shape)), 'Reshape')),
   kernel('ZerosLike', ({ inputs: { x }, backend }) => fillTensor(backend, [...x.shape], x.dtype, 0)),
@@ -141,9 +144,12 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
   }),
   kernel('Range', ({ attrs, backend }) => {
     const { start, stop, step, dtype } = attrs as { start: number; stop: number; step: number; dtype: DataType };
-    const size = start === stop || (step > 0) !== (stop > start) ? 0 : Math.ceil(Math.abs((stop - start) / step));
+    // tfjs cpu's rules: empty when the step points away (a step of 1 is flipped for a falling range).
+    const empty = start === stop || (start < stop && step < 0) || (stop < start && step > 1);
+    const size = empty ? 0 : Math.abs(Math.ceil((stop - start) / step));
+    const signedStep = stop < start && step === 1 ? -1 : step;
     return withOutput(backend, [size], dtype, (out) =>
-      runElementwise(backend, 'iota', [size], fullView(backend, out, 'Range'), [], start, step));
+      runElementwise(backend, 'iota', [size], fullView(backend, out, 'Range'), [], start, signedStep));
   }),
 ];
 

@@ -64,7 +64,9 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
       endMask: number; ellipsisMask: number; newAxisMask: number; shrinkAxisMask: number };
     const info = slice_util.sliceInfo([...x.shape], a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask,
       a.newAxisMask, a.shrinkAxisMask);
-    const sliced = sliceTensor(backend, x, info.begin, info.finalShapeSparse, 'StridedSlice', info.strides);
+    // One view over x's own rank (size per axis from the dense begin/end/strides), then the final shape.
+    const size = slice_util.computeOutShape(info.begin, info.end, info.strides);
+    const sliced = sliceTensor(backend, x, info.begin, size, 'StridedSlice', info.strides);
     return { ...sliced, shape: info.finalShape };
   }),
   kernel('Concat', ({ inputs, attrs, backend }) => {
@@ -76,6 +78,9 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
   kernel('Pack', ({ inputs, attrs, backend }) => {
     const tensors = Object.values(inputs);
     const axis = attrs.axis as number;
+    for (const t of tensors) {
+      if (t.dtype !== tensors[0].dtype) throw new Error(`Pack: all tensors must have one dtype, got ${t.dtype} and ${tensors[0].dtype}`);
+    }
     return concatTensors(backend, tensors, axis, (t) => [...t.shape.slice(0, axis), 1, ...t.shape.slice(axis)], 'Pack');
   }),
   kernel('Unpack', ({ inputs: { value }, attrs, backend }) => {

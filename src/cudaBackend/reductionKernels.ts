@@ -43,7 +43,9 @@ export function reduceTensor(backend: CudaBackend, kernelName: string, op: strin
 
 function reduction(kernelName: string, op: string, dtypeOf: (x: TensorInfo) => DataType): KernelConfig {
   return kernel(kernelName, ({ inputs: { x }, attrs, backend }) =>
-    reduceTensor(backend, kernelName, op, x, attrs.axis as number | number[], attrs.keepDims as boolean, dtypeOf(x)));
+    // Max and Min name their axes reductionIndices, the others axis.
+    reduceTensor(backend, kernelName, op, x, (attrs.axis ?? attrs.reductionIndices) as number | number[],
+      attrs.keepDims as boolean, dtypeOf(x)));
 }
 
 function argReduction(kernelName: string, op: string): KernelConfig {
@@ -112,11 +114,10 @@ export const REDUCTION_KERNELS: KernelConfig[] = [
   kernel('ScatterNd', ({ inputs: { indices, updates }, attrs, backend }) => {
     requireInt32('ScatterNd', indices, 'indices');
     const shape = attrs.shape as number[];
-    const depth = indices.shape[indices.shape.length - 1];
-    const rows = util.sizeFromShape(indices.shape) / depth;
+    const { sliceRank, numUpdates, sliceSize } = backend_util.calculateShapes(updates as never, indices as never, shape);
     return withOutput(backend, [...shape], updates.dtype, (out) => backend.native.scatterNd(
-      backend.handle(indices, 'ScatterNd'), backend.handle(updates, 'ScatterNd'), backend.handle(out, 'ScatterNd'), rows,
-      shape.slice(0, depth), sizeOf(shape.slice(depth))));
+      backend.handle(indices, 'ScatterNd'), backend.handle(updates, 'ScatterNd'), backend.handle(out, 'ScatterNd'),
+      numUpdates, shape.slice(0, sliceRank), sliceSize));
   }),
   kernel('OneHot', ({ inputs: { indices }, attrs, backend }) => {
     const { depth, onValue, offValue, dtype } = attrs as { depth: number; onValue: number; offValue: number;

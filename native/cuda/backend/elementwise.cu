@@ -41,10 +41,10 @@ __device__ __forceinline__ void store(const DeviceView& view, int64_t at, double
   if (view.dtype == DType::Float32) {
     static_cast<float*>(const_cast<void*>(view.data))[at] = (float)value;
   } else {
-    // tfjs truncates toward zero; NaN becomes 0 and the range saturates.
-    const double v = value != value ? 0.0 : value < -2147483648.0 ? -2147483648.0
-                                                 : value > 2147483647.0 ? 2147483647.0 : value;
-    static_cast<int32_t*>(const_cast<void*>(view.data))[at] = (int32_t)v;
+    // As an Int32Array stores a number: truncated toward zero, modulo 2^32; NaN and infinities give 0.
+    const bool finite = value == value && fabs(value) <= 1.7976931348623157e308;
+    const double wrapped = finite ? fmod(trunc(value), 4294967296.0) : 0.0;
+    static_cast<int32_t*>(const_cast<void*>(view.data))[at] = (int32_t)(uint32_t)(int64_t)wrapped;
   }
 }
 
@@ -60,7 +60,7 @@ __device__ double apply(ElementwiseOp op, double a, double b, double c, double a
     case Op::ToBool: return a != 0.0;
     case Op::Neg: return -a;
     case Op::Abs: return fabs(a);
-    case Op::Sign: return a != a ? quietNan() : (double)((a > 0) - (a < 0));
+    case Op::Sign: return (double)((a > 0) - (a < 0));  // NaN gives 0, as in tfjs
     case Op::Exp: return exp(a);
     case Op::Expm1: return expm1(a);
     case Op::Log: return log(a);

@@ -62,7 +62,9 @@ __global__ void reduceKernel(ReduceOp op, DeviceView x, DeviceView out, int64_t 
       __syncthreads();
     }
     if (threadIdx.x == 0) {
-      const double value = partial[0];
+      // tfjs gives NaN for the max or min of nothing.
+      const bool empty = reduceSize == 0 && (op == ReduceOp::Max || op == ReduceOp::Min);
+      const double value = empty ? __longlong_as_double(0x7ff8000000000000LL) : partial[0];
       storeAt(out, row, op == ReduceOp::Mean ? value / (double)reduceSize : value);
     }
     __syncthreads();

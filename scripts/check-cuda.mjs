@@ -293,6 +293,108 @@ checkInfoNce('AVT batch 80', 3, 80, 256);
 checkInfoNce('AV', 2, 300, 64);
 if (!small) checkInfoNce('AVT large tiles', 3, 1000, 256);
 
+// ---- CUDA backend dense kernels (binding.cudaDenseTest: batched matmul, conv2d + backprops) -----
+// Against the CPU dense kernels. Both sum the same fp32 products in different orders, so an element
+// may differ by 2 (k + 1) u sum|a||b| (u = 2^-24), computed per element from the CPU product of
+// magnitudes, plus 4 ulps. tf32 is compared with the CPU on TF32-rounded inputs (products of TF32
+// numbers are exact in fp32, so the same bound holds).
+const dense = binding.cudaDenseTest;
+const U = 2 ** -24;
+function roundToTf32(x) {
+  const f = new Float32Array([x]), bits = new Uint32Array(f.buffer);
+  if ((bits[0] & 0x7f800000) !== 0x7f800000) bits[0] = ((bits[0] + 0x1000) & 0xffffe000) >>> 0;
+  return f[0];
+}
+function withinOrderBound(name, cpu, cuda, absProduct, k) {
+  if (cpu.length !== cuda.length) return `${name}: length ${cuda.length} != ${cpu.length}`;
+  let worst = -1, worstRatio = 0;
+  for (let i = 0; i < cpu.length; i++) {
+    const bound = 2 * (k + 1) * U * absProduct[i] + 4 * U * Math.abs(cpu[i]);
+    const ratio = Math.abs(cuda[i] - cpu[i]) / bound;
+    if (!(ratio <= 1) && (worst < 0 || !(ratio <= worstRatio))) worst = i, worstRatio = ratio;
+  }
+  return worst < 0 ? null : `${name}: element ${worst}: cpu ${cpu[worst]} cuda ${cuda[worst]} (${worstRatio.toFixed(1)}x the bound)`;
+}
+const magnitudes = (v) => v.map(Math.abs);
+const tf32Inputs = (precision, v) => (precision === 'tf32' ? v.map(roundToTf32) : v);
+
+function checkDenseMatMul(m, n, k, transposeA, transposeB, batch, precision) {
+  check(`cuda matMul ${precision} ${m}x${n}x${k} tA=${transposeA} tB=${transposeB} batch ${batch.a}/${batch.b}`, () => {
+    const a = uniform(batch.a * m * k), b = uniform(batch.b * k * n);
+    const count = Math.max(batch.a, batch.b);
+    const shape = { m, n, k, transposeA, transposeB };
+    const cuda = new Float32Array(count * m * n).fill(NaN);
+    dense.matMul({ a, b, out: cuda, ...shape, batchRank: 1, aBatchShape: Int32Array.of(batch.a),
+      bBatchShape: Int32Array.of(batch.b), precision });
+    const index = (matrices) => Int32Array.from({ length: count }, (_, i) => (matrices === 1 ? 0 : i));
+    const cpuShape = { ...shape, batch: count, aBatches: batch.a, bBatches: batch.b, aBatchIndex: index(batch.a),
+      bBatchIndex: index(batch.b) };
+    const cpu = new Float32Array(cuda.length), absProduct = new Float32Array(cuda.length);
+    binding.denseMatMul({ a: tf32Inputs(precision, a), b: tf32Inputs(precision, b), out: cpu, ...cpuShape });
+    binding.denseMatMul({ a: magnitudes(a), b: magnitudes(b), out: absProduct, ...cpuShape });
+    return { problems: [withinOrderBound('out', cpu, cuda, absProduct, k)] };
+  });
+}
+
+function convGeometry(batch, size, inC, outC, filter, stride, pad, dilation) {
+  const span = (filter - 1) * dilation + 1;
+  const out = pad === 'same' ? Math.ceil(size / stride) : Math.floor((size - span) / stride) + 1;
+  const padTotal = pad === 'same' ? Math.max(0, (out - 1) * stride + span - size) : 0;
+  return { batch, inHeight: size, inWidth: size, inChannels: inC, outHeight: out, outWidth: out, outChannels: outC,
+    filterHeight: filter, filterWidth: filter, strideHeight: stride, strideWidth: stride, dilationHeight: dilation,
+    dilationWidth: dilation, padTop: Math.floor(padTotal / 2), padLeft: Math.floor(padTotal / 2) };
+}
+
+function checkDenseConv(label, g, precision) {
+  check(`cuda conv2d + backprops ${precision} ${label}`, () => {
+    const xSize = g.batch * g.inHeight * g.inWidth * g.inChannels;
+    const ySize = g.batch * g.outHeight * g.outWidth * g.outChannels;
+    const fSize = g.filterHeight * g.filterWidth * g.inChannels * g.outChannels;
+    const x = uniform(xSize), filter = uniform(fSize), dy = uniform(ySize);
+    const xr = tf32Inputs(precision, x), fr = tf32Inputs(precision, filter), dyr = tf32Inputs(precision, dy);
+    const taps = g.filterHeight * g.filterWidth;
+    const problems = [];
+    const run = (size, cudaCall, cpuCall, absCall, k, name) => {
+      const cuda = new Float32Array(size).fill(NaN), cpu = new Float32Array(size), abs = new Float32Array(size);
+      cudaCall(cuda);
+      cpuCall(cpu);
+      absCall(abs);
+      problems.push(withinOrderBound(name, cpu, cuda, abs, k));
+    };
+    run(ySize, (out) => dense.conv2d({ x, filter, out, geometry: g, precision }),
+      (out) => binding.denseConv2d({ x: xr, filter: fr, out, geometry: g }),
+      (out) => binding.denseConv2d({ x: magnitudes(x), filter: magnitudes(filter), out, geometry: g }),
+      taps * g.inChannels, 'forward');
+    run(xSize, (dx) => dense.conv2dBackpropInput({ dy, filter, dx, geometry: g, precision }),
+      (dx) => binding.denseConv2dBackpropInput({ dy: dyr, filter: fr, dx, geometry: g }),
+      (dx) => binding.denseConv2dBackpropInput({ dy: magnitudes(dy), filter: magnitudes(filter), dx, geometry: g }),
+      taps * g.outChannels, 'backprop input');
+    run(fSize, (dw) => dense.conv2dBackpropFilter({ x, dy, dw, geometry: g, precision }),
+      (dw) => binding.denseConv2dBackpropFilter({ x: xr, dy: dyr, dw, geometry: g }),
+      (dw) => binding.denseConv2dBackpropFilter({ x: magnitudes(x), dy: magnitudes(dy), dw, geometry: g }),
+      g.batch * g.outHeight * g.outWidth, 'backprop filter');
+    return { problems };
+  });
+}
+
+if (dense) {
+  log('\n## parity: CUDA backend dense kernels (within the summation-order bound of the CPU kernels)');
+  for (const precision of ['exact', 'tf32']) {
+    for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]]) {
+      if (small) checkDenseMatMul(37, 29, 19, tA, tB, { a: 2, b: 1 }, precision);
+      else checkDenseMatMul(300, 259, 513, tA, tB, { a: 3, b: 3 }, precision);
+    }
+    if (!small) checkDenseMatMul(7200, 256, 2048, false, false, { a: 1, b: 1 }, precision);
+    const b = small ? 2 : 16;
+    checkDenseConv('3x3 valid (paper video conv, channels / 8)', convGeometry(b, 7, small ? 8 : 64, small ? 16 : 128, 3, 1, 'valid', 1), precision);
+    checkDenseConv('3x3 same stride 2', convGeometry(b, 9, 6, 10, 3, 2, 'same', 1), precision);
+    checkDenseConv('3x3 same dilation 2', convGeometry(b, 8, 5, 7, 3, 1, 'same', 2), precision);
+    checkDenseConv('1x1 (paper video conv3, channels / 8)', convGeometry(b, 3, small ? 16 : 256, small ? 8 : 32, 1, 1, 'valid', 1), precision);
+  }
+} else {
+  log('\nSKIP CUDA backend dense kernels: this addon has no cudaDenseTest export');
+}
+
 // ---- timings ---------------------------------------------------------------------------------
 // target: the project's speed goal; torchMs: the PyTorch anchor of docs/algorithm.md §6 (H200, fp32, tf32 off).
 const timings = small
@@ -339,6 +441,43 @@ for (const { op, params, iters, target, torchMs, torchNote } of timings) {
   const row = `| ${op} | ${size} | ${measured} | ${target ?? '-'} | ${anchor} | ${verdict} |`;
   table.push(row);
   log(row);
+}
+// The dense kernels: GFLOP/s (2 multiply-adds per term) at the paper's sizes, exact and tf32.
+if (dense) {
+  const paperConv = convGeometry(small ? 2 : 800, 7, small ? 16 : 512, small ? 32 : 1024, 3, 1, 'valid', 1);
+  const convFlops = 2 * paperConv.batch * paperConv.outHeight * paperConv.outWidth * paperConv.outChannels *
+    9 * paperConv.inChannels;
+  const denseTimings = [
+    { what: 'matMul 4096^3', args: { op: 'matMul', batch: 1, m: 4096, n: 4096, k: 4096 }, flops: 2 * 4096 ** 3 },
+    { what: 'matMul paper conv3 as GEMM', args: { op: 'matMul', batch: 1, m: 7200, n: 256, k: 2048 },
+      flops: 2 * 7200 * 256 * 2048 },
+    { what: 'matMul attention batch 320 (10x64 x 64x10)', args: { op: 'matMul', batch: 320, m: 10, n: 10, k: 64 },
+      flops: 2 * 320 * 10 * 10 * 64 },
+    ...['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'].map((op) => ({
+      what: `${op} paper video conv1`, args: { op, geometry: paperConv }, flops: convFlops })),
+  ].map((t) => (small && t.args.op === 'matMul' ? { ...t, args: { ...t.args, batch: 2, m: 64, n: 48, k: 32 } } : t));
+  const denseTable = ['| dense kernel | size | precision | median ms | GFLOP/s |', '|---|---|---|---|---|'];
+  log('\n## timings: CUDA backend dense kernels (cudaDenseTest.time: device-resident, CUDA events)');
+  denseTable.forEach((line) => log(line));
+  for (const { what, args, flops } of denseTimings) {
+    for (const precision of ['exact', 'tf32']) {
+      const size = args.op === 'matMul' ? `${args.batch}x${args.m}x${args.n}x${args.k}`
+        : `x ${args.geometry.batch}x${args.geometry.inHeight}x${args.geometry.inWidth}x${args.geometry.inChannels} -> ${args.geometry.outChannels}`;
+      let cells;
+      try {
+        const ms = dense.time({ ...args, precision, iters: small ? 1 : 10 }).sort((a, b) => a - b);
+        const median = ms[Math.floor(ms.length / 2)];
+        cells = `${median.toFixed(3)} | ${small ? '--small' : (flops / median / 1e6).toFixed(0)}`;
+      } catch (err) {
+        failures++;
+        cells = `FAILED | ${String(err && err.message).replace(/\|/g, '/')}`;
+      }
+      const row = `| ${what} | ${size} | ${precision} | ${cells} |`;
+      denseTable.push(row);
+      log(row);
+    }
+  }
+  table.push('', ...denseTable);
 }
 if (outDir) writeFileSync(join(outDir, 'check-cuda-table.md'), table.join('\n') + '\n');
 

@@ -22,10 +22,11 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Whether `addon` loads in a child process and reports usable CUDA. */
-function cudaUsable(addon: string): boolean {
-  const probe = `const b = require(${JSON.stringify(addon)}); process.exit(b.cudaInfo().usable ? 0 : 1)`;
-  return spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore' }).status === 0;
+/** Why `addon` does not load in a child process with usable CUDA, or undefined when it does. */
+function cudaUnusable(addon: string): string | undefined {
+  const probe = `const i = require(${JSON.stringify(addon)}).cudaInfo(); if (!i.usable) throw new Error(i.reason)`;
+  const result = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+  return result.status === 0 ? undefined : (result.stderr.trim().split('\n').find((l) => /error/i.test(l)) ?? 'it does not load');
 }
 
 /** Whether the library registers the tfjs 'cuda' backend at all (the module exists in dist/). */
@@ -39,7 +40,7 @@ let cached: CudaAddon | undefined;
 export function cudaAddon(): CudaAddon {
   if (cached !== undefined) return cached;
   const release = path.join(root, 'build/Release/unicode_cmg.node');
-  if (fs.existsSync(release) && cudaUsable(release)) return (cached = { path: release, emulated: false });
+  if (fs.existsSync(release) && cudaUnusable(release) === undefined) return (cached = { path: release, emulated: false });
   if (!fs.existsSync(BUILD_SCRIPT)) return (cached = { skip: `no GPU, and no emulator build script (${BUILD_SCRIPT})` });
   if (spawnSync('g++', ['--version'], { stdio: 'ignore' }).status !== 0) return (cached = { skip: 'no GPU, and no g++ for the emulated addon' });
   const addon = path.join(root, EMULATED_OUT, 'unicode_cmg.node');
@@ -53,6 +54,22 @@ export function cudaAddon(): CudaAddon {
       return (cached = { skip: `the emulated addon did not build: ${why}` });
     }
   }
-  if (!cudaUsable(addon)) return (cached = { skip: `the emulated addon ${addon} does not report usable CUDA` });
+  const unusable = cudaUnusable(addon);
+  if (unusable !== undefined) return (cached = { skip: `the emulated addon ${addon} has no usable CUDA: ${unusable}` });
   return (cached = { path: addon, emulated: true });
+}
+
+/** The kernel names the tfjs 'cuda' backend registers when the library runs on `addon` (in a child process). */
+export function cudaRegisteredKernels(addon: string): string[] {
+  const tfjs = path.join(root, 'dist/src/tfjs.js');
+  const script = `const { initTfjs, tf } = await import(${JSON.stringify(tfjs)});\n` +
+    `await initTfjs('cuda');\nconsole.log(JSON.stringify(tf.getKernelsForBackend('cuda').map((k) => k.kernelName)));`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8', env: { ...process.env, UCMG_NATIVE_PATH: addon },
+  });
+  const last = result.stdout.trim().split('\n').pop() ?? '';
+  if (result.status !== 0 || !last.startsWith('[')) {
+    throw new Error(`initTfjs('cuda') on ${addon} failed: ${result.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+  }
+  return JSON.parse(last) as string[];
 }

@@ -313,7 +313,8 @@ function withinOrderBound(name, cpu, cuda, absProduct, k) {
     const ratio = Math.abs(cuda[i] - cpu[i]) / bound;
     if (!(ratio <= 1) && (worst < 0 || !(ratio <= worstRatio))) worst = i, worstRatio = ratio;
   }
-  return worst < 0 ? null : `${name}: element ${worst}: cpu ${cpu[worst]} cuda ${cuda[worst]} (${worstRatio.toFixed(1)}x the bound)`;
+  if (worst < 0) return null;
+  return `${name}: element ${worst}: cpu ${cpu[worst]} cuda ${cuda[worst]} (${worstRatio.toFixed(1)}x the bound)`;
 }
 const magnitudes = (v) => v.map(Math.abs);
 const tf32Inputs = (precision, v) => (precision === 'tf32' ? v.map(roundToTf32) : v);
@@ -386,10 +387,12 @@ if (dense) {
     }
     if (!small) checkDenseMatMul(7200, 256, 2048, false, false, { a: 1, b: 1 }, precision);
     const b = small ? 2 : 16;
-    checkDenseConv('3x3 valid (paper video conv, channels / 8)', convGeometry(b, 7, small ? 8 : 64, small ? 16 : 128, 3, 1, 'valid', 1), precision);
+    checkDenseConv('3x3 valid (paper video conv, channels / 8)',
+      convGeometry(b, 7, small ? 8 : 64, small ? 16 : 128, 3, 1, 'valid', 1), precision);
     checkDenseConv('3x3 same stride 2', convGeometry(b, 9, 6, 10, 3, 2, 'same', 1), precision);
     checkDenseConv('3x3 same dilation 2', convGeometry(b, 8, 5, 7, 3, 1, 'same', 2), precision);
-    checkDenseConv('1x1 (paper video conv3, channels / 8)', convGeometry(b, 3, small ? 16 : 256, small ? 8 : 32, 1, 1, 'valid', 1), precision);
+    checkDenseConv('1x1 (paper video conv3, channels / 8)',
+      convGeometry(b, 3, small ? 16 : 256, small ? 8 : 32, 1, 1, 'valid', 1), precision);
   }
 } else {
   log('\nSKIP CUDA backend dense kernels: this addon has no cudaDenseTest export');
@@ -461,8 +464,9 @@ if (dense) {
   denseTable.forEach((line) => log(line));
   for (const { what, args, flops } of denseTimings) {
     for (const precision of ['exact', 'tf32']) {
+      const g = args.geometry;
       const size = args.op === 'matMul' ? `${args.batch}x${args.m}x${args.n}x${args.k}`
-        : `x ${args.geometry.batch}x${args.geometry.inHeight}x${args.geometry.inWidth}x${args.geometry.inChannels} -> ${args.geometry.outChannels}`;
+        : `x ${g.batch}x${g.inHeight}x${g.inWidth}x${g.inChannels} -> ${g.outChannels}`;
       let cells;
       try {
         const ms = dense.time({ ...args, precision, iters: small ? 1 : 10 }).sort((a, b) => a - b);

@@ -54,6 +54,12 @@ function assertWithin(got: Float32Array, want: Float32Array, slack: Float32Array
   }
 }
 
+/** Adds the rounding of the bias sum (per column, or one bias for all) to an order slack. */
+function withBias(slack: Float32Array, bias: Float32Array | undefined, columns: number, slope: number): Float32Array {
+  if (!bias) return slack;
+  return slack.map((s, i) => s + 2 * U * slope * Math.abs(bias[bias.length === 1 ? 0 : i % columns]));
+}
+
 /** 2 k u times the product of magnitudes, scaled for an epilogue's slope. */
 function orderSlack(absProduct: Float32Array, k: number, slope = 1): Float32Array {
   return absProduct.map((s) => 2 * (k + 1) * U * s * slope);
@@ -102,15 +108,15 @@ function matMulCase(c: MatMulCase, inputs?: { a: Float32Array; b: Float32Array }
     bBatchShape: Int32Array.from(bBatch), precision: c.precision, ...c.epilogue,
   });
   if (size === 0) return { got, want, slack: new Float32Array(0) };  // the CPU kernel refuses empty batches
-  const cpu = { ...shape, batch: aIndex.length, aBatches: aMatrices, bBatches: bMatrices, aBatchIndex: aIndex, bBatchIndex: bIndex };
+  const cpu = {
+    ...shape, batch: aIndex.length, aBatches: aMatrices, bBatches: bMatrices, aBatchIndex: aIndex, bBatchIndex: bIndex,
+  };
   const roundIfTf32 = (v: Float32Array) => (c.precision === 'tf32' ? v.map(roundToTf32) : v);
   native.denseMatMul({ a: roundIfTf32(a), b: roundIfTf32(b), out: want, ...cpu, ...c.epilogue });
   native.denseMatMul({ a: abs(a), b: abs(b), out: absProduct, ...cpu });
   const e = c.epilogue;
   const slope = Math.max(1, Math.abs(e?.leakyreluAlpha ?? 0), ...Array.from(e?.preluAlpha ?? [], Math.abs));
-  const bias = e?.bias;
-  const slack = orderSlack(absProduct, c.k, slope).map((s, i) => s + (bias ? 2 * U * slope * Math.abs(bias[bias.length === 1 ? 0 : i % c.n]) : 0));
-  return { got, want, slack };
+  return { got, want, slack: withBias(orderSlack(absProduct, c.k, slope), e?.bias, c.n, slope) };
 }
 
 function checkMatMul(c: MatMulCase, label: string): void {
@@ -141,7 +147,8 @@ test('cuda matMul: batch broadcasting over one and two batch axes', { skip }, ()
   checkMatMul({ m: 9, n: 7, k: 5, aBatch: [1], bBatch: [4], transposeB: true }, 'batch 1 vs 4');
   checkMatMul({ m: 9, n: 7, k: 5, aBatch: [4], bBatch: [1], transposeA: true }, 'batch 4 vs 1');
   checkMatMul({ m: 6, n: 5, k: 4, aBatch: [2, 1], bBatch: [1, 3] }, 'batch [2,1] vs [1,3]');
-  checkMatMul({ m: 6, n: 5, k: 4, aBatch: [2, 3], bBatch: [2, 1], transposeA: true, transposeB: true }, 'batch [2,3] vs [2,1]');
+  checkMatMul({ m: 6, n: 5, k: 4, aBatch: [2, 3], bBatch: [2, 1], transposeA: true, transposeB: true },
+    'batch [2,3] vs [2,1]');
 });
 
 test('cuda matMul: size-1 and empty dimensions', { skip }, () => {
@@ -186,7 +193,8 @@ test('cuda matMul: bad arguments are named', { skip }, () => {
   };
   assert.throws(() => cuda.matMul({ ...base, a: new Float32Array(5) }), /a must have .* = 6 elements/);
   assert.throws(() => cuda.matMul({ ...base, precision: 'bf16' as 'tf32' }), /precision must be 'exact' or 'tf32'/);
-  assert.throws(() => cuda.matMul({ ...base, batchRank: 1, aBatchShape: Int32Array.from([2]), bBatchShape: Int32Array.from([3]) }),
+  const unbroadcastable = { batchRank: 1, aBatchShape: Int32Array.from([2]), bBatchShape: Int32Array.from([3]) };
+  assert.throws(() => cuda.matMul({ ...base, ...unbroadcastable }),
     /do not broadcast/);
   assert.throws(() => cuda.matMul({ ...base, out: base.a }), /out must have/);
 });
@@ -230,10 +238,9 @@ function checkConv(c: ConvCase, label: string, epilogue?: DenseEpilogue): void {
   cuda.conv2d({ x, filter, out, geometry: g, ...epilogue });
   native.denseConv2d({ x, filter, out: outCpu, geometry: g, ...epilogue });
   native.denseConv2d({ x: abs(x), filter: abs(filter), out: outAbs, geometry: g });
-  const bias = epilogue?.bias;
   const slope = Math.max(1, Math.abs(epilogue?.leakyreluAlpha ?? 0));
-  assertWithin(out, outCpu, orderSlack(outAbs, taps * g.inChannels, slope).map((s, i) =>
-    s + (bias ? 2 * U * slope * Math.abs(bias[bias.length === 1 ? 0 : i % g.outChannels]) : 0)), `${label} forward`);
+  const slack = withBias(orderSlack(outAbs, taps * g.inChannels, slope), epilogue?.bias, g.outChannels, slope);
+  assertWithin(out, outCpu, slack, `${label} forward`);
 
   const dx = poisoned(xSize), dxCpu = new Float32Array(xSize), dxAbs = new Float32Array(xSize);
   cuda.conv2dBackpropInput({ dy, filter, dx, geometry: g });
@@ -260,7 +267,8 @@ test('cuda conv2d and backprops: dilation, explicit asymmetric padding, odd filt
   checkConv({ x: [2, 9, 8, 3], filter: [3, 3, 3, 4], pad: 'same', dilations: 2 }, 'dilation 2 same');
   checkConv({ x: [1, 9, 10, 2], filter: [3, 2, 2, 3], pad: 'valid', dilations: [2, 3] }, 'dilations 2,3 valid');
   checkConv({ x: [2, 5, 6, 3], filter: [2, 3, 3, 5], pad: [[2, 0], [1, 3]] }, 'explicit padding');
-  checkConv({ x: [1, 4, 4, 1], filter: [5, 4, 1, 2], pad: [[3, 3], [2, 1]], strides: 2 }, 'padding wider than the image');
+  checkConv({ x: [1, 4, 4, 1], filter: [5, 4, 1, 2], pad: [[3, 3], [2, 1]], strides: 2 },
+    'padding wider than the image');
 });
 
 test('cuda conv2d and backprops: the paper encoder\'s convolutions scaled down, fused epilogue', { skip }, () => {

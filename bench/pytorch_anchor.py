@@ -6,7 +6,9 @@ the spec, with the widths of src/model/config.ts ('small' and 'paper'), so the T
 can be compared with what PyTorch does on the same CPU. Written for timing: the step computes
 every loss, gradient and update the spec lists, but nothing checks its numbers.
 
-Prints one JSON object: {"config", "dtype", "batch", "threads", "steps", "stepMs": [...], "medianMs"}.
+Prints one JSON object: {"config", "dtype", "batch", "device", "tf32", "threads", "steps", "stepMs": [...], "medianMs"}.
+--device cuda runs it on the GPU (the device check, bench/cudaDeviceCheck.ts), --tf32 on|off sets
+torch's TF32 switches for matmuls and cuDNN convolutions.
 Needs torch (Debian: apt-get install python3-torch).
 """
 import argparse
@@ -311,7 +313,14 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU anchor of the device check")
+    parser.add_argument("--tf32", choices=("off", "on"), default="off",
+                        help="CUDA matmuls and convolutions on TF32 tensor cores (cuDNN's default is on)")
     args = parser.parse_args()
+    torch.set_default_device(args.device)
+    if args.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+        torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -323,8 +332,10 @@ def main():
     for _ in range(args.steps):
         start = time.perf_counter()
         step()
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
         times.append((time.perf_counter() - start) * 1e3)
-    print(json.dumps(dict(config=args.config, dtype=args.dtype, batch=args.batch,
+    print(json.dumps(dict(config=args.config, dtype=args.dtype, batch=args.batch, device=args.device, tf32=args.tf32,
                           threads=torch.get_num_threads(), steps=args.steps, stepMs=times,
                           medianMs=statistics.median(times))))
 

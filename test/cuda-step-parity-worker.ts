@@ -1,13 +1,15 @@
-// One pretraining step on a named tfjs backend, for cuda-step-parity.test.ts: builds the model from a
-// fixed seed, steps once on fixed features and writes the step's losses and every parameter after
-// the Adam step as JSON. Without --out it does nothing (the test runner also loads every file under test/).
+// One pretraining step on a named tfjs backend, and the comparison cuda-step-parity.test.ts and the
+// device check (bench/cudaDeviceCheck.ts) hold the cuda backend to. As a script it builds the model
+// from a fixed seed, steps once on fixed features and writes the step's losses, gradients and every
+// parameter after the Adam step as JSON. Without --out it does nothing (the test runner also loads
+// every file under test/).
 //   node dist/test/cuda-step-parity-worker.js --tfjs cpu|cuda --config tiny|small --clips N --out FILE
 import fs from 'node:fs';
 import { availableBackends, type OpBackend } from '../src/backend.js';
 import { makeConfig } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import { Trainer } from '../src/train/trainer.js';
-import { initTfjs } from '../src/tfjs.js';
+import { initTfjs, type TfjsKind } from '../src/tfjs.js';
 import { featureBatch } from '../bench/kernelInventory.js';
 import { tinyConfig } from './train-support.js';
 
@@ -21,6 +23,18 @@ export interface StepRecord {
   grads: Record<string, number[]>;
 }
 
+export const LOSS_RELATIVE = 1e-4;
+// A loss term near zero (the CLUB MI estimate is a difference of two near-equal means, ~1e-6 on the
+// first step) is compared relative to this scale instead: float32 cancellation noise, seen between
+// tfjs cpu and wasm too, sits around 1e-8 there.
+const LOSS_SCALE_FLOOR = 1e-3;
+export const PARAM_ABSOLUTE = 1e-4;
+// Adam's first step moves a parameter by lr * g / (|g| + 1e-8): about ±lr whatever the gradient's
+// size, so where a gradient is float32 rounding noise around a true zero (~1e-8, e.g. the bias of a
+// softmax's logits) the parameter may differ by up to 2 lr, as it does between tfjs cpu and wasm.
+// Such an element passes when both backends' gradients are below this size.
+const NOISE_GRADIENT = 1e-6;
+
 function flatten(prefix: string, value: unknown, out: Record<string, number>): void {
   if (typeof value === 'number') out[prefix] = value;
   else if (value !== null && typeof value === 'object') {
@@ -28,17 +42,12 @@ function flatten(prefix: string, value: unknown, out: Record<string, number>): v
   }
 }
 
-function argument(name: string): string | undefined {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
-async function main(out: string): Promise<void> {
-  const tfjs = argument('--tfjs') ?? 'cpu';
-  await initTfjs(tfjs as Parameters<typeof initTfjs>[0]);
+/** One step of the tiny or small AVT config on tfjs `tfjs` (selected here), from seed 7. */
+export async function recordOneStep(tfjs: TfjsKind, configName: 'tiny' | 'small', clips: number): Promise<StepRecord> {
+  await initTfjs(tfjs);
   // The hot ops run where the backend's tensors live: in CUDA for 'cuda', in the native CPU kernels otherwise.
   const opBackend: OpBackend = tfjs === 'cuda' ? 'cuda' : availableBackends().includes('cpu') ? 'cpu' : 'tfjs';
-  const config = argument('--config') === 'small' ? makeConfig('small') : tinyConfig();
+  const config = configName === 'small' ? makeConfig('small') : tinyConfig();
   const model = new UniCodeModel(config, { seed: 7, backend: opBackend });
   const grads: Record<string, number[]> = {};
   const trainer = new Trainer(model, {
@@ -48,18 +57,58 @@ async function main(out: string): Promise<void> {
     })),
   });
   try {
-    const metrics = await trainer.step(featureBatch(config, Number(argument('--clips') ?? 4)));
+    const metrics = await trainer.step(featureBatch(config, clips));
     const losses: Record<string, number> = {};
     flatten('loss', metrics.loss, losses);
     flatten('clubLoglikeli', metrics.clubLoglikeli, losses);
     const params = Object.fromEntries(model.params.names().map((n) => [n, Array.from(model.params.get(n).dataSync())]));
-    const record: StepRecord = { tfjs, opBackend, losses, params, grads };
-    fs.writeFileSync(out, JSON.stringify(record));
+    return { tfjs, opBackend, losses, params, grads };
   } finally {
     trainer.dispose();
     model.dispose();
   }
 }
 
+/** Names whose values differ beyond `within`, with the worst element of each. */
+function differences(cpu: Record<string, number[]>, cuda: Record<string, number[]>,
+  within: (a: number, b: number, name: string, index: number) => boolean): string[] {
+  const out: string[] = [];
+  for (const [name, expected] of Object.entries(cpu)) {
+    const actual = cuda[name];
+    if (actual === undefined || actual.length !== expected.length) {
+      out.push(`${name}: ${actual === undefined ? 'missing' : `${actual.length} values, expected ${expected.length}`}`);
+      continue;
+    }
+    let worst = -1;
+    expected.forEach((e, i) => {
+      if (within(e, actual[i], name, i)) return;
+      if (worst < 0 || Math.abs(e - actual[i]) > Math.abs(expected[worst] - actual[worst])) worst = i;
+    });
+    if (worst >= 0) out.push(`${name}[${worst}]: cuda ${actual[worst]}, cpu ${expected[worst]}`);
+  }
+  return out;
+}
+
+/** The losses and the parameters after the Adam step of `other` that stray from `cpu`'s. */
+export function compareSteps(cpu: StepRecord, other: StepRecord): { losses: string[]; params: string[] } {
+  const wrap = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [v]]));
+  const losses = differences(wrap(cpu.losses), wrap(other.losses),
+    (a, b) => Math.abs(a - b) <= LOSS_RELATIVE * Math.max(Math.abs(a), Math.abs(b), LOSS_SCALE_FLOOR));
+  const noiseGradient = (name: string, i: number) =>
+    Math.max(Math.abs(cpu.grads[name]?.[i] ?? Infinity), Math.abs(other.grads[name]?.[i] ?? Infinity)) <= NOISE_GRADIENT;
+  const params = differences(cpu.params, other.params,
+    (a, b, name, i) => Math.abs(a - b) <= PARAM_ABSOLUTE || noiseGradient(name, i));
+  return { losses, params };
+}
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
 const out = argument('--out');
-if (out !== undefined) await main(out);
+if (out !== undefined) {
+  const record = await recordOneStep((argument('--tfjs') ?? 'cpu') as TfjsKind, argument('--config') === 'small' ? 'small' : 'tiny',
+    Number(argument('--clips') ?? 4));
+  fs.writeFileSync(out, JSON.stringify(record));
+}

@@ -113,10 +113,16 @@ function convGeometry(kernelName: string, attrs: NamedAttrMap, xShape: number[],
 function conv2d(backend: CudaBackend, kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap):
   TensorInfo {
   if (attrs.dataFormat === 'NCHW') {
-    // The kernels are NHWC: transpose in and out.
+    // The kernels are NHWC: transpose the input, explicit paddings, 3-D bias / PReLU weights
+    // ([C, H, W]) and the output.
     return withTemporaries(backend, (temp) => {
+      const toNhwc = (t: TensorInfo | undefined) =>
+        t === undefined || t.shape.length !== 3 ? t : temp(transposeTensor(backend, t, [1, 2, 0], kernelName));
       const x = temp(transposeTensor(backend, inputs.x, [0, 2, 3, 1], kernelName));
-      const y = temp(conv2d(backend, kernelName, { ...inputs, x }, { ...attrs, dataFormat: 'NHWC' }));
+      const pad = nhwcPad(attrs);
+      const nhwcInputs = { ...inputs, x, bias: toNhwc(inputs.bias), preluActivationWeights: toNhwc(inputs.preluActivationWeights) };
+      for (const key of ['bias', 'preluActivationWeights'] as const) if (nhwcInputs[key] === undefined) delete nhwcInputs[key];
+      const y = temp(conv2d(backend, kernelName, nhwcInputs as Record<string, TensorInfo>, { ...attrs, pad, dataFormat: 'NHWC' }));
       return transposeTensor(backend, y, [0, 3, 1, 2], kernelName);
     });
   }
@@ -131,24 +137,49 @@ function conv2d(backend: CudaBackend, kernelName: string, inputs: Record<string,
   });
 }
 
+/** An NCHW call's explicit paddings in NHWC order (other paddings unchanged). */
+function nhwcPad(attrs: NamedAttrMap): NamedAttrMap['pad'] {
+  return Array.isArray(attrs.pad) ? [0, 2, 3, 1].map((k) => (attrs.pad as number[][])[k]) : attrs.pad;
+}
+
+function conv2dBackpropInput(backend: CudaBackend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+  const name = 'Conv2DBackpropInput';
+  const { dy, filter } = inputs;
+  if (attrs.dataFormat === 'NCHW') {
+    return withTemporaries(backend, (temp) => {
+      const [n, c, h, w] = attrs.inputShape as number[];
+      const dx = temp(conv2dBackpropInput(backend, { dy: temp(transposeTensor(backend, dy, [0, 2, 3, 1], name)), filter },
+        { ...attrs, pad: nhwcPad(attrs), dataFormat: 'NHWC', inputShape: [n, h, w, c] }));
+      return transposeTensor(backend, dx, [0, 3, 1, 2], name);
+    });
+  }
+  requireFloat32(name, [dy, filter]);
+  const g = convGeometry(name, attrs, attrs.inputShape as number[], [...filter.shape]);
+  return withOutput(backend, attrs.inputShape as number[], 'float32', (dx) => backend.native.conv2dBackpropInput({
+    dy: backend.handle(dy, name), filter: backend.handle(filter, name), dx: backend.handle(dx, name), geometry: g,
+    tf32: tf32() }));
+}
+
+function conv2dBackpropFilter(backend: CudaBackend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+  const name = 'Conv2DBackpropFilter';
+  const { x, dy } = inputs;
+  if (attrs.dataFormat === 'NCHW') {
+    // The filter's layout does not depend on the data format: only x and dy are transposed.
+    return withTemporaries(backend, (temp) => conv2dBackpropFilter(backend, {
+      x: temp(transposeTensor(backend, x, [0, 2, 3, 1], name)), dy: temp(transposeTensor(backend, dy, [0, 2, 3, 1], name)),
+    }, { ...attrs, pad: nhwcPad(attrs), dataFormat: 'NHWC' }));
+  }
+  requireFloat32(name, [x, dy]);
+  const g = convGeometry(name, attrs, [...x.shape], attrs.filterShape as number[]);
+  return withOutput(backend, attrs.filterShape as number[], 'float32', (dw) => backend.native.conv2dBackpropFilter({
+    x: backend.handle(x, name), dy: backend.handle(dy, name), dw: backend.handle(dw, name), geometry: g, tf32: tf32() }));
+}
+
 export const DENSE_KERNELS: KernelConfig[] = [
   kernel('BatchMatMul', ({ inputs, attrs, backend }) => matMul(backend, 'BatchMatMul', inputs, attrs)),
   kernel('_FusedMatMul', ({ inputs, attrs, backend }) => matMul(backend, '_FusedMatMul', inputs, attrs)),
   kernel('Conv2D', ({ inputs, attrs, backend }) => conv2d(backend, 'Conv2D', inputs, attrs)),
   kernel('FusedConv2D', ({ inputs, attrs, backend }) => conv2d(backend, 'FusedConv2D', inputs, attrs)),
-  kernel('Conv2DBackpropInput', ({ inputs: { dy, filter }, attrs, backend }) => {
-    requireFloat32('Conv2DBackpropInput', [dy, filter]);
-    const g = convGeometry('Conv2DBackpropInput', attrs, attrs.inputShape as number[], [...filter.shape]);
-    return withOutput(backend, attrs.inputShape as number[], 'float32', (dx) => backend.native.conv2dBackpropInput({
-      dy: backend.handle(dy, 'Conv2DBackpropInput'), filter: backend.handle(filter, 'Conv2DBackpropInput'),
-      dx: backend.handle(dx, 'Conv2DBackpropInput'), geometry: g, tf32: tf32() }));
-  }),
-  kernel('Conv2DBackpropFilter', ({ inputs: { x, dy }, attrs, backend }) => {
-    requireFloat32('Conv2DBackpropFilter', [x, dy]);
-    const g = convGeometry('Conv2DBackpropFilter', attrs, [...x.shape], attrs.filterShape as number[]);
-    return withOutput(backend, attrs.filterShape as number[], 'float32', (dw) => backend.native.conv2dBackpropFilter({
-      x: backend.handle(x, 'Conv2DBackpropFilter'), dy: backend.handle(dy, 'Conv2DBackpropFilter'),
-      dw: backend.handle(dw, 'Conv2DBackpropFilter'), geometry: g, tf32: tf32() }));
-  }),
+  kernel('Conv2DBackpropInput', ({ inputs, attrs, backend }) => conv2dBackpropInput(backend, inputs, attrs)),
+  kernel('Conv2DBackpropFilter', ({ inputs, attrs, backend }) => conv2dBackpropFilter(backend, inputs, attrs)),
 ];
-

@@ -131,6 +131,7 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
   kernel('ExpandDims', ({ inputs: { input }, attrs, backend }) => {
     const rank = input.shape.length;
     const dim = attrs.dim as number;
+    if (dim < -(rank + 1) || dim > rank) throw new Error(`ExpandDims: dim ${dim} is outside [${-(rank + 1)}, ${rank}]`);
     const axis = dim < 0 ? rank + 1 + dim : dim;
     return share(backend, input, [...input.shape.slice(0, axis), 1, ...input.shape.slice(axis)], 'ExpandDims');
   }),

@@ -19,14 +19,37 @@ using detail::DepthSlice;
 using detail::DeviceEpilogue;
 using tile::Operand;
 
-// Index arithmetic runs in 32 bits (64-bit division is many times slower on the device): every
-// row and depth index and every pixel index fits, checked by geometryOf; element offsets are
-// formed in 64 bits.
+// n / d for 0 <= n < 2^31 as a multiply-high and a shift by the divisor's magic number (computed
+// on the host; round-up method, exact over that range): the operands decode every element they
+// load into pixel and tap coordinates, and the device's integer division costs ~20 instructions.
+struct FastDivisor {
+  uint32_t divisor = 1, multiplier = 0, shift = 0;
+
+  static FastDivisor of(int64_t d) {  // d >= 1
+    FastDivisor f;
+    f.divisor = (uint32_t)d;
+    if (d == 1) return f;
+    uint32_t log2 = 0;
+    while ((uint64_t(1) << log2) < f.divisor) ++log2;  // ceil(log2 d)
+    const uint32_t p = 31 + log2;
+    f.multiplier = (uint32_t)(((uint64_t(1) << p) + f.divisor - 1) / f.divisor);
+    f.shift = p - 32;
+    return f;
+  }
+  __device__ int divide(int n) const {
+    return divisor == 1 ? n : (int)((((uint64_t)(uint32_t)n * multiplier) >> 32) >> shift);
+  }
+};
+
+// Index arithmetic runs in 32 bits: every row and depth index and every pixel index fits,
+// checked by geometryOf; element offsets are formed in 64 bits.
 struct Geometry {
   int batch, inH, inW, inC, outH, outW, outC, filterH, filterW;
   int strideH, strideW, dilationH, dilationW, padTop, padLeft;
   int pixels;  // batch * outH * outW
   int taps;    // filterH * filterW * inC
+  // the divisors of the decoding (a zero size is never divided by: its operands are empty)
+  FastDivisor byOutPixels, byOutW, byInPixels, byInW, byInC, byOutC, byFilterW, byStrideH, byStrideW;
 };
 
 Geometry geometryOf(const dense::Conv2DGeometry& g) {
@@ -42,10 +65,14 @@ Geometry geometryOf(const dense::Conv2DGeometry& g) {
   for (int64_t v : values)
     if (v < 0 || v > limit)
       throw std::length_error("conv2d: geometry exceeds 32-bit indexing (" + std::to_string(v) + ")");
+  const auto by = [](int64_t d) { return FastDivisor::of(std::max<int64_t>(d, 1)); };
   return {(int)g.batch, (int)g.inHeight, (int)g.inWidth, (int)g.inChannels, (int)g.outHeight,
           (int)g.outWidth, (int)g.outChannels, (int)g.filterHeight, (int)g.filterWidth,
           (int)g.strideHeight, (int)g.strideWidth, (int)g.dilationHeight, (int)g.dilationWidth,
-          (int)g.padTop, (int)g.padLeft, (int)values[0], (int)values[2]};
+          (int)g.padTop, (int)g.padLeft, (int)values[0], (int)values[2],
+          by(g.outHeight * g.outWidth), by(g.outWidth), by(g.inHeight * g.inWidth), by(g.inWidth),
+          by(g.inChannels), by(g.outChannels), by(g.filterWidth), by(g.strideHeight),
+          by(g.strideWidth)};
 }
 
 // The im2col matrix of x, [pixels, taps], never stored. Transposed reads it as taps x pixels
@@ -62,11 +89,10 @@ struct Im2col {
   __device__ T load(int64_t r, int64_t k) const {
     if (r >= rows || k >= depth) return T(0);
     const int pixel = (int)(Transposed ? k : r), tap = (int)(Transposed ? r : k);
-    const int perImage = g.outH * g.outW;
-    const int n = pixel / perImage, inImage = pixel - n * perImage;
-    const int oy = inImage / g.outW, ox = inImage - oy * g.outW;
-    const int position = tap / g.inC, c = tap - position * g.inC;
-    const int fy = position / g.filterW, fx = position - fy * g.filterW;
+    const int n = g.byOutPixels.divide(pixel), inImage = pixel - n * g.outH * g.outW;
+    const int oy = g.byOutW.divide(inImage), ox = inImage - oy * g.outW;
+    const int position = g.byInC.divide(tap), c = tap - position * g.inC;
+    const int fy = g.byFilterW.divide(position), fx = position - fy * g.filterW;
     const int iy = oy * g.strideH - g.padTop + fy * g.dilationH;
     const int ix = ox * g.strideW - g.padLeft + fx * g.dilationW;
     if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) return T(0);
@@ -87,14 +113,13 @@ struct GatheredDy {
   __device__ T load(int64_t r, int64_t k) const {
     if (r >= rows || k >= depth) return T(0);
     const int pixel = (int)r, tapChannel = (int)k;
-    const int perImage = g.inH * g.inW;
-    const int n = pixel / perImage, inImage = pixel - n * perImage;
-    const int iy = inImage / g.inW, ix = inImage - iy * g.inW;
-    const int position = tapChannel / g.outC, co = tapChannel - position * g.outC;
-    const int fy = position / g.filterW, fx = position - fy * g.filterW;
+    const int n = g.byInPixels.divide(pixel), inImage = pixel - n * g.inH * g.inW;
+    const int iy = g.byInW.divide(inImage), ix = inImage - iy * g.inW;
+    const int position = g.byOutC.divide(tapChannel), co = tapChannel - position * g.outC;
+    const int fy = g.byFilterW.divide(position), fx = position - fy * g.filterW;
     const int ty = iy + g.padTop - fy * g.dilationH, tx = ix + g.padLeft - fx * g.dilationW;
     if (ty < 0 || tx < 0) return T(0);
-    const int oy = ty / g.strideH, ox = tx / g.strideW;
+    const int oy = g.byStrideH.divide(ty), ox = g.byStrideW.divide(tx);
     if (oy * g.strideH != ty || ox * g.strideW != tx || oy >= g.outH || ox >= g.outW) return T(0);
     return static_cast<T>(dy[((int64_t)(n * g.outH + oy) * g.outW + ox) * g.outC + co]);
   }
@@ -110,7 +135,7 @@ struct FilterByInputChannel {
   template <class T>
   __device__ T load(int64_t r, int64_t k) const {
     if (r >= rows || k >= depth) return T(0);
-    const int c = (int)r, position = (int)k / g.outC, co = (int)k - position * g.outC;
+    const int c = (int)r, position = g.byOutC.divide((int)k), co = (int)k - position * g.outC;
     return static_cast<T>(filter[((int64_t)position * g.inC + c) * g.outC + co]);
   }
 };

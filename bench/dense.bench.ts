@@ -31,8 +31,8 @@ const BATCH = 80;
 const PAPER_STEPS = Number(process.env.UCMG_BENCH_DENSE_PAPER_STEPS ?? 1);
 const SMALL_STEPS = Number(process.env.UCMG_BENCH_DENSE_SMALL_STEPS ?? 5);
 
-/** A way of running tfjs: its backend, with or without the native dense kernels. */
-interface Variant { label: string; tfjs: TfjsKind; native: boolean }
+/** A way of running tfjs: its backend (the dense hosts, wasm or cpu), with or without the native dense kernels. */
+interface Variant { label: string; tfjs: Exclude<TfjsKind, 'cuda'>; native: boolean }
 const NATIVE: Variant = { label: 'native', tfjs: 'wasm', native: true };
 const WASM: Variant = { label: 'tfjs-wasm', tfjs: 'wasm', native: false };
 const CPU: Variant = { label: 'tfjs-cpu', tfjs: 'cpu', native: false };

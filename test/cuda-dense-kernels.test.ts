@@ -317,3 +317,18 @@ test('cuda conv2d tf32: operands rounded to TF32', { skip }, () => {
   native.denseConv2d({ x: abs(x), filter: abs(filter), out: absOut, geometry: g });
   assertWithin(got, want, orderSlack(absOut, 27), 'tf32 conv');
 });
+
+test('cuda conv2d: bad arguments are named; timings come back per run', { skip }, () => {
+  const geometry = geometryOf({ x: [1, 4, 4, 2], filter: [3, 3, 2, 3], pad: 'same' });
+  const tensors = { x: new Float32Array(32), filter: new Float32Array(54), out: new Float32Array(48) };
+  assert.throws(() => cuda.conv2d({ ...tensors, x: new Float32Array(31), geometry }), /x must have .* = 32 elements/);
+  assert.throws(() => cuda.conv2dBackpropFilter({ x: tensors.x, dy: tensors.out, dw: tensors.filter, geometry,
+    precision: 'half' as 'tf32' }), /precision must be 'exact' or 'tf32'/);
+  assert.throws(() => cuda.time({ op: 'conv3d' as 'conv2d', geometry, iters: 1 }), /op must be one of/);
+  for (const op of ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'] as const) {
+    const ms = cuda.time({ op, geometry, iters: 2, precision: 'tf32' });
+    assert.equal(ms.length, 2, op);
+    assert.ok(ms.every((t) => Number.isFinite(t) && t >= 0), `${op}: ${ms.join(', ')}`);
+  }
+  assert.equal(cuda.time({ op: 'matMul', batch: 2, m: 3, n: 4, k: 5, iters: 3 }).length, 3);
+});

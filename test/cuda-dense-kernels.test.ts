@@ -179,7 +179,13 @@ test('cuda matMul: fused bias and every activation match the CPU epilogue', { sk
 });
 
 test('cuda matMul tf32: operands rounded to TF32, then exact fp32 sums', { skip }, () => {
-  checkMatMul({ m: 21, n: 19, k: 23, transposeB: true, precision: 'tf32' }, 'tf32 against rounded inputs');
+  for (const transposeA of [false, true]) {
+    for (const transposeB of [false, true]) {
+      // several tiles, and more than 32 rows and columns in each (every warp of a tensor-core tile)
+      checkMatMul({ m: 70, n: 67, k: 45, transposeA, transposeB, aBatch: [2], bBatch: [1], precision: 'tf32' },
+        `tf32 tA=${transposeA} tB=${transposeB}`);
+    }
+  }
   // 1 + 2^-20 is not a TF32 number (10 mantissa bits): tf32 drops it, exact keeps it.
   const a = Float32Array.from([1 + 2 ** -20]), b = Float32Array.from([1]);
   assert.equal(matMulCase({ m: 1, n: 1, k: 1, precision: 'tf32' }, { a, b }).got[0], 1);
@@ -223,34 +229,39 @@ type ConvPad = Parameters<typeof tf.backend_util.computeConv2DInfo>[4];
 
 const size = (...dims: number[]) => dims.reduce((p, d) => p * d, 1);
 
-/** The three kernels on random tensors of the case, each against its CPU twin. */
-function checkConv(c: ConvCase, label: string, epilogue?: DenseEpilogue): void {
+/**
+ * The three kernels on random tensors of the case, each against its CPU twin (given the inputs
+ * rounded to TF32 for precision 'tf32').
+ */
+function checkConv(c: ConvCase, label: string, epilogue?: DenseEpilogue, precision: 'exact' | 'tf32' = 'exact'): void {
   const g = geometryOf(c);
   const xSize = size(g.batch, g.inHeight, g.inWidth, g.inChannels);
   const ySize = size(g.batch, g.outHeight, g.outWidth, g.outChannels);
   const fSize = size(g.filterHeight, g.filterWidth, g.inChannels, g.outChannels);
   const x = random(xSize), filter = random(fSize), dy = random(ySize);
+  const rounded = (v: Float32Array) => (precision === 'tf32' ? v.map(roundToTf32) : v);
+  const [xr, fr, dyr] = [rounded(x), rounded(filter), rounded(dy)];
   // Every tap of a filter meets every input pixel at most once per output pixel: the product
   // of magnitudes bounds each sum, with k = the number of terms of the widest sum.
   const taps = g.filterHeight * g.filterWidth;
 
   const out = poisoned(ySize), outCpu = new Float32Array(ySize), outAbs = new Float32Array(ySize);
-  cuda.conv2d({ x, filter, out, geometry: g, ...epilogue });
-  native.denseConv2d({ x, filter, out: outCpu, geometry: g, ...epilogue });
+  cuda.conv2d({ x, filter, out, geometry: g, precision, ...epilogue });
+  native.denseConv2d({ x: xr, filter: fr, out: outCpu, geometry: g, ...epilogue });
   native.denseConv2d({ x: abs(x), filter: abs(filter), out: outAbs, geometry: g });
   const slope = Math.max(1, Math.abs(epilogue?.leakyreluAlpha ?? 0));
   const slack = withBias(orderSlack(outAbs, taps * g.inChannels, slope), epilogue?.bias, g.outChannels, slope);
   assertWithin(out, outCpu, slack, `${label} forward`);
 
   const dx = poisoned(xSize), dxCpu = new Float32Array(xSize), dxAbs = new Float32Array(xSize);
-  cuda.conv2dBackpropInput({ dy, filter, dx, geometry: g });
-  native.denseConv2dBackpropInput({ dy, filter, dx: dxCpu, geometry: g });
+  cuda.conv2dBackpropInput({ dy, filter, dx, geometry: g, precision });
+  native.denseConv2dBackpropInput({ dy: dyr, filter: fr, dx: dxCpu, geometry: g });
   native.denseConv2dBackpropInput({ dy: abs(dy), filter: abs(filter), dx: dxAbs, geometry: g });
   assertWithin(dx, dxCpu, orderSlack(dxAbs, taps * g.outChannels), `${label} backprop input`);
 
   const dw = poisoned(fSize), dwCpu = new Float32Array(fSize), dwAbs = new Float32Array(fSize);
-  cuda.conv2dBackpropFilter({ x, dy, dw, geometry: g });
-  native.denseConv2dBackpropFilter({ x, dy, dw: dwCpu, geometry: g });
+  cuda.conv2dBackpropFilter({ x, dy, dw, geometry: g, precision });
+  native.denseConv2dBackpropFilter({ x: xr, dy: dyr, dw: dwCpu, geometry: g });
   native.denseConv2dBackpropFilter({ x: abs(x), dy: abs(dy), dw: dwAbs, geometry: g });
   assertWithin(dw, dwCpu, orderSlack(dwAbs, g.batch * g.outHeight * g.outWidth), `${label} backprop filter`);
 }
@@ -308,14 +319,12 @@ test('cuda conv2d: tfjs cpu agrees on the geometry (same padding, stride, dilati
   }
 });
 
-test('cuda conv2d tf32: operands rounded to TF32', { skip }, () => {
-  const g = geometryOf({ x: [1, 5, 5, 3], filter: [3, 3, 3, 2], pad: 'same' });
-  const x = random(75), filter = random(54);
-  const got = poisoned(50), want = new Float32Array(50), absOut = new Float32Array(50);
-  cuda.conv2d({ x, filter, out: got, geometry: g, precision: 'tf32' });
-  native.denseConv2d({ x: x.map(roundToTf32), filter: filter.map(roundToTf32), out: want, geometry: g });
-  native.denseConv2d({ x: abs(x), filter: abs(filter), out: absOut, geometry: g });
-  assertWithin(got, want, orderSlack(absOut, 27), 'tf32 conv');
+test('cuda conv2d and backprops tf32: operands rounded to TF32', { skip }, () => {
+  // more than 32 output rows and columns per pass: every warp's quarter of a tensor-core tile
+  checkConv({ x: [2, 6, 6, 5], filter: [3, 3, 5, 40], pad: 'same', strides: 1 }, 'tf32 3x3 same',
+    { bias: random(40), activation: 'relu' }, 'tf32');
+  checkConv({ x: [1, 7, 7, 36], filter: [3, 3, 36, 34], pad: 'valid', strides: 2 }, 'tf32 3x3 stride 2', undefined,
+    'tf32');
 });
 
 test('cuda conv2d: bad arguments are named; timings come back per run', { skip }, () => {

@@ -13,6 +13,7 @@
 
 #include "../cuda/backend/backend_api.h"
 #include "../cuda/backend/dense_api.h"
+#include "../cuda/backend/hot_ops_api.h"
 #include "args.h"
 #include "dense_binding.h"
 #include "device.h"
@@ -402,6 +403,26 @@ Napi::Value conv2dBackpropFilter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// quantize({z, codebook, n, m, d, indices, distances, gathered?}): every operand a device tensor.
+Napi::Value quantize(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.quantize", argument(info, 0));
+  const int64_t n = args.dim("n"), m = args.dim("m"), d = args.dim("d");
+  const int64_t z = handleField(args, "z"), codebook = handleField(args, "codebook");
+  const int64_t indices = handleField(args, "indices"), distances = handleField(args, "distances");
+  requireFloatCount(args, z, "z", n * d, "n*d");
+  requireFloatCount(args, codebook, "codebook", m * d, "m*d");
+  requireFloatCount(args, distances, "distances", n, "n");
+  requireInt32(args.op(), args.env(), indices, "indices");
+  requireCount(args.op(), args.env(), indices, "indices", n, "n");
+  int64_t gathered = 0;
+  if (!args.optional("gathered").IsUndefined()) {
+    gathered = handleField(args, "gathered");
+    requireFloatCount(args, gathered, "gathered", n * d, "n*d");
+  }
+  be::quantize(z, codebook, n, m, d, indices, distances, gathered);
+  return info.Env().Undefined();
+}
+
 Napi::Array names(Napi::Env env, const char* const* list, int count) {
   Napi::Array out = Napi::Array::New(env, count);
   for (int i = 0; i < count; ++i) out.Set(i, list[i]);
@@ -428,6 +449,7 @@ void registerCudaBackendBinding(Napi::Env env, Napi::Object exports) {
   exportFunction(env, backend, "segmentSum", segmentSum);
   exportFunction(env, backend, "gatherNd", gatherNd);
   exportFunction(env, backend, "scatterNd", scatterNd);
+  exportFunction(env, backend, "quantize", quantize);
   exportFunction(env, backend, "matMul", matMul);
   exportFunction(env, backend, "conv2d", conv2d);
   exportFunction(env, backend, "conv2dBackpropInput", conv2dBackpropInput);

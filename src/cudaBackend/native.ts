@@ -49,6 +49,9 @@ export interface NativeCudaBackend {
   segmentSum(x: number, segmentIds: number, out: number, rows: number, inner: number, segments: number): void;
   gatherNd(x: number, indices: number, out: number, rows: number, dims: number[], inner: number): void;
   scatterNd(indices: number, updates: number, out: number, rows: number, dims: number[], inner: number): void;
+  /** The exact nearest codebook row per row of z (native/cuda/quantize.cuh), all operands device tensors. */
+  quantize(args: { z: number; codebook: number; n: number; m: number; d: number; indices: number; distances: number;
+    gathered?: number }): void;
   /** out [batch..., m, n] = epilogue(op(a) op(b)), batch broadcast from aBatch and bBatch (same length). */
   matMul(args: { a: number; b: number; out: number; m: number; n: number; k: number; transposeA: boolean;
     transposeB: boolean; aBatch: number[]; bBatch: number[]; tf32?: boolean } & NativeDeviceEpilogue): void;

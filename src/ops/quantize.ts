@@ -2,6 +2,7 @@
 // Every backend uses the same method, a float32 GEMM to shortlist candidates and an exact
 // float64 rescoring in a fixed order, so indices and distances agree bit for bit.
 import { type OpBackend, resolveBackend } from '../backend.js';
+import { activeCudaBackend, quantizeOnCuda } from '../cudaBackend/hotOps.js';
 import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { checkBoolean, checkFinite, checkOptionKeys, checkTensor, fail } from './validate.js';
@@ -107,6 +108,10 @@ export function quantize(z: tf.Tensor2D, codebook: tf.Tensor2D, opts?: QuantizeO
   if (codebookD !== d) fail(OP, `z has D = ${d} but codebook has D = ${codebookD}: they must match`);
   const gather = options.gather === undefined ? false : checkBoolean(OP, 'opts.gather', options.gather);
   const backend = resolveBackend(options.backend as OpBackend | undefined);
+  // On the tfjs 'cuda' backend the CUDA kernels read z and the codebook where they are.
+  const cudaBackend = backend === 'cuda' ? activeCudaBackend() : null;
+  const onDevice = cudaBackend === null ? null : quantizeOnCuda(cudaBackend, z, codebook, gather);
+  if (onDevice !== null) return onDevice;
   const zData = z.dataSync() as Float32Array;
   checkFinite(OP, 'z', zData);
   const eData = codebook.dataSync() as Float32Array;

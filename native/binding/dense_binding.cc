@@ -375,7 +375,8 @@ Napi::Value DenseUnary(const Napi::CallbackInfo& info) {
   const Floats out = float32Array(args, args.field("out"), "out");
   const Floats x = floatView(args, args.field("x"), "x", out.length, "out's length");
   const double limit = std::numeric_limits<float>::max();
-  const float alpha = args.optional("alpha").IsUndefined() ? 0.0f : static_cast<float>(args.number("alpha", -limit, limit));
+  const float alpha =
+      args.optional("alpha").IsUndefined() ? 0.0f : static_cast<float>(args.number("alpha", -limit, limit));
   requireDisjoint(args, out, "out", x, "x");
   ucmg::dense::unary(op, x.data, out.data, out.length, alpha);
   return info.Env().Undefined();

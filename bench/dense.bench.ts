@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { availableBackends, type OpBackend } from '../src/backend.js';
 import { disableNativeDense, enableNativeDense, nativeDenseStatus } from '../src/dense/index.js';
-import { type ConfigName, inputShapeOf, makeConfig, modalitiesOf } from '../src/model/config.js';
+import { type ConfigName, makeConfig, } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import type { PairedBatch } from '../src/train/pairedBatchSource.js';
 import { PHASES, type PhaseTimings } from '../src/train/phaseTimer.js';
@@ -32,7 +32,11 @@ const PAPER_STEPS = Number(process.env.UCMG_BENCH_DENSE_PAPER_STEPS ?? 1);
 const SMALL_STEPS = Number(process.env.UCMG_BENCH_DENSE_SMALL_STEPS ?? 5);
 
 /** A way of running tfjs: its backend (the dense hosts, wasm or cpu), with or without the native dense kernels. */
-interface Variant { label: string; tfjs: Exclude<TfjsKind, 'cuda'>; native: boolean }
+interface Variant {
+  label: string;
+  tfjs: Exclude<TfjsKind, 'cuda'>;
+  native: boolean;
+}
 const NATIVE: Variant = { label: 'native', tfjs: 'wasm', native: true };
 const WASM: Variant = { label: 'tfjs-wasm', tfjs: 'wasm', native: false };
 const CPU: Variant = { label: 'tfjs-cpu', tfjs: 'cpu', native: false };
@@ -50,26 +54,42 @@ async function activate(variant: Variant): Promise<void> {
 /** Deterministic data (values do not matter for speed). */
 function filled(shape: number[], seed: number): Tensor {
   const size = tf.util.sizeFromShape(shape);
-  return tf.tensor(Float32Array.from({ length: size }, (_, i) => Math.sin(0.37 * i + seed)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: size }, (_, i) => Math.sin(0.37 * i + seed)),
+    shape,
+  );
 }
 
 // ---- 1. kernels ---------------------------------------------------------------------------------
 
-interface KernelCase extends CaseSpec { inputs: () => Tensor[]; body: (inputs: Tensor[]) => Tensor }
+interface KernelCase extends CaseSpec {
+  inputs: () => Tensor[];
+  body: (inputs: Tensor[]) => Tensor;
+}
 
 function matMulCase(m: number, k: number, n: number, batch = 1): KernelCase {
   const lead = batch > 1 ? [batch] : [];
   return {
-    name: `matMul ${batch > 1 ? `${batch}x` : ''}[${m}x${k}] x [${k}x${n}]`, family: 'matmul', flops: 2 * batch * m * k * n,
+    name: `matMul ${batch > 1 ? `${batch}x` : ''}[${m}x${k}] x [${k}x${n}]`,
+    family: 'matmul',
+    flops: 2 * batch * m * k * n,
     inputs: () => [filled([...lead, m, k], 1), filled([...lead, k, n], 2)],
     body: ([a, b]) => tf.matMul(a, b),
   };
 }
 
 function convCase(label: string, x: number[], filter: number[], pad: 'same' | 'valid', cpuSkip?: string): KernelCase {
-  const out = tf.backend_util.computeConv2DInfo(x as [number, number, number, number], filter as [number, number, number, number], 1, 1, pad).outShape;
+  const out = tf.backend_util.computeConv2DInfo(
+    x as [number, number, number, number],
+    filter as [number, number, number, number],
+    1,
+    1,
+    pad,
+  ).outShape;
   return {
-    name: `conv2d ${label} x[${x}] f[${filter}] ${pad}`, family: 'conv', flops: 2 * tf.util.sizeFromShape(out) * filter[0] * filter[1] * filter[2],
+    name: `conv2d ${label} x[${x}] f[${filter}] ${pad}`,
+    family: 'conv',
+    flops: 2 * tf.util.sizeFromShape(out) * filter[0] * filter[1] * filter[2],
     skipReason: (backend) => (backend === CPU.label ? cpuSkip : undefined),
     inputs: () => [filled(x, 3), filled(filter, 4)],
     body: ([xs, f]) => tf.conv2d(xs as tf.Tensor4D, f as tf.Tensor4D, 1, pad),
@@ -87,8 +107,16 @@ const KERNEL_CASES: KernelCase[] = [
   matMulCase(10, 64, 10, 320), // attention scores, B*heads batched
   convCase('small conv1', [800, 7, 7, 32], [3, 3, 32, 64], 'valid'),
   convCase('small residual', [800, 3, 3, 128], [3, 3, 128, 128], 'same'),
-  convCase('paper conv1', [80, 7, 7, 512], [3, 3, 512, 1024], 'valid', 'about 100 s per call at tfjs cpu\'s ~0.2 GFLOP/s on convolutions'),
-  layoutCase('transpose attention [80,10,3,4,16] by [2,0,3,1,4]', [80, 10, 3, 4, 16], (x) => tf.transpose(x, [2, 0, 3, 1, 4])),
+  convCase(
+    'paper conv1',
+    [80, 7, 7, 512],
+    [3, 3, 512, 1024],
+    'valid',
+    "about 100 s per call at tfjs cpu's ~0.2 GFLOP/s on convolutions",
+  ),
+  layoutCase('transpose attention [80,10,3,4,16] by [2,0,3,1,4]', [80, 10, 3, 4, 16], (x) =>
+    tf.transpose(x, [2, 0, 3, 1, 4]),
+  ),
   layoutCase('transpose [800,5,5,64] by [3,1,2,0]', [800, 5, 5, 64], (x) => tf.transpose(x, [3, 1, 2, 0])),
   layoutCase('sum [800,5,5,64] over [0,1,2] (bias gradient)', [800, 5, 5, 64], (x) => tf.sum(x, [0, 1, 2])),
 ];
@@ -105,7 +133,11 @@ async function kernelSuite(): Promise<void> {
       }
       await activate(variant);
       const inputs = spec.inputs();
-      const outcome = await measure(`${spec.name} [${variant.label}]`, () => tf.dispose(spec.body(inputs)), ledger.predictedSeconds(spec, variant.label));
+      const outcome = await measure(
+        `${spec.name} [${variant.label}]`,
+        () => tf.dispose(spec.body(inputs)),
+        ledger.predictedSeconds(spec, variant.label),
+      );
       ledger.record(spec, variant.label, outcome);
       tf.dispose(inputs);
     }
@@ -117,20 +149,25 @@ async function kernelSuite(): Promise<void> {
   for (const ref of [WASM, CPU]) {
     const squares = KERNEL_CASES.filter((c) => /^matMul \[(\d+)x\1\]/.test(c.name));
     const wins = squares.map((c) => {
-      const n = ledger.get(c.name, NATIVE.label), r = ledger.get(c.name, ref.label);
-      return n !== undefined && r !== undefined && 'opsPerSecond' in n && 'opsPerSecond' in r ? n.opsPerSecond > r.opsPerSecond : undefined;
+      const n = ledger.get(c.name, NATIVE.label),
+        r = ledger.get(c.name, ref.label);
+      return n !== undefined && r !== undefined && 'opsPerSecond' in n && 'opsPerSecond' in r
+        ? n.opsPerSecond > r.opsPerSecond
+        : undefined;
     });
     const first = wins.findIndex((_, i) => wins.slice(i).every((w) => w !== false));
     const at = first >= 0 ? squares[first] : undefined;
-    console.log(`native beats ${ref.label} on square products from ${at ? `${at.name} (${at.flops} flops)` : 'no measured size'}; ` +
-      `current minFlops for ${ref.tfjs}: ${nativeDenseStatus().minFlops[ref.tfjs]}`);
+    console.log(
+      `native beats ${ref.label} on square products from ${at ? `${at.name} (${at.flops} flops)` : 'no measured size'}; ` +
+        `current minFlops for ${ref.tfjs}: ${nativeDenseStatus().minFlops[ref.tfjs]}`,
+    );
   }
 }
 
 // ---- 2. pretraining steps -----------------------------------------------------------------------
 
 function formatSplit(t: PhaseTimings): string {
-  return PHASES.map((p) => `${p} ${t[p].toFixed(0)}`).join(', ') + ` (ms of ${t.total.toFixed(0)})`;
+  return `${PHASES.map((p) => `${p} ${t[p].toFixed(0)}`).join(', ')} (ms of ${t.total.toFixed(0)})`;
 }
 
 /** Dense flops one step runs (what the native kernels saw, natively or below the threshold). */
@@ -170,8 +207,12 @@ async function kernelProfile(trainer: Trainer, batch: PairedBatch, backendName: 
   }
   const total = performance.now() - start;
   const top = [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8);
-  console.log(`    kernel time in one step (${total.toFixed(0)} ms): ` +
-    top.map(([name, e]) => `${name} ${e.ms.toFixed(0)} ms/${e.calls} (${((100 * e.ms) / total).toFixed(0)}%)`).join(', '));
+  console.log(
+    `    kernel time in one step (${total.toFixed(0)} ms): ` +
+      top
+        .map(([name, e]) => `${name} ${e.ms.toFixed(0)} ms/${e.calls} (${((100 * e.ms) / total).toFixed(0)}%)`)
+        .join(', '),
+  );
 }
 
 /** A model, its trainer and a batch on the current tfjs backend; steps with or without native dense kernels. */
@@ -183,7 +224,11 @@ class StepRunner {
   private readonly trainer: Trainer;
   private readonly batch: PairedBatch;
 
-  constructor(name: ConfigName, opBackend: OpBackend, private readonly native: boolean) {
+  constructor(
+    name: ConfigName,
+    opBackend: OpBackend,
+    private readonly native: boolean,
+  ) {
     this.model = new UniCodeModel(makeConfig(name), { seed: 1, backend: opBackend });
     this.trainer = new Trainer(this.model, { progress: false });
     this.batch = syntheticBatchFor(name, BATCH);
@@ -279,17 +324,23 @@ async function benchSmall(opBackend: OpBackend, ledger: Ledger, spec: CaseSpec):
 async function benchPaper(opBackend: OpBackend, ledger: Ledger, spec: CaseSpec): Promise<void> {
   for (const variant of VARIANTS) {
     if (variant === WASM) {
-      ledger.record(spec, variant.label, { skipped: 'the paper model does not fit the 4 GiB wasm heap (tfjs wasm aborts)' });
+      ledger.record(spec, variant.label, {
+        skipped: 'the paper model does not fit the 4 GiB wasm heap (tfjs wasm aborts)',
+      });
       continue;
     }
     const predicted = ledger.predictedSeconds(spec, variant.label);
     if (variant === CPU && process.env.UCMG_BENCH_DENSE_PAPER_CPU !== '1') {
-      const why = predicted === undefined ? 'no small-step rate to predict from' : `predicted ${(predicted / 60).toFixed(0)} min per step from its small step's rate`;
+      const why =
+        predicted === undefined
+          ? 'no small-step rate to predict from'
+          : `predicted ${(predicted / 60).toFixed(0)} min per step from its small step's rate`;
       ledger.record(spec, variant.label, { skipped: `${why} (UCMG_BENCH_DENSE_PAPER_CPU=1 runs it)` });
       continue;
     }
     await initTfjs('cpu');
-    if (variant.native) console.log(`  ${spec.name} [${variant.label}]: hosted on tfjs cpu (the wasm heap cannot hold the paper model)`);
+    if (variant.native)
+      console.log(`  ${spec.name} [${variant.label}]: hosted on tfjs cpu (the wasm heap cannot hold the paper model)`);
     const runner = new StepRunner('paper', opBackend, variant.native);
     try {
       const seconds: number[] = [];
@@ -314,12 +365,31 @@ function pythonWithTorch(): string | undefined {
   return candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 }
 
-function pytorchStep(python: string, name: ConfigName, dtype: 'float32' | 'float64', steps: number, warmup: number): number | string {
+function pytorchStep(
+  python: string,
+  name: ConfigName,
+  dtype: 'float32' | 'float64',
+  steps: number,
+  warmup: number,
+): number | string {
   const script = fileURLToPath(new URL('../../bench/pytorch_anchor.py', import.meta.url));
-  const args = ['--config', name, '--dtype', dtype, '--batch', String(BATCH), '--steps', String(steps), '--warmup', String(warmup),
-    '--threads', String(os.availableParallelism())];
+  const args = [
+    '--config',
+    name,
+    '--dtype',
+    dtype,
+    '--batch',
+    String(BATCH),
+    '--steps',
+    String(steps),
+    '--warmup',
+    String(warmup),
+    '--threads',
+    String(os.availableParallelism()),
+  ];
   const result = spawnSync(python, [script, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (result.status !== 0) return `pytorch_anchor.py failed: ${(result.stderr || result.error?.message || '').trim().split('\n').pop()}`;
+  if (result.status !== 0)
+    return `pytorch_anchor.py failed: ${(result.stderr || result.error?.message || '').trim().split('\n').pop()}`;
   return JSON.parse(result.stdout.trim().split('\n').pop()!).medianMs / 1000;
 }
 
@@ -348,13 +418,28 @@ export async function run(): Promise<void> {
     for (const dtype of ['float32', 'float64'] as const) {
       const label = `torch-${dtype === 'float32' ? 'fp32' : 'fp64'}`;
       const [steps, warmup] = name === 'paper' ? [PAPER_STEPS, 0] : [SMALL_STEPS, 1];
-      const seconds = python === undefined ? 'no Python with torch (apt-get install python3-torch, or set UCMG_PYTHON)'
-        : pytorchStep(python, name, dtype, steps, warmup);
-      ledger.record(spec, label, typeof seconds === 'string' ? { skipped: seconds } : { opsPerSecond: 1 / seconds, secondsPerCall: seconds, samples: steps, margin: 0 });
+      const seconds =
+        python === undefined
+          ? 'no Python with torch (apt-get install python3-torch, or set UCMG_PYTHON)'
+          : pytorchStep(python, name, dtype, steps, warmup);
+      ledger.record(
+        spec,
+        label,
+        typeof seconds === 'string'
+          ? { skipped: seconds }
+          : { opsPerSecond: 1 / seconds, secondsPerCall: seconds, samples: steps, margin: 0 },
+      );
     }
   }
   ledger.print([WASM.label, CPU.label, 'torch-fp32', 'torch-fp64']);
-  console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores ` +
-    '(other processes on the machine slow every variant; compare ratios from one run)');
-  console.log('targets: native >= 5x tfjs-wasm on small; native within 1.5x of torch-fp32; native faster than torch-fp64');
+  console.log(
+    `\nload average at the end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${os.availableParallelism()} cores ` +
+      '(other processes on the machine slow every variant; compare ratios from one run)',
+  );
+  console.log(
+    'targets: native >= 5x tfjs-wasm on small; native within 1.5x of torch-fp32; native faster than torch-fp64',
+  );
 }

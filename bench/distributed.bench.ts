@@ -123,10 +123,16 @@ function median(values: number[]): number {
 function runWorld(size: number): WorldReport {
   const script = fileURLToPath(import.meta.url);
   const env = {
-    ...process.env, OMP_NUM_THREADS: '1', OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
+    ...process.env,
+    OMP_NUM_THREADS: '1',
+    OMPI_ALLOW_RUN_AS_ROOT: '1',
+    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
   };
-  const run = spawnSync('mpirun', ['--oversubscribe', '-np', String(size), process.execPath, script, WORKER_FLAG],
-    { encoding: 'utf8', env, maxBuffer: 1 << 26 });
+  const run = spawnSync('mpirun', ['--oversubscribe', '-np', String(size), process.execPath, script, WORKER_FLAG], {
+    encoding: 'utf8',
+    env,
+    maxBuffer: 1 << 26,
+  });
   const line = run.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
   if (run.status !== 0 || line === undefined) {
     throw new Error(`distributed bench: ${size} rank(s) failed (status ${run.status}):\n${run.stderr}`);
@@ -152,29 +158,37 @@ export async function run(): Promise<void> {
     console.log(`distributed: skipped (${!support.built ? support.reason : 'mpirun is not installed'})`);
     return;
   }
-  console.log(`distributed: small config AVT, global batch ${GLOBAL_BATCH}, ${STEPS} timed steps after a warm-up,`
-    + ` one thread per rank, ${support.library}`);
+  console.log(
+    `distributed: small config AVT, global batch ${GLOBAL_BATCH}, ${STEPS} timed steps after a warm-up,` +
+      ` one thread per rank, ${support.library}`,
+  );
   const reports = RANKS.map(runWorld);
   const base = median(reports[0].stepSeconds);
   for (const r of reports) {
     const step = median(r.stepSeconds);
     const reduce = median(r.reduceSeconds);
-    console.log(`  ${r.size} rank(s): ${(1 / step).toFixed(3)} steps/s, ${(GLOBAL_BATCH / step).toFixed(1)} samples/s`
-      + ` (speed-up ${(base / step).toFixed(2)}x); all-reduce ${(1000 * reduce).toFixed(1)} ms/step/rank`
-      + ` (${((100 * reduce) / step).toFixed(1)}% of the step, waiting for the slowest rank included),`
-      + ` ${mb(r.reduceBytes)}/step/rank handed to MPI (main gradients ${mb(r.gradientBytes)});`
-      + ` that payload alone after a barrier: ${(1000 * r.transferSeconds).toFixed(1)} ms`
-      + ` (${(r.reduceBytes / r.transferSeconds / 1e9).toFixed(2)} GB/s of payload)`);
+    console.log(
+      `  ${r.size} rank(s): ${(1 / step).toFixed(3)} steps/s, ${(GLOBAL_BATCH / step).toFixed(1)} samples/s` +
+        ` (speed-up ${(base / step).toFixed(2)}x); all-reduce ${(1000 * reduce).toFixed(1)} ms/step/rank` +
+        ` (${((100 * reduce) / step).toFixed(1)}% of the step, waiting for the slowest rank included),` +
+        ` ${mb(r.reduceBytes)}/step/rank handed to MPI (main gradients ${mb(r.gradientBytes)});` +
+        ` that payload alone after a barrier: ${(1000 * r.transferSeconds).toFixed(1)} ms` +
+        ` (${(r.reduceBytes / r.transferSeconds / 1e9).toFixed(2)} GB/s of payload)`,
+    );
   }
   const small = reports[0];
   const millions = (n: number) => `${(n / 1e6).toFixed(2)}M`;
   console.log(`  small: ${millions(small.mainParams)} main + ${millions(small.clubParams)} CLUB parameters`);
   const paper = await paperParams();
   const payload = 4 * (paper.main + 5 * paper.club);
-  console.log(`  paper: ${millions(paper.main)} main + ${millions(paper.club)} CLUB parameters; per step each rank`
-    + ` all-reduces the main gradients once and each CLUB net's gradients clubSteps = 5 times: ${mb(payload)}`);
-  console.log('  ring all-reduce traffic per rank per step = 2 * payload * (N-1)/N;'
-    + ' scaling stops where that takes as long as a step:');
+  console.log(
+    `  paper: ${millions(paper.main)} main + ${millions(paper.club)} CLUB parameters; per step each rank` +
+      ` all-reduces the main gradients once and each CLUB net's gradients clubSteps = 5 times: ${mb(payload)}`,
+  );
+  console.log(
+    '  ring all-reduce traffic per rank per step = 2 * payload * (N-1)/N;' +
+      ' scaling stops where that takes as long as a step:',
+  );
   for (const n of [2, 4, 8, 16]) {
     const traffic = (2 * payload * (n - 1)) / n;
     const crossover = [0.5, 5, 60].map((t) => `${(traffic / t / 1e9).toFixed(2)} GB/s at a ${t} s step`).join(', ');

@@ -16,7 +16,12 @@ const HEAVY_CALL_S = 2;
 /** Calls a heavy case costs: benchmark.js's warm-up run and one sample. */
 const HEAVY_CALLS = 2;
 
-export interface Measurement { opsPerSecond: number; secondsPerCall: number; samples: number; margin: number }
+export interface Measurement {
+  opsPerSecond: number;
+  secondsPerCall: number;
+  samples: number;
+  margin: number;
+}
 export type Outcome = Measurement | { skipped: string };
 
 export interface CaseSpec {
@@ -42,8 +47,10 @@ export class Ledger {
     if (rate === undefined || spec.required) return undefined;
     const seconds = spec.flops / rate;
     if (seconds * HEAVY_CALLS > CASE_BUDGET_S) {
-      return `predicted ${seconds.toFixed(0)} s per call (${(rate / 1e9).toFixed(2)} GFLOP/s measured on a smaller ${spec.family}), ` +
-        `over the ${CASE_BUDGET_S} s budget per case (UCMG_BENCH_MAX_CASE_S)`;
+      return (
+        `predicted ${seconds.toFixed(0)} s per call (${(rate / 1e9).toFixed(2)} GFLOP/s measured on a smaller ${spec.family}), ` +
+        `over the ${CASE_BUDGET_S} s budget per case (UCMG_BENCH_MAX_CASE_S)`
+      );
     }
     return undefined;
   }
@@ -80,12 +87,15 @@ export class Ledger {
           .map((ref) => {
             const other = byBackend.get(ref);
             return other !== undefined && 'opsPerSecond' in other
-              ? `${(outcome.opsPerSecond / other.opsPerSecond).toFixed(2)}x ${ref}` : undefined;
+              ? `${(outcome.opsPerSecond / other.opsPerSecond).toFixed(2)}x ${ref}`
+              : undefined;
           })
           .filter((x) => x !== undefined);
-        console.log(`  ${backend.padEnd(12)} ${formatRate(outcome.opsPerSecond).padStart(12)} ops/s  ` +
-          `${formatSeconds(outcome.secondsPerCall).padStart(9)}/call  ±${outcome.margin.toFixed(1)}%  n=${outcome.samples}` +
-          (ratios.length > 0 ? `  = ${ratios.join(', ')}` : ''));
+        console.log(
+          `  ${backend.padEnd(12)} ${formatRate(outcome.opsPerSecond).padStart(12)} ops/s  ` +
+            `${formatSeconds(outcome.secondsPerCall).padStart(9)}/call  ±${outcome.margin.toFixed(1)}%  n=${outcome.samples}` +
+            (ratios.length > 0 ? `  = ${ratios.join(', ')}` : ''),
+        );
       }
     }
   }
@@ -103,7 +113,11 @@ function formatSeconds(s: number): string {
  * Runs `body` under benny as one suite and returns its measurement. Without a prediction, one
  * untimed call first warms up and tells whether the case is heavy.
  */
-export async function measure(title: string, body: () => void, predictedSeconds: number | undefined): Promise<Measurement> {
+export async function measure(
+  title: string,
+  body: () => void,
+  predictedSeconds: number | undefined,
+): Promise<Measurement> {
   let expected = predictedSeconds;
   if (expected === undefined) {
     const started = performance.now();
@@ -113,11 +127,19 @@ export async function measure(title: string, body: () => void, predictedSeconds:
   const options = expected > HEAVY_CALL_S ? { minSamples: 1, maxTime: 0 } : { minSamples: 5, maxTime: 3 };
   let probed = false;
   const timed = () => {
-    if (!probed) { probed = true; return; } // benny's type probe: synchronous, nothing to run
+    if (!probed) {
+      probed = true;
+      return;
+    } // benny's type probe: synchronous, nothing to run
     body();
   };
   // Slow cases run well under 1 op/s: keep digits that benny would round away.
-  const summary = await b.suite(title, b.configure({ minDisplayPrecision: 4 }), b.add(title, timed, options), b.cycle());
+  const summary = await b.suite(
+    title,
+    b.configure({ minDisplayPrecision: 4 }),
+    b.add(title, timed, options),
+    b.cycle(),
+  );
   const result = summary.results[0];
   return {
     opsPerSecond: 1 / result.details.mean,

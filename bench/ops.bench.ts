@@ -6,13 +6,26 @@ import { codeMatchingLoss, infoNceLoss, mmEmaStep, quantize, type CodebookState 
 import { initTfjs, tf, type TfjsKind } from '../src/tfjs.js';
 import { type CaseSpec, Ledger, measure } from './harness.js';
 
-interface Target { label: string; op: OpBackend; tfjs: TfjsKind }
+interface Target {
+  label: string;
+  op: OpBackend;
+  tfjs: TfjsKind;
+}
 
 const PAPER = { b: 80, t: 10, d: 256, m: 400, k: 3 };
-const MODALITY_WEIGHTS = [[0.1, 1, 1], [1, 0.1, 1], [1, 1, 0.1]];
+const MODALITY_WEIGHTS = [
+  [0.1, 1, 1],
+  [1, 0.1, 1],
+  [1, 1, 0.1],
+];
 
-interface Prepared { body: () => void; dispose: () => void }
-interface BenchCase extends CaseSpec { prepare: (op: OpBackend) => Prepared }
+interface Prepared {
+  body: () => void;
+  dispose: () => void;
+}
+interface BenchCase extends CaseSpec {
+  prepare: (op: OpBackend) => Prepared;
+}
 
 /** Uniform [-1, 1) data from a fixed xorshift stream; cached so big inputs are made once per run. */
 const dataCache = new Map<string, Float32Array>();
@@ -23,7 +36,11 @@ function uniform(count: number, stream: number): Float32Array {
     data = new Float32Array(count);
     let x = (0x9e3779b9 ^ Math.imul(stream + 1, 0x85ebca6b)) >>> 0 || 1;
     for (let i = 0; i < count; i++) {
-      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
       data[i] = x / 2147483648 - 1;
     }
     dataCache.set(key, data);
@@ -33,7 +50,9 @@ function uniform(count: number, stream: number): Float32Array {
 
 function quantizeCase(n: number, m: number, d: number, label: string): BenchCase {
   return {
-    name: `quantize ${label}`, family: 'quantize', flops: 2 * n * m * d,
+    name: `quantize ${label}`,
+    family: 'quantize',
+    flops: 2 * n * m * d,
     prepare: (op) => {
       const z = tf.tensor2d(uniform(n * d, 1), [n, d]);
       const codebook = tf.tensor2d(uniform(m * d, 2), [m, d]);
@@ -53,16 +72,30 @@ function mmEmaCase(): BenchCase {
   const { b, t, d, m, k } = PAPER;
   const n = b * t;
   return {
-    name: `mmEmaStep paper K=${k} N=${n} M=${m} D=${d}`, family: 'mmEma', flops: k * k * n * d,
+    name: `mmEmaStep paper K=${k} N=${n} M=${m} D=${d}`,
+    family: 'mmEma',
+    flops: k * k * n * d,
     prepare: (op) => {
       const e = uniform(m * d, 3);
       const state: CodebookState = {
-        embedding: e, emaCount: new Float32Array(m).fill(1), emaWeight: e.slice(), unusedCount: new Int32Array(m), m, d,
+        embedding: e,
+        emaCount: new Float32Array(m).fill(1),
+        emaWeight: e.slice(),
+        unusedCount: new Int32Array(m),
+        m,
+        d,
       };
       const z = Array.from({ length: k }, (_, i) => tf.tensor2d(uniform(n * d, 10 + i), [n, d]));
-      const indices = z.map((_, i) => tf.tensor1d(Int32Array.from(uniform(n, 20 + i), (v) => Math.floor((v + 1) * m / 2)), 'int32'));
+      const indices = z.map((_, i) =>
+        tf.tensor1d(
+          Int32Array.from(uniform(n, 20 + i), (v) => Math.floor(((v + 1) * m) / 2)),
+          'int32',
+        ),
+      );
       return {
-        body: () => { mmEmaStep(state, z, indices, { seed: 1, segmentsPerClip: t, backend: op }); },
+        body: () => {
+          mmEmaStep(state, z, indices, { seed: 1, segmentsPerClip: t, backend: op });
+        },
         dispose: () => tf.dispose([...z, ...indices]),
       };
     },
@@ -72,14 +105,18 @@ function mmEmaCase(): BenchCase {
 function codeMatchingCase(): BenchCase {
   const { b, t, d, m, k } = PAPER;
   return {
-    name: `codeMatchingLoss fwd+bwd paper K=${k} B=${b} T=${t} M=${m} D=${d}`, family: 'codeMatching',
+    name: `codeMatchingLoss fwd+bwd paper K=${k} B=${b} T=${t} M=${m} D=${d}`,
+    family: 'codeMatching',
     flops: 3 * k * 2 * b * t * m * d,
     prepare: (op) => {
       const z = Array.from({ length: k }, (_, i) => tf.tensor3d(uniform(b * t * d, 30 + i), [b, t, d]));
       const codebook = tf.tensor2d(uniform(m * d, 4), [m, d]);
       const grad = tf.grads((...x: tf.Tensor[]) => codeMatchingLoss(x as tf.Tensor3D[], codebook, { backend: op }));
       return {
-        body: () => tf.tidy(() => { grad(z).forEach((g) => g.dataSync()); }),
+        body: () =>
+          tf.tidy(() => {
+            grad(z).forEach((g) => g.dataSync());
+          }),
         dispose: () => tf.dispose([...z, codebook]),
       };
     },
@@ -89,17 +126,26 @@ function codeMatchingCase(): BenchCase {
 function infoNceCase(b: number, label: string): BenchCase {
   const { d, k } = PAPER;
   return {
-    name: `infoNceLoss fwd+bwd ${label}K=${k} B=${b} D=${d}`, family: 'infoNce', flops: 3 * k * k * 2 * b * b * d,
-    skipReason: (backend) => (backend === 'tfjs wasm' && b > 4096
-      ? `the gradient tape would hold ${k * k} score matrices of ${b}x${b} and their softmaxes ` +
-        `(~${((3 * k * k * b * b * 4) / 2 ** 30).toFixed(0)} GB), beyond tfjs-wasm's 4 GB heap`
-      : undefined),
+    name: `infoNceLoss fwd+bwd ${label}K=${k} B=${b} D=${d}`,
+    family: 'infoNce',
+    flops: 3 * k * k * 2 * b * b * d,
+    skipReason: (backend) =>
+      backend === 'tfjs wasm' && b > 4096
+        ? `the gradient tape would hold ${k * k} score matrices of ${b}x${b} and their softmaxes ` +
+          `(~${((3 * k * k * b * b * 4) / 2 ** 30).toFixed(0)} GB), beyond tfjs-wasm's 4 GB heap`
+        : undefined,
     prepare: (op) => {
       const inputs = Array.from({ length: 2 * k }, (_, i) => tf.tensor2d(uniform(b * d, 40 + i), [b, d]));
-      const grad = tf.grads((...x: tf.Tensor[]) =>
-        infoNceLoss(x.slice(0, k) as tf.Tensor2D[], x.slice(k) as tf.Tensor2D[], MODALITY_WEIGHTS, { backend: op }).loss);
+      const grad = tf.grads(
+        (...x: tf.Tensor[]) =>
+          infoNceLoss(x.slice(0, k) as tf.Tensor2D[], x.slice(k) as tf.Tensor2D[], MODALITY_WEIGHTS, { backend: op })
+            .loss,
+      );
       return {
-        body: () => tf.tidy(() => { grad(inputs).forEach((g) => g.dataSync()); }),
+        body: () =>
+          tf.tidy(() => {
+            grad(inputs).forEach((g) => g.dataSync());
+          }),
         dispose: () => tf.dispose(inputs),
       };
     },
@@ -163,8 +209,10 @@ function cudaDeviceTimings(): void {
 export async function run(): Promise<void> {
   await initTfjs('wasm');
   const info = backendInfo();
-  console.log(`ops benchmark: ${info.runtime.cpuThreads} CPU threads, BLAS ${info.compiled?.blas ?? 'n/a'}, ` +
-    `GPU ${info.runtime.gpu ?? 'none'}`);
+  console.log(
+    `ops benchmark: ${info.runtime.cpuThreads} CPU threads, BLAS ${info.compiled?.blas ?? 'n/a'}, ` +
+      `GPU ${info.runtime.gpu ?? 'none'}`,
+  );
   if (info.compiled === null) console.log(`  native addon unavailable: ${info.nativeLoadFailures.join('; ')}`);
   if (info.cudaUnusableReason !== undefined) console.log(`  no CUDA: ${info.cudaUnusableReason.split('\n')[0]}`);
 
@@ -180,8 +228,11 @@ export async function run(): Promise<void> {
       await initTfjs(target.tfjs);
       const prepared = spec.prepare(target.op);
       try {
-        ledger.record(spec, target.label,
-          await measure(`${spec.name} [${target.label}]`, prepared.body, ledger.predictedSeconds(spec, target.label)));
+        ledger.record(
+          spec,
+          target.label,
+          await measure(`${spec.name} [${target.label}]`, prepared.body, ledger.predictedSeconds(spec, target.label)),
+        );
       } finally {
         prepared.dispose();
       }

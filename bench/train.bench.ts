@@ -11,10 +11,9 @@ import { syntheticBatchFor } from './syntheticBatch.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableBackends, type OpBackend } from '../src/backend.js';
-import { type ConfigName, inputShapeOf, makeConfig, modalitiesOf } from '../src/model/config.js';
+import { makeConfig, } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import { PHASES, type PhaseTimings } from '../src/train/phaseTimer.js';
-import type { PairedBatch } from '../src/train/pairedBatchSource.js';
 import { Trainer } from '../src/train/trainer.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 import { type CaseSpec, Ledger, measure } from './harness.js';
@@ -44,12 +43,18 @@ async function benchSmall(backend: OpBackend, ledger: Ledger, spec: CaseSpec): P
   const batch = syntheticBatchFor('small', BATCH);
   await trainer.step(batch); // warm-up: kernel setup and memory growth
   const timings: PhaseTimings[] = [];
-  const measurement = await measure(`${spec.name} [${backend}]`, async () => {
-    await trainer.step(batch);
-    timings.push(trainer.lastTimings!);
-  }, undefined);
+  const measurement = await measure(
+    `${spec.name} [${backend}]`,
+    async () => {
+      await trainer.step(batch);
+      timings.push(trainer.lastTimings!);
+    },
+    undefined,
+  );
   ledger.record(spec, backend, measurement);
-  console.log(`  small [${backend}] ${parameterCount(model).toLocaleString()} parameters; per step: ${formatSplit(timings)}`);
+  console.log(
+    `  small [${backend}] ${parameterCount(model).toLocaleString()} parameters; per step: ${formatSplit(timings)}`,
+  );
   trainer.dispose();
   model.dispose();
 }
@@ -65,7 +70,11 @@ async function benchPaper(backend: OpBackend, ledger: Ledger, spec: CaseSpec): P
   const events: PaperEvent[] = [];
   const started = performance.now();
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), PAPER_WORKER_FLAG, backend, String(PAPER_STEPS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), PAPER_WORKER_FLAG, backend, String(PAPER_STEPS)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderrText = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -76,16 +85,28 @@ async function benchPaper(backend: OpBackend, ledger: Ledger, spec: CaseSpec): P
         if (!line.startsWith('{')) continue;
         const event = JSON.parse(line) as PaperEvent;
         events.push(event);
-        if ('parameters' in event) console.log(`  paper [${backend}] ${event.parameters.toLocaleString()} parameters; timing ${PAPER_STEPS} step(s) by hand`);
-        else console.log(`  paper [${backend}] step ${event.step}: ${event.seconds.toFixed(1)} s (${formatSplit([event.timings])}); tfjs holds ${event.gib.toFixed(2)} GiB`);
+        if ('parameters' in event)
+          console.log(
+            `  paper [${backend}] ${event.parameters.toLocaleString()} parameters; timing ${PAPER_STEPS} step(s) by hand`,
+          );
+        else
+          console.log(
+            `  paper [${backend}] step ${event.step}: ${event.seconds.toFixed(1)} s (${formatSplit([event.timings])}); tfjs holds ${event.gib.toFixed(2)} GiB`,
+          );
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => { stderrText += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderrText += chunk.toString();
+    });
     child.on('close', (exitCode) => resolve({ code: exitCode, stderr: stderrText }));
   });
   const steps = events.filter((e): e is Extract<PaperEvent, { step: number }> => 'step' in e);
   if (code !== 0 || steps.length === 0) {
-    const reason = stderr.split('\n').find((l) => /Error|Abort/.test(l))?.trim() ?? `exit code ${code}`;
+    const reason =
+      stderr
+        .split('\n')
+        .find((l) => /Error|Abort/.test(l))
+        ?.trim() ?? `exit code ${code}`;
     const why = `failed after ${((performance.now() - started) / 1000).toFixed(0)} s and ${steps.length} step(s): ${reason}`;
     console.log(`  paper [${backend}] ${why}`);
     ledger.record(spec, backend, { skipped: why });
@@ -108,24 +129,36 @@ async function paperWorker(backend: OpBackend, steps: number): Promise<void> {
     const start = performance.now();
     await trainer.step(batch);
     const seconds = (performance.now() - start) / 1000;
-    console.log(JSON.stringify({ step: i + 1, seconds, timings: trainer.lastTimings, gib: tf.memory().numBytes / 2 ** 30 }));
+    console.log(
+      JSON.stringify({ step: i + 1, seconds, timings: trainer.lastTimings, gib: tf.memory().numBytes / 2 ** 30 }),
+    );
   }
 }
 
 export async function run(): Promise<void> {
   const kind = await initTfjs();
   const backends = availableBackends();
-  console.log(`pretraining steps, AVT, batch ${BATCH}; dense layers on tfjs ${kind}; op backends: ${backends.join(', ')}`);
+  console.log(
+    `pretraining steps, AVT, batch ${BATCH}; dense layers on tfjs ${kind}; op backends: ${backends.join(', ')}`,
+  );
   const ledger = new Ledger();
   const small: CaseSpec = { name: `train step small AVT B=${BATCH}`, family: 'train-small', flops: 0 };
-  const paper: CaseSpec = { name: `train step paper AVT B=${BATCH} (hand-timed, ${PAPER_STEPS} step(s))`, family: 'train-paper', flops: 0 };
+  const paper: CaseSpec = {
+    name: `train step paper AVT B=${BATCH} (hand-timed, ${PAPER_STEPS} step(s))`,
+    family: 'train-paper',
+    flops: 0,
+  };
   for (const backend of backends) await benchSmall(backend, ledger, small);
   if (PAPER_STEPS > 0) {
     for (const backend of backends) {
-      const failed = backends.map((other) => ledger.get(paper.name, other)).find((o) => o !== undefined && 'skipped' in o);
+      const failed = backends
+        .map((other) => ledger.get(paper.name, other))
+        .find((o) => o !== undefined && 'skipped' in o);
       if (failed !== undefined) {
         // The dense layers, where a paper step spends its time and memory, are the same on every op backend.
-        ledger.record(paper, backend, { skipped: `not tried: it failed on another op backend (${(failed as { skipped: string }).skipped})` });
+        ledger.record(paper, backend, {
+          skipped: `not tried: it failed on another op backend (${(failed as { skipped: string }).skipped})`,
+        });
         continue;
       }
       await benchPaper(backend, ledger, paper);

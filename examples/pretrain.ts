@@ -21,7 +21,13 @@ export interface ExampleOptions {
   overrides?: Parameters<typeof makeConfig>[1];
 }
 
-export async function pretrainExample({ outDir = 'runs/example', epochs = 3, clips = 400, batchSize = 16, overrides = {} }: ExampleOptions = {}) {
+export async function pretrainExample({
+  outDir = 'runs/example',
+  epochs = 3,
+  clips = 400,
+  batchSize = 16,
+  overrides = {},
+}: ExampleOptions = {}) {
   await initTfjs(); // wasm unless UCMG_TFJS_BACKEND says otherwise
   // Matrix products and convolutions on the addon's OpenBLAS kernels; where the addon or OpenBLAS
   // is missing nothing changes and `reason` says why.
@@ -36,12 +42,21 @@ export async function pretrainExample({ outDir = 'runs/example', epochs = 3, cli
     modalities: ['audio', 'video'],
     numClips: clips,
     segments: config.segments,
-    featureShapes: { audio: [config.audioDim], video: [config.video.height, config.video.width, config.video.channels] },
+    featureShapes: {
+      audio: [config.audioDim],
+      video: [config.video.height, config.video.width, config.video.channels],
+    },
   });
   const source: PairedBatchSource = {
     batchesPerEpoch: Math.floor(dataset.split('train').length / batchSize),
     *epoch(e) {
-      const batches = iterateBatches(dataset, { split: 'train', batchSize, seed: e, dropLast: true, modalities: modalitiesOf(config.modalities) });
+      const batches = iterateBatches(dataset, {
+        split: 'train',
+        batchSize,
+        seed: e,
+        dropLast: true,
+        modalities: modalitiesOf(config.modalities),
+      });
       for (const batch of batches) yield batch.features;
     },
   };
@@ -58,7 +73,13 @@ export async function pretrainExample({ outDir = 'runs/example', epochs = 3, cli
 
   // 4. Frozen encoder: discrete codes [B, T] for a downstream head (train on audio, test on video).
   const test = dataset.split('test').slice(0, 4);
-  const video = tf.tensor(dataset.readFeatures('video', test), [test.length, config.segments, config.video.height, config.video.width, config.video.channels]);
+  const video = tf.tensor(dataset.readFeatures('video', test), [
+    test.length,
+    config.segments,
+    config.video.height,
+    config.video.width,
+    config.video.channels,
+  ]);
   const { codes, quantized } = model.encode('video', video);
   const result = { summary, codes: codes.arraySync() as number[][] };
   tf.dispose([video, codes, quantized]);

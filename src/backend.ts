@@ -45,7 +45,7 @@ export function cudaUnusableReason(): string | undefined {
   const binding = nativeBinding();
   if (binding === null) return `native addon unavailable (${loadNative().failures.join('; ')})`;
   const info = cudaInfo(binding);
-  return info.usable ? undefined : info.reason ?? 'CUDA reported unusable without a reason';
+  return info.usable ? undefined : (info.reason ?? 'CUDA reported unusable without a reason');
 }
 
 function parseBackend(value: unknown, argument: string): OpBackend {

@@ -6,12 +6,24 @@ export type { OpBackend, BackendInfo } from './backend.js';
 export * from './ops/index.js';
 export { enableNativeDense, disableNativeDense, nativeDenseStatus } from './dense/index.js';
 
-export { makeConfig, validateConfig, modalitiesOf, inputShapeOf, MODALITY_ORDER, NAMED_CONFIGS } from './model/config.js';
+export {
+  makeConfig,
+  validateConfig,
+  modalitiesOf,
+  inputShapeOf,
+  MODALITY_ORDER,
+  NAMED_CONFIGS,
+} from './model/config.js';
 export type { Modality, ModalitySet, ModelConfig, ConfigOverrides, ConfigName } from './model/config.js';
 export { UniCodeModel } from './model/uniCode.js';
 export type { UniCodeModelOptions } from './model/uniCode.js';
 export { SharedCodebook } from './model/sharedCodebook.js';
-export type { AllReduce, SharedCodebookOptions, CodebookForward, CodebookUpdateReport } from './model/sharedCodebook.js';
+export type {
+  AllReduce,
+  SharedCodebookOptions,
+  CodebookForward,
+  CodebookUpdateReport,
+} from './model/sharedCodebook.js';
 
 export { Trainer, DEFAULT_HYPERPARAMETERS } from './train/trainer.js';
 export type { TrainerOptions, TrainOptions, StepMetrics, TrainSummary } from './train/trainer.js';
@@ -28,7 +40,10 @@ export { openAveDataset } from './data/ave.js';
 export { openVggsoundAvelDataset } from './data/vggsound.js';
 
 export {
-  crossModalClassify, crossModalLocalize, crossModalRetrieve, crossDatasetTransfer,
+  crossModalClassify,
+  crossModalLocalize,
+  crossModalRetrieve,
+  crossDatasetTransfer,
 } from './downstream/tasks.js';
 export { tensorEncoder } from './downstream/encoder.js';
 export type { FrozenEncoder, NamedEncoder } from './downstream/encoder.js';

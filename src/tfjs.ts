@@ -43,7 +43,8 @@ export async function initTfjs(kind?: TfjsKind): Promise<TfjsKind> {
   }
   if (wanted === 'cuda') {
     const reason = cudaBackendUnusableReason();
-    if (reason !== undefined) throw new Error(`initTfjs: the tfjs 'cuda' backend was requested (${source}) but ${reason}`);
+    if (reason !== undefined)
+      throw new Error(`initTfjs: the tfjs 'cuda' backend was requested (${source}) but ${reason}`);
   }
   if (wanted === 'wasm' && !wasmPathsSet) {
     setWasmPaths(wasmDirectory());

@@ -24,7 +24,10 @@ import {
 } from '../src/data/avFashion/index.js';
 
 const missing = missingAvFashionPackages(AV_FASHION_DEFAULTS);
-const skip = missing.length > 0 ? `needs apt-get install -y ${missing.map((m) => m.aptPackage).join(' ')} (${missing.map((m) => m.why).join('; ')})` : undefined;
+const skip =
+  missing.length > 0
+    ? `needs apt-get install -y ${missing.map((m) => m.aptPackage).join(' ')} (${missing.map((m) => m.why).join('; ')})`
+    : undefined;
 
 /** Small enough to build in seconds: 60 clips, one pitch and speed, five speakers. */
 const REDUCED: AvFashionOverrides = {
@@ -40,7 +43,11 @@ const REDUCED: AvFashionOverrides = {
 
 let root = '';
 let dataset: ClipDataset;
-let provenance: { config: AvFashionConfig; clips: ClipPlan[]; standardization: Record<'audio' | 'video' | 'text', { mean: number[]; std: number[] }> };
+let provenance: {
+  config: AvFashionConfig;
+  clips: ClipPlan[];
+  standardization: Record<'audio' | 'video' | 'text', { mean: number[]; std: number[] }>;
+};
 const progress: BuildProgress[] = [];
 
 before(async () => {
@@ -61,11 +68,17 @@ const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 test('a reduced build is a valid dataset shaped for the small model, with progress reported', { skip }, () => {
   assert.equal(dataset.name, 'av-fashion');
   assert.equal(dataset.numClips, 60);
-  assert.deepEqual(dataset.classes, AV_FASHION_DEFAULTS.classes.map((c) => c.name));
+  assert.deepEqual(
+    dataset.classes,
+    AV_FASHION_DEFAULTS.classes.map((c) => c.name),
+  );
   assert.deepEqual(dataset.featureShape('audio'), [10, 32]);
   assert.deepEqual(dataset.featureShape('video'), [10, 7, 7, 32]);
   assert.deepEqual(dataset.featureShape('text'), [10, 32]);
-  assert.deepEqual(['train', 'val', 'test'].map((s) => dataset.split(s).length), [42, 6, 12]);
+  assert.deepEqual(
+    ['train', 'val', 'test'].map((s) => dataset.split(s).length),
+    [42, 6, 12],
+  );
   for (const m of ['audio', 'video', 'text']) assert.ok(dataset.hasOwnSegmentLabels(m));
   const manifest = JSON.parse(fs.readFileSync(path.join(root, 'a', 'manifest.json'), 'utf8'));
   assert.equal(manifest.modalities.video.dtype, 'float16');
@@ -77,25 +90,47 @@ test('a reduced build is a valid dataset shaped for the small model, with progre
 test('labels on disk are those of the plans, whose images and words are of the labelled class', { skip }, () => {
   const plans = provenance.clips;
   const { classes } = provenance.config;
-  assert.deepEqual(Array.from(dataset.readClipLabels(all(60))), plans.map((p) => p.label));
-  const images = { train: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 'train'), t10k: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 't10k') };
+  assert.deepEqual(
+    Array.from(dataset.readClipLabels(all(60))),
+    plans.map((p) => p.label),
+  );
+  const images = {
+    train: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 'train'),
+    t10k: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 't10k'),
+  };
   for (const m of ['audio', 'video', 'text'] as const) {
     const labels = dataset.readSegmentLabels(all(60), m);
-    plans.forEach((p, i) => p.segments.forEach((s, t) => {
-      const row = Array.from(labels.subarray((i * 10 + t) * 10, (i * 10 + t + 1) * 10));
-      assert.deepEqual(row, row.map((_, k) => (k === p.label && s.event[m] ? 1 : 0)), `clip ${i} segment ${t} ${m}`);
-      if (m === 'video' && s.video.kind === 'image') {
-        const isClass = images[s.video.image.part].labels[s.video.image.index] === classes[p.label].fashionMnistLabel;
-        assert.equal(isClass, s.event.video, `clip ${i} segment ${t}: image ${s.video.image.part}:${s.video.image.index}`);
-      }
-      if (m === 'audio' && s.audio.kind === 'word') assert.equal(classes[p.label].words.includes(s.audio.word), s.event.audio);
-    }));
+    plans.forEach((p, i) =>
+      p.segments.forEach((s, t) => {
+        const row = Array.from(labels.subarray((i * 10 + t) * 10, (i * 10 + t + 1) * 10));
+        assert.deepEqual(
+          row,
+          row.map((_, k) => (k === p.label && s.event[m] ? 1 : 0)),
+          `clip ${i} segment ${t} ${m}`,
+        );
+        if (m === 'video' && s.video.kind === 'image') {
+          const isClass = images[s.video.image.part].labels[s.video.image.index] === classes[p.label].fashionMnistLabel;
+          assert.equal(
+            isClass,
+            s.event.video,
+            `clip ${i} segment ${t}: image ${s.video.image.part}:${s.video.image.index}`,
+          );
+        }
+        if (m === 'audio' && s.audio.kind === 'word')
+          assert.equal(classes[p.label].words.includes(s.audio.word), s.event.audio);
+      }),
+    );
   }
 });
 
-test('the features show what the plans say: the named image, speech louder than silence, one embedding per description', { skip }, () => {
+test('the features show what the plans say: the named image, speech louder than silence, one embedding per description', {
+  skip,
+}, () => {
   const plans = provenance.clips;
-  const fmnist = { train: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 'train'), t10k: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 't10k') };
+  const fmnist = {
+    train: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 'train'),
+    t10k: loadFashionMnist(AV_FASHION_DEFAULTS.sources.fashionMnistDir, 't10k'),
+  };
   // Undo the recorded per-channel standardisation of the video features: grey levels again.
   const stats = provenance.standardization.video;
   const video = dataset.readFeatures('video', all(60)).map((v, i) => v * stats.std[i % 32] + stats.mean[i % 32]);
@@ -121,42 +156,53 @@ test('the features show what the plans say: the named image, speech louder than 
       if (s.video.kind === 'image') {
         const { part, index } = s.video.image;
         const [dx, dy] = s.video.shift;
-        const blockMeans = (image: number) => all(16).map((k) => {
-          let sum = 0;
-          for (let y = 7 * Math.floor(k / 4); y < 7 * Math.floor(k / 4) + 7; y++) {
-            for (let x = 7 * (k % 4); x < 7 * (k % 4) + 7; x++) {
-              const [sy, sx] = [y - dy, x - dx];
-              sum += sy >= 0 && sy < 28 && sx >= 0 && sx < 28 ? fmnist[part].pixels[image * 784 + sy * 28 + sx] : 0;
+        const blockMeans = (image: number) =>
+          all(16).map((k) => {
+            let sum = 0;
+            for (let y = 7 * Math.floor(k / 4); y < 7 * Math.floor(k / 4) + 7; y++) {
+              for (let x = 7 * (k % 4); x < 7 * (k % 4) + 7; x++) {
+                const [sy, sx] = [y - dy, x - dx];
+                sum += sy >= 0 && sy < 28 && sx >= 0 && sx < 28 ? fmnist[part].pixels[image * 784 + sy * 28 + sx] : 0;
+              }
             }
-          }
-          return sum;
-        });
+            return sum;
+          });
         named.push(correlation(thumbnail, blockMeans(index)));
         neighbour.push(correlation(thumbnail, blockMeans(index + 1)));
       } else {
-        assert.ok(thumbnail.every((v) => Math.abs(v - thumbnail[0]) < 0.05), `clip ${i} segment ${t}: a blank frame is flat`);
+        assert.ok(
+          thumbnail.every((v) => Math.abs(v - thumbnail[0]) < 0.05),
+          `clip ${i} segment ${t}: a blank frame is flat`,
+        );
       }
-      if (s.audio.kind !== 'noise') loudness[s.audio.kind].push(audio.subarray(row * 32, row * 32 + 32).reduce((a, b) => a + b, 0));
+      if (s.audio.kind !== 'noise')
+        loudness[s.audio.kind].push(audio.subarray(row * 32, row * 32 + 32).reduce((a, b) => a + b, 0));
       const key = Array.from(text.subarray(row * 32, row * 32 + 32)).join(',');
       if (byText.has(s.text)) assert.equal(byText.get(s.text), key, `'${s.text}' has two embeddings`);
       byText.set(s.text, key);
     });
-    for (const w of loudness.word) for (const q of loudness.silence) {
-      compared++;
-      if (w > q) louder++;
-    }
+    for (const w of loudness.word)
+      for (const q of loudness.silence) {
+        compared++;
+        if (w > q) louder++;
+      }
   });
   // Lighting and clamping bend the grey levels, but the named image explains them, and far better than another.
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   // (A dark image under low contrast and negative brightness is clamped to black in places: a few fall lower.)
   const close = named.filter((r) => r > 0.9).length;
-  assert.ok(close >= 0.97 * named.length, `${close} of ${named.length} image segments correlate > 0.9 with the named image`);
+  assert.ok(
+    close >= 0.97 * named.length,
+    `${close} of ${named.length} image segments correlate > 0.9 with the named image`,
+  );
   assert.ok(mean(named) > mean(neighbour) + 0.3, `named ${mean(named)}, neighbouring image ${mean(neighbour)}`);
   assert.equal(new Set(byText.values()).size, byText.size, 'different descriptions, different embeddings');
   assert.ok(compared > 50 && louder === compared, `speech louder than silence in ${louder} of ${compared} pairs`);
 });
 
-test('the features carry the labels: a nearest-centroid probe on the event\'s video edge features is far above chance on test clips', { skip }, () => {
+test("the features carry the labels: a nearest-centroid probe on the event's video edge features is far above chance on test clips", {
+  skip,
+}, () => {
   const rows = (split: string) => {
     const clips = dataset.split(split);
     const video = dataset.readFeatures('video', clips);
@@ -165,19 +211,24 @@ test('the features carry the labels: a nearest-centroid probe on the event\'s vi
     for (let r = 0; r < clips.length * 10; r++) {
       const label = labels.subarray(r * 10, r * 10 + 10).indexOf(1);
       // The orientation histograms (channels 16..31 of each patch): the grey levels carry the lighting nuisance.
-      if (label >= 0) out.push({ x: all(49 * 16).map((k) => video[r * 1568 + Math.floor(k / 16) * 32 + 16 + (k % 16)]), label });
+      if (label >= 0)
+        out.push({ x: all(49 * 16).map((k) => video[r * 1568 + Math.floor(k / 16) * 32 + 16 + (k % 16)]), label });
     }
     return out;
   };
   const centroids = Array.from({ length: 10 }, () => ({ sum: new Float64Array(49 * 16), n: 0 }));
   for (const { x, label } of rows('train')) {
     centroids[label].n++;
-    x.forEach((v, d) => { centroids[label].sum[d] += v; });
+    x.forEach((v, d) => {
+      centroids[label].sum[d] += v;
+    });
   }
   const test = rows('test');
   let correct = 0;
   for (const { x, label } of test) {
-    const distances = centroids.map((c) => (c.n === 0 ? Infinity : x.reduce((s, v, d) => s + (v - c.sum[d] / c.n) ** 2, 0)));
+    const distances = centroids.map((c) =>
+      c.n === 0 ? Infinity : x.reduce((s, v, d) => s + (v - c.sum[d] / c.n) ** 2, 0),
+    );
     if (distances.indexOf(Math.min(...distances)) === label) correct++;
   }
   assert.ok(test.length >= 30);
@@ -191,12 +242,18 @@ test('every feature channel is standardised over the training split, and the sta
     const channels = dataset.featureShape(m).at(-1)!;
     const sum = new Float64Array(channels);
     const square = new Float64Array(channels);
-    x.forEach((v, i) => { sum[i % channels] += v; square[i % channels] += v * v; });
+    x.forEach((v, i) => {
+      sum[i % channels] += v;
+      square[i % channels] += v * v;
+    });
     const count = x.length / channels;
     for (let c = 0; c < channels; c++) {
       const mean = sum[c] / count;
       const std = Math.sqrt(square[c] / count - mean * mean);
-      assert.ok(Math.abs(mean) < 0.01 && (Math.abs(std - 1) < 0.01 || provenance.standardization[m].std[c] === 1), `${m} channel ${c}: mean ${mean}, std ${std}`);
+      assert.ok(
+        Math.abs(mean) < 0.01 && (Math.abs(std - 1) < 0.01 || provenance.standardization[m].std[c] === 1),
+        `${m} channel ${c}: mean ${mean}, std ${std}`,
+      );
     }
     assert.equal(provenance.standardization[m].mean.length, channels);
   }
@@ -204,13 +261,22 @@ test('every feature channel is standardised over the training split, and the sta
 
 test('splits share no speaker and no image', { skip }, () => {
   const plans = provenance.clips;
-  const of = (split: string, what: (p: ClipPlan) => string[]) => new Set(plans.filter((p) => p.split === split).flatMap(what));
+  const of = (split: string, what: (p: ClipPlan) => string[]) =>
+    new Set(plans.filter((p) => p.split === split).flatMap(what));
   const voices = (p: ClipPlan) => [p.speaker.voice];
-  const images = (p: ClipPlan) => p.segments.flatMap((s) => (s.video.kind === 'image' ? [`${s.video.image.part}:${s.video.image.index}`] : []));
-  for (const [a, b] of [['train', 'val'], ['train', 'test'], ['val', 'test']]) {
+  const images = (p: ClipPlan) =>
+    p.segments.flatMap((s) => (s.video.kind === 'image' ? [`${s.video.image.part}:${s.video.image.index}`] : []));
+  for (const [a, b] of [
+    ['train', 'val'],
+    ['train', 'test'],
+    ['val', 'test'],
+  ]) {
     for (const what of [voices, images]) {
       const inB = of(b, what);
-      assert.ok([...of(a, what)].every((v) => !inB.has(v)), `${a} and ${b} share a ${what.name.slice(0, -1)}`);
+      assert.ok(
+        [...of(a, what)].every((v) => !inB.has(v)),
+        `${a} and ${b} share a ${what.name.slice(0, -1)}`,
+      );
     }
   }
   assert.deepEqual([...of('test', voices)].sort(), ['en-gb+m5', 'en-us+f5']);
@@ -221,18 +287,24 @@ test('the build is byte-for-byte deterministic under its seed, and the seed matt
   await buildAvFashion({ out: path.join(root, 'c'), overrides: { ...REDUCED, seed: 12 } });
   const files = fs.readdirSync(path.join(root, 'a')).sort();
   assert.deepEqual(fs.readdirSync(path.join(root, 'b')).sort(), files);
-  for (const file of files) assert.ok(fs.readFileSync(path.join(root, 'a', file)).equals(fs.readFileSync(path.join(root, 'b', file))), file);
+  for (const file of files)
+    assert.ok(fs.readFileSync(path.join(root, 'a', file)).equals(fs.readFileSync(path.join(root, 'b', file))), file);
   for (const file of ['audio.npy', 'video.npy', 'text.npy', 'clip_labels.npy']) {
     assert.ok(!fs.readFileSync(path.join(root, 'a', file)).equals(fs.readFileSync(path.join(root, 'c', file))), file);
   }
 });
 
-test('espeak-ng speaks deterministically, and a batch cuts into the words a call per word gives', { skip }, async () => {
+test('espeak-ng speaks deterministically, and a batch cuts into the words a call per word gives', {
+  skip,
+}, async () => {
   const style = { voice: 'en-gb+f2', pitch: 60, speed: 170 };
   const words = ['ankle boot', 't-shirt', 'running shoe', 'bag'];
   const first = await speakWords('espeak-ng', words, style);
   const second = await speakWords('espeak-ng', words, style);
-  assert.deepEqual(first.map((u) => u.samples), second.map((u) => u.samples));
+  assert.deepEqual(
+    first.map((u) => u.samples),
+    second.map((u) => u.samples),
+  );
   words.forEach((word, i) => {
     const run = spawnSync('espeak-ng', ['--stdout', '-v', style.voice, '-p', '60', '-s', '170', word]);
     const { samples } = parseWav(new Uint8Array(run.stdout), word);
@@ -242,21 +314,33 @@ test('espeak-ng speaks deterministically, and a batch cuts into the words a call
   });
 });
 
-test('a batch that does not cut into one stretch of speech per word is refused, naming the voice', { skip }, async () => {
+test('a batch that does not cut into one stretch of speech per word is refused, naming the voice', {
+  skip,
+}, async () => {
   await assert.rejects(
     speakWords('espeak-ng', ['bag', ''], { voice: 'en-us', pitch: 50, speed: 160 }),
-    (e: Error) => e instanceof InvalidInputError && /voice 'en-us', pitch 50, speed 160\) spoke 2 words as 1 stretches/.test(e.message),
+    (e: Error) =>
+      e instanceof InvalidInputError &&
+      /voice 'en-us', pitch 50, speed 160\) spoke 2 words as 1 stretches/.test(e.message),
   );
 });
 
 test('unknown voices are refused before anything is written, naming the field', { skip }, async () => {
   const out = path.join(root, 'bad');
   await assert.rejects(
-    buildAvFashion({ out, overrides: { ...REDUCED, splits: { ...REDUCED.splits, test: { voices: ['en-us+nosuchvariant'] } } } }),
-    (e: Error) => e instanceof InvalidInputError && /splits\.test\.voices\[0\]: espeak-ng has no voice variant 'nosuchvariant'/.test(e.message),
+    buildAvFashion({
+      out,
+      overrides: { ...REDUCED, splits: { ...REDUCED.splits, test: { voices: ['en-us+nosuchvariant'] } } },
+    }),
+    (e: Error) =>
+      e instanceof InvalidInputError &&
+      /splits\.test\.voices\[0\]: espeak-ng has no voice variant 'nosuchvariant'/.test(e.message),
   );
   await assert.rejects(
-    buildAvFashion({ out, overrides: { ...REDUCED, splits: { ...REDUCED.splits, val: { voices: ['zz-nolanguage'] } } } }),
+    buildAvFashion({
+      out,
+      overrides: { ...REDUCED, splits: { ...REDUCED.splits, val: { voices: ['zz-nolanguage'] } } },
+    }),
     (e: Error) => e instanceof InvalidInputError && /voice 'zz-nolanguage'/.test(e.message),
   );
   assert.equal(fs.existsSync(out), false);

@@ -21,9 +21,12 @@ import type { PairedBatchSource } from '../src/train/pairedBatchSource.js';
 import { Trainer } from '../src/train/trainer.js';
 
 const missing = missingAvFashionPackages(AV_FASHION_DEFAULTS);
-const skip = missing.length > 0
-  ? `needs apt-get install -y ${missing.map((m) => m.aptPackage).join(' ')}`
-  : process.env.UCMG_AV_FASHION_E2E === '0' ? 'UCMG_AV_FASHION_E2E=0' : undefined;
+const skip =
+  missing.length > 0
+    ? `needs apt-get install -y ${missing.map((m) => m.aptPackage).join(' ')}`
+    : process.env.UCMG_AV_FASHION_E2E === '0'
+      ? 'UCMG_AV_FASHION_E2E=0'
+      : undefined;
 
 /** The shared budget of both models. */
 const BUDGET = { clips: 1000, batchSize: 32, steps: 240, learningRate: 1.2e-3, headEpochs: 30, seed: 1 };
@@ -34,7 +37,10 @@ after(() => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
-test('pretrained on AV-Fashion, Uni-Code classifies A->V and V->A well above chance and above plain VQ', { skip, timeout: 60 * 60 * 1000 }, async (t) => {
+test('pretrained on AV-Fashion, Uni-Code classifies A->V and V->A well above chance and above plain VQ', {
+  skip,
+  timeout: 60 * 60 * 1000,
+}, async (t) => {
   await initTfjs();
   enableNativeDense(); // as the CLI does: OpenBLAS dense kernels where the addon has them
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'avf-e2e-'));
@@ -45,11 +51,22 @@ test('pretrained on AV-Fashion, Uni-Code classifies A->V and V->A well above cha
   const trainClips = dataset.split('train').length;
 
   const pretrain = async (overrides: ConfigOverrides) => {
-    const config = makeConfig('small', { modalities: 'AV', audioDim, video: { height, width, channels }, ...overrides });
+    const config = makeConfig('small', {
+      modalities: 'AV',
+      audioDim,
+      video: { height, width, channels },
+      ...overrides,
+    });
     const source: PairedBatchSource = {
       batchesPerEpoch: Math.floor(trainClips / BUDGET.batchSize),
       *epoch(e) {
-        const batches = iterateBatches(dataset, { split: 'train', batchSize: BUDGET.batchSize, seed: BUDGET.seed * 1000 + e, dropLast: true, modalities: modalitiesOf(config.modalities) });
+        const batches = iterateBatches(dataset, {
+          split: 'train',
+          batchSize: BUDGET.batchSize,
+          seed: BUDGET.seed * 1000 + e,
+          dropLast: true,
+          modalities: modalitiesOf(config.modalities),
+        });
         for (const batch of batches) yield batch.features;
       },
     };
@@ -61,19 +78,34 @@ test('pretrained on AV-Fashion, Uni-Code classifies A->V and V->A well above cha
   const uniCode = await pretrain({});
   const plainVq = await pretrain(PLAIN_VQ);
   const report = await crossModalClassify(
-    [{ name: 'uni-code', encoder: tensorEncoder(uniCode.model) }, { name: 'plain-vq', encoder: tensorEncoder(plainVq.model) }],
+    [
+      { name: 'uni-code', encoder: tensorEncoder(uniCode.model) },
+      { name: 'plain-vq', encoder: tensorEncoder(plainVq.model) },
+    ],
     dataset,
     { modalities: ['audio', 'video'], epochs: BUDGET.headEpochs, seed: BUDGET.seed },
   );
   const top1 = (encoder: string, train: string, test: string) =>
-    report.rows.find((r) => r.encoder === encoder)!.pairs.find((p) => p.train === train && p.test === test)!.metrics.top1;
-  const summary = report.rows.map((r) => `${r.encoder}: ${r.pairs.map((p) => `${p.train}->${p.test} ${(100 * p.metrics.top1).toFixed(1)}%`).join(', ')}`).join('; ');
+    report.rows.find((r) => r.encoder === encoder)!.pairs.find((p) => p.train === train && p.test === test)!.metrics
+      .top1;
+  const summary = report.rows
+    .map(
+      (r) =>
+        `${r.encoder}: ${r.pairs.map((p) => `${p.train}->${p.test} ${(100 * p.metrics.top1).toFixed(1)}%`).join(', ')}`,
+    )
+    .join('; ');
   t.diagnostic(summary);
-  for (const [x, y] of [['audio', 'video'], ['video', 'audio']]) {
+  for (const [x, y] of [
+    ['audio', 'video'],
+    ['video', 'audio'],
+  ]) {
     // Measured with the native dense kernels: Uni-Code A->V 32.5 %, V->A 24.5 %; plain VQ 6.5 %, 5.5 %
     // (200 test clips; on tfjs wasm alone 32.0 / 24.5 against 6.5 / 6.0).
     assert.ok(top1('uni-code', x, y) >= 0.2, `Uni-Code ${x}->${y} should be well above chance (10%): ${summary}`);
-    assert.ok(top1('uni-code', x, y) >= top1('plain-vq', x, y) + 0.08, `Uni-Code ${x}->${y} should clearly beat plain VQ: ${summary}`);
+    assert.ok(
+      top1('uni-code', x, y) >= top1('plain-vq', x, y) + 0.08,
+      `Uni-Code ${x}->${y} should clearly beat plain VQ: ${summary}`,
+    );
   }
   for (const run of [uniCode, plainVq]) {
     run.trainer.dispose();

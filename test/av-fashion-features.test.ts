@@ -24,7 +24,7 @@ function idxBytes(typeCode: number, shape: number[], data: number[]): Uint8Array
   return new Uint8Array(Buffer.concat([header, Buffer.from(data)]));
 }
 
-test('IDX: shape and values are read, from plain and gzip\'d files', () => {
+test("IDX: shape and values are read, from plain and gzip'd files", () => {
   const bytes = idxBytes(0x08, [2, 3], [1, 2, 3, 4, 5, 250]);
   const parsed = parseIdx(bytes, 'x.idx');
   assert.deepEqual(parsed.shape, [2, 3]);
@@ -34,7 +34,10 @@ test('IDX: shape and values are read, from plain and gzip\'d files', () => {
     fs.writeFileSync(path.join(dir, 'a.gz'), gzipSync(bytes));
     assert.deepEqual(Array.from(readIdxFile(path.join(dir, 'a.gz')).data), [1, 2, 3, 4, 5, 250]);
     fs.writeFileSync(path.join(dir, 'b.gz'), bytes);
-    assert.throws(() => readIdxFile(path.join(dir, 'b.gz')), (e: Error) => e instanceof InvalidInputError && e.message.includes('b.gz') && /gzip/.test(e.message));
+    assert.throws(
+      () => readIdxFile(path.join(dir, 'b.gz')),
+      (e: Error) => e instanceof InvalidInputError && e.message.includes('b.gz') && /gzip/.test(e.message),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -42,7 +45,10 @@ test('IDX: shape and values are read, from plain and gzip\'d files', () => {
 
 test('IDX: a bad magic, another type or a size that disagrees with the header is refused, naming the file', () => {
   const refuse = (bytes: Uint8Array, pattern: RegExp) =>
-    assert.throws(() => parseIdx(bytes, 'f.idx'), (e: Error) => e instanceof InvalidInputError && e.message.startsWith('f.idx') && pattern.test(e.message));
+    assert.throws(
+      () => parseIdx(bytes, 'f.idx'),
+      (e: Error) => e instanceof InvalidInputError && e.message.startsWith('f.idx') && pattern.test(e.message),
+    );
   const good = idxBytes(0x08, [2, 2], [1, 2, 3, 4]);
   refuse(Uint8Array.from([1, ...good.subarray(1)]), /magic/);
   refuse(idxBytes(0x0d, [2, 2], [1, 2, 3, 4]), /type code/);
@@ -50,7 +56,10 @@ test('IDX: a bad magic, another type or a size that disagrees with the header is
   refuse(good.subarray(0, 6), /truncated/);
 });
 
-function wavBytes(samples: number[], { sampleRate = 22050, channels = 1, bits = 16, streamed = false } = {}): Uint8Array {
+function wavBytes(
+  samples: number[],
+  { sampleRate = 22050, channels = 1, bits = 16, streamed = false } = {},
+): Uint8Array {
   const data = Buffer.alloc(samples.length * 2);
   samples.forEach((s, i) => data.writeInt16LE(s, 2 * i));
   const header = Buffer.alloc(44);
@@ -75,7 +84,10 @@ test('WAV: 16-bit mono samples are scaled to [-1, 1), also from a stream whose s
     assert.equal(sampleRate, 16000);
     assert.deepEqual(Array.from(samples), [0, 0.5, -1, 32767 / 32768]);
   }
-  assert.throws(() => parseWav(wavBytes([0, 0], { channels: 2 }), 'stereo.wav'), /stereo\.wav: expected mono 16-bit PCM/);
+  assert.throws(
+    () => parseWav(wavBytes([0, 0], { channels: 2 }), 'stereo.wav'),
+    /stereo\.wav: expected mono 16-bit PCM/,
+  );
   assert.throws(() => parseWav(new Uint8Array(8), 'junk'), /junk: not a WAV stream/);
 });
 
@@ -84,8 +96,15 @@ test('speech is cut at quiet stretches at least as long as the gap, and only the
   signal.fill(0.5, 100, 200);
   signal.fill(0.5, 230, 300); // 30 quiet samples: inside one word
   signal.fill(-0.5, 600, 650); // 300 quiet samples: a new word
-  assert.deepEqual(speechRanges(signal, 100), [[100, 300], [600, 650]]);
-  assert.deepEqual(speechRanges(signal, 20), [[100, 200], [230, 300], [600, 650]]);
+  assert.deepEqual(speechRanges(signal, 100), [
+    [100, 300],
+    [600, 650],
+  ]);
+  assert.deepEqual(speechRanges(signal, 20), [
+    [100, 200],
+    [230, 300],
+    [600, 650],
+  ]);
   assert.deepEqual(speechRanges(signal, signal.length), [[100, 650]]);
   assert.deepEqual(speechRanges(new Float32Array(50), 10), []);
 });
@@ -93,7 +112,10 @@ test('speech is cut at quiet stretches at least as long as the gap, and only the
 test('a missing espeak-ng binary is reported with the apt package to install', async () => {
   await assert.rejects(
     speakWords('/nonexistent/espeak-ng', ['bag'], { voice: 'en-us', pitch: 50, speed: 160 }),
-    (e: Error) => e instanceof InvalidInputError && e.message.includes("'/nonexistent/espeak-ng' not found") && e.message.includes('apt-get install -y espeak-ng'),
+    (e: Error) =>
+      e instanceof InvalidInputError &&
+      e.message.includes("'/nonexistent/espeak-ng' not found") &&
+      e.message.includes('apt-get install -y espeak-ng'),
   );
 });
 
@@ -129,7 +151,8 @@ test('log-mel energies equal the filterbank applied to a naively computed DFT po
 test('log-mel: a tone peaks in the filter around its frequency; twice the amplitude adds ln 4 everywhere', () => {
   const extractor = new LogMelExtractor(MEL);
   const filters = melFilterbank(MEL);
-  const tone = (hz: number, amplitude: number) => Float32Array.from({ length: 4000 }, (_, i) => amplitude * Math.sin((2 * Math.PI * hz * i) / MEL.sampleRate));
+  const tone = (hz: number, amplitude: number) =>
+    Float32Array.from({ length: 4000 }, (_, i) => amplitude * Math.sin((2 * Math.PI * hz * i) / MEL.sampleRate));
   for (const hz of [300, 1000, 4000]) {
     const mel = extractor.compute(tone(hz, 0.3)).subarray(0, MEL.melBins);
     const peak = mel.indexOf(Math.max(...mel));
@@ -139,13 +162,17 @@ test('log-mel: a tone peaks in the filter around its frequency; twice the amplit
   }
   const quiet = extractor.compute(tone(1000, 0.1));
   const loud = extractor.compute(tone(1000, 0.2));
-  for (let i = 0; i < quiet.length; i++) if (quiet[i] > -15) assert.ok(Math.abs(loud[i] - quiet[i] - Math.log(4)) < 1e-3);
+  for (let i = 0; i < quiet.length; i++)
+    if (quiet[i] > -15) assert.ok(Math.abs(loud[i] - quiet[i] - Math.log(4)) < 1e-3);
 });
 
 test('log-mel refuses settings that name the field at fault', () => {
   assert.throws(() => new LogMelExtractor({ ...MEL, frameLength: 500 }), /'frameLength' must be a power of two/);
   assert.throws(() => new LogMelExtractor({ ...MEL, maxHz: 9000 }), /'maxHz'/);
-  assert.throws(() => new LogMelExtractor({ ...MEL, melBins: 128, minHz: 0, maxHz: 1000 }), /'melBins' 128 bins .* too narrow/);
+  assert.throws(
+    () => new LogMelExtractor({ ...MEL, melBins: 128, minHz: 0, maxHz: 1000 }),
+    /'melBins' 128 bins .* too narrow/,
+  );
 });
 
 test('pooled audio features follow the word, not where in the second it is or how loud the noise floor is', () => {
@@ -153,18 +180,28 @@ test('pooled audio features follow the word, not where in the second it is or ho
   const features = new SegmentAudioFeatures({ ...MEL, sampleRate, melBins: 8 }, 4);
   assert.equal(features.dim, 32);
   // A "word": a rising chirp of 0.3 s, so its beginning and end differ in spectrum.
-  const word = Float32Array.from({ length: 4800 }, (_, i) => 0.3 * Math.sin(2 * Math.PI * (300 + (2000 * i) / 4800) * (i / sampleRate)));
+  const word = Float32Array.from(
+    { length: 4800 },
+    (_, i) => 0.3 * Math.sin(2 * Math.PI * (300 + (2000 * i) / 4800) * (i / sampleRate)),
+  );
   const other = Float32Array.from(word).reverse();
   const at = (samples: Float32Array, offset: number, noiseDb: number) => {
     const out = new Float32Array(32);
-    features.compute(mixSegment({ noiseLevel: 10 ** (noiseDb / 20), speech: { samples, gain: 1, offset } }, sampleRate, new Rng(1)), out, 0);
+    features.compute(
+      mixSegment({ noiseLevel: 10 ** (noiseDb / 20), speech: { samples, gain: 1, offset } }, sampleRate, new Rng(1)),
+      out,
+      0,
+    );
     return out;
   };
   const distance = (a: Float32Array, b: Float32Array) => Math.hypot(...a.map((v, i) => v - b[i]));
   const early = at(word, 0.05, -70);
   const late = at(word, 0.9, -60);
   const reversed = at(other, 0.05, -70);
-  assert.ok(distance(early, late) < 0.25 * distance(early, reversed), `${distance(early, late)} vs ${distance(early, reversed)}`);
+  assert.ok(
+    distance(early, late) < 0.25 * distance(early, reversed),
+    `${distance(early, late)} vs ${distance(early, reversed)}`,
+  );
   // Pooling order: the chirp's first part is low-pitched, its last high.
   assert.ok(early[0 * 8 + 1] > early[3 * 8 + 1] && early[3 * 8 + 6] > early[0 * 8 + 6]);
 });
@@ -180,8 +217,15 @@ test('the mixed segment is one second: noise at the requested RMS plus the word 
   assert.equal(mixed[5999], 0);
   assert.equal(mixed[6000], 1);
   assert.equal(mixed[7999], 1);
-  const long = mixSegment({ noiseLevel: 0, speech: { samples: new Float32Array(9000).fill(0.25), gain: 1, offset: 0.5 } }, 8000, rng);
-  assert.ok(long.every((v) => v === 0.25), 'a word longer than the second is cut to it');
+  const long = mixSegment(
+    { noiseLevel: 0, speech: { samples: new Float32Array(9000).fill(0.25), gain: 1, offset: 0.5 } },
+    8000,
+    rng,
+  );
+  assert.ok(
+    long.every((v) => v === 0.25),
+    'a word longer than the second is cut to it',
+  );
 });
 
 const NO_LIGHTING = { contrast: 1, brightness: 0, gamma: 1 };
@@ -208,13 +252,22 @@ test('video cells: the frame at 4x4 in every cell, then orientation histograms t
   const vertical = features(stripes(true));
   const horizontal = features(stripes(false));
   // Vertical stripes 4 px dark, 4 px bright: a 7x7 block holds 3 or 4 bright columns of 7 (x % 8 >= 4).
-  const brightColumns = [0, 1, 2, 3].map((bx) => Array.from({ length: 7 }, (_, i) => bx * 7 + i).filter((x) => x % 8 >= 4).length);
+  const brightColumns = [0, 1, 2, 3].map(
+    (bx) => Array.from({ length: 7 }, (_, i) => bx * 7 + i).filter((x) => x % 8 >= 4).length,
+  );
   const expected = Array.from({ length: 16 }, (_, k) => (2 * brightColumns[k % 4]) / 7 - 1);
-  for (const [y, x] of [[0, 0], [3, 5], [6, 6]]) {
-    cell(vertical, y, x, 0, 16).forEach((v, k) => assert.ok(Math.abs(v - expected[k]) < 1e-6, `cell ${y},${x} channel ${k}`));
+  for (const [y, x] of [
+    [0, 0],
+    [3, 5],
+    [6, 6],
+  ]) {
+    cell(vertical, y, x, 0, 16).forEach((v, k) =>
+      assert.ok(Math.abs(v - expected[k]) < 1e-6, `cell ${y},${x} channel ${k}`),
+    );
   }
   // Vertical stripes have horizontal gradients (angle 0: bins 7 and 0 share it); horizontal stripes vertical ones (bins 3, 4).
-  const argmaxPair = (h: number[]) => h.map((v, i) => v + h[(i + 1) % 8]).indexOf(Math.max(...h.map((v, i) => v + h[(i + 1) % 8])));
+  const argmaxPair = (h: number[]) =>
+    h.map((v, i) => v + h[(i + 1) % 8]).indexOf(Math.max(...h.map((v, i) => v + h[(i + 1) % 8])));
   for (const from of [16, 24]) {
     assert.equal(argmaxPair(cell(vertical, 3, 3, from, 8)), 7);
     assert.equal(argmaxPair(cell(horizontal, 3, 3, from, 8)), 3);
@@ -232,14 +285,21 @@ test('video cells: lighting moves the thumbnail but hardly the histograms; a bla
   const blank = features(null, { contrast: 1, brightness: 0.2, gamma: 1 });
   for (let y = 0; y < 7; y++) for (let x = 0; x < 7; x++) assert.ok(cell(blank, y, x, 16, 16).every((v) => v === 0));
   // Blank: the black background of Fashion-MNIST under the clip's lighting, grey 0 + 0.2, as a feature 2 * 0.2 - 1.
-  assert.ok(context(blank).every((v) => Math.abs(v - (2 * 0.2 - 1)) < 1e-6), 'blank frames are uniform');
+  assert.ok(
+    context(blank).every((v) => Math.abs(v - (2 * 0.2 - 1)) < 1e-6),
+    'blank frames are uniform',
+  );
 });
 
 test('video cells: shifting the image by one patch moves its edge histograms by one grid cell', () => {
-  const image = Uint8Array.from({ length: 28 * 28 }, (_, i) => ((Math.floor(i / 28) * 7 + (i % 28) * 13) % 256));
+  const image = Uint8Array.from({ length: 28 * 28 }, (_, i) => (Math.floor(i / 28) * 7 + (i % 28) * 13) % 256);
   const shifted = features(image, NO_LIGHTING, [4, 0]);
   const original = features(image);
-  for (const [y, x] of [[2, 2], [4, 3]]) assert.deepEqual(cell(shifted, y, x + 1, 16, 16), cell(original, y, x, 16, 16));
+  for (const [y, x] of [
+    [2, 2],
+    [4, 3],
+  ])
+    assert.deepEqual(cell(shifted, y, x + 1, 16, 16), cell(original, y, x, 16, 16));
 });
 
 test('text embedding: deterministic, unit RMS, close for shared n-grams, far for unrelated words', () => {
@@ -247,12 +307,16 @@ test('text embedding: deterministic, unit RMS, close for shared n-grams, far for
   const a = embed('a photo of the sneaker');
   assert.deepEqual(a, embed('A photo of the SNEAKER'));
   assert.ok(Math.abs(Math.hypot(...a) / Math.sqrt(32) - 1) < 1e-6);
-  const cosine = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i], 0) / (Math.hypot(...x) * Math.hypot(...y));
+  const cosine = (x: Float32Array, y: Float32Array) =>
+    x.reduce((s, v, i) => s + v * y[i], 0) / (Math.hypot(...x) * Math.hypot(...y));
   // Wide enough that bucket collisions do not blur the comparison.
   const wide = (text: string) => hashedNgramEmbedding(text, 1024, 3, 4);
   const sneakers = wide('sneakers');
   assert.ok(cosine(wide('sneaker'), sneakers) > 0.6, 'a plural shares most n-grams');
   assert.ok(Math.abs(cosine(wide('handbag'), sneakers)) < 0.2, 'unrelated words share none');
-  assert.ok(embed('...').every((v) => v === 0), 'no words, no features');
+  assert.ok(
+    embed('...').every((v) => v === 0),
+    'no words, no features',
+  );
   assert.notDeepEqual(embed('the sandal'), embed('the dress'));
 });

@@ -10,7 +10,11 @@ import { openDataset } from '../src/data/directory.js';
 import { InvalidInputError } from '../src/data/errors.js';
 import { type AvFashionOverrides, resolveAvFashionConfig } from '../src/data/avFashion/config.js';
 import {
-  AV_FASHION_DEFAULTS, type ClipPlan, PROVENANCE_FILE, buildAvFashion, missingAvFashionPackages,
+  AV_FASHION_DEFAULTS,
+  type ClipPlan,
+  PROVENANCE_FILE,
+  buildAvFashion,
+  missingAvFashionPackages,
 } from '../src/data/avFashion/index.js';
 import { descriptionWords } from '../src/data/avFashion/textFeatures.js';
 
@@ -26,9 +30,15 @@ const small = { numClips: 30, seed: 5, speech: { pitches: [50], speeds: [160] } 
 const GERMAN: AvFashionOverrides = {
   ...small,
   classes: classes([
-    ['t-shirt', 'oberteil', 'top'], ['hose', 'jeans', 'hüfthose'], ['pullover', 'strickpulli', 'sweatshirt'],
-    ['kleid', 'abendkleid', 'sommerkleid'], ['mantel', 'jacke', 'Überzieher'], ['sandale', 'badelatsche', 'pantoffel'],
-    ['hemd', 'bluse', 'oberhemd'], ['turnschuh', 'sportschuh', 'laufschuh'], ['tasche', 'handtasche', 'geldbörse'],
+    ['t-shirt', 'oberteil', 'top'],
+    ['hose', 'jeans', 'hüfthose'],
+    ['pullover', 'strickpulli', 'sweatshirt'],
+    ['kleid', 'abendkleid', 'sommerkleid'],
+    ['mantel', 'jacke', 'Überzieher'],
+    ['sandale', 'badelatsche', 'pantoffel'],
+    ['hemd', 'bluse', 'oberhemd'],
+    ['turnschuh', 'sportschuh', 'laufschuh'],
+    ['tasche', 'handtasche', 'geldbörse'],
     ['stiefelette', 'stiefel', 'schnürstiefel'],
   ]),
   splits: speakers('de'),
@@ -45,9 +55,15 @@ const GERMAN: AvFashionOverrides = {
 const FRENCH: AvFashionOverrides = {
   ...small,
   classes: classes([
-    ['t-shirt', 'maillot', 'débardeur'], ['pantalon', 'jean', 'caleçon'], ['pull', 'chandail', 'tricot'],
-    ['robe', "robe d'été", 'tunique'], ['manteau', 'veste', 'pardessus'], ['sandale', 'tong', 'espadrille'],
-    ['chemise', 'chemisier', 'blouse'], ['basket', 'tennis', 'chaussure de sport'], ['sac', 'sac à main', 'pochette'],
+    ['t-shirt', 'maillot', 'débardeur'],
+    ['pantalon', 'jean', 'caleçon'],
+    ['pull', 'chandail', 'tricot'],
+    ['robe', "robe d'été", 'tunique'],
+    ['manteau', 'veste', 'pardessus'],
+    ['sandale', 'tong', 'espadrille'],
+    ['chemise', 'chemisier', 'blouse'],
+    ['basket', 'tennis', 'chaussure de sport'],
+    ['sac', 'sac à main', 'pochette'],
     ['bottine', 'botte', 'bottillon'],
   ]),
   splits: speakers('fr'),
@@ -74,16 +90,19 @@ test('German and French words and templates are accepted, lower-cased and in NFC
   // "ü" typed as u plus a combining diaeresis is the same word as the precomposed one.
   const decomposed = resolveAvFashionConfig(undefined, { classes: classes([['hu\u0308te'], ['hose']]) });
   assert.equal(decomposed.classes[0].words[0], 'h\u00fcte');
-  assert.throws(() => resolveAvFashionConfig(undefined, { classes: classes([['h\u00fcte'], ['hu\u0308te']]) }),
-    /'classes\[1\]\.words\[0\]' repeats the word "hüte" of classes\[0\]\.words\[0\]/);
+  assert.throws(
+    () => resolveAvFashionConfig(undefined, { classes: classes([['h\u00fcte'], ['hu\u0308te']]) }),
+    /'classes\[1\]\.words\[0\]' repeats the word "hüte" of classes\[0\]\.words\[0\]/,
+  );
 });
 
 test('control characters, digits, markup and a leading mark are still refused, naming the field', () => {
-  const refuse = (overrides: AvFashionOverrides, pattern: RegExp) => assert.throws(
-    () => resolveAvFashionConfig(undefined, overrides),
-    (e: Error) => e instanceof InvalidInputError && pattern.test(e.message),
-    JSON.stringify(overrides),
-  );
+  const refuse = (overrides: AvFashionOverrides, pattern: RegExp) =>
+    assert.throws(
+      () => resolveAvFashionConfig(undefined, overrides),
+      (e: Error) => e instanceof InvalidInputError && pattern.test(e.message),
+      JSON.stringify(overrides),
+    );
   const escaped = (field: string) => field.replace(/[[\].]/g, '\\$&');
   const control = (field: string) => new RegExp(`'${escaped(field)}' must not contain control characters`);
   refuse({ classes: classes([['hü\u0007te'], ['hose']]) }, control('classes[0].words[0]'));
@@ -108,7 +127,10 @@ const skip = missing.length > 0 ? `needs apt-get install -y ${missing.map((m) =>
 const roots: string[] = [];
 after(() => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
 
-for (const [language, overrides, accented] of [['German', GERMAN, /[üö]/], ['French', FRENCH, /[éçà]/]] as const) {
+for (const [language, overrides, accented] of [
+  ['German', GERMAN, /[üö]/],
+  ['French', FRENCH, /[éçà]/],
+] as const) {
   test(`a ${language} build speaks and writes its own words`, { skip }, async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'avf-language-'));
     roots.push(root);
@@ -123,24 +145,32 @@ for (const [language, overrides, accented] of [['German', GERMAN, /[üö]/], ['F
       let silent = 0;
       let spokenLevel = 0;
       let silentLevel = 0;
-      plans.forEach((plan, i) => plan.segments.forEach((segment, t) => {
-        const level = audio.subarray((i * 10 + t) * 32, (i * 10 + t + 1) * 32).reduce((a, b) => a + b, 0);
-        if (segment.audio.kind === 'word') {
-          if (segment.event.audio) assert.ok(config.classes[plan.label].words.includes(segment.audio.word));
-          spoken++;
-          spokenLevel += level;
-        } else if (segment.audio.kind === 'silence') {
-          silent++;
-          silentLevel += level;
-        }
-      }));
+      plans.forEach((plan, i) =>
+        plan.segments.forEach((segment, t) => {
+          const level = audio.subarray((i * 10 + t) * 32, (i * 10 + t + 1) * 32).reduce((a, b) => a + b, 0);
+          if (segment.audio.kind === 'word') {
+            if (segment.event.audio) assert.ok(config.classes[plan.label].words.includes(segment.audio.word));
+            spoken++;
+            spokenLevel += level;
+          } else if (segment.audio.kind === 'silence') {
+            silent++;
+            silentLevel += level;
+          }
+        }),
+      );
       assert.ok(spoken > 0 && silent > 0, `${spoken} spoken and ${silent} silent segments`);
       assert.ok(spokenLevel / spoken > silentLevel / silent, 'spoken segments are louder than silent ones');
       const words = plans.flatMap((p) => p.segments.flatMap((s) => (s.audio.kind === 'word' ? [s.audio.word] : [])));
       const heard = [...new Set(words)].join(', ');
-      assert.ok(words.some((w) => accented.test(w)), `some spoken word has an accented letter: ${heard}`);
+      assert.ok(
+        words.some((w) => accented.test(w)),
+        `some spoken word has an accented letter: ${heard}`,
+      );
       const texts = plans.flatMap((p) => p.segments.map((s) => s.text));
-      assert.ok(texts.some((s) => accented.test(s)), 'some description has an accented letter');
+      assert.ok(
+        texts.some((s) => accented.test(s)),
+        'some description has an accented letter',
+      );
     } finally {
       dataset.close();
     }

@@ -19,7 +19,10 @@ after(() => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
-test('the AV-Fashion table script pretrains every model and evaluates them in one table; a rerun skips finished ones', { skip, timeout: 15 * 60 * 1000 }, () => {
+test('the AV-Fashion table script pretrains every model and evaluates them in one table; a rerun skips finished ones', {
+  skip,
+  timeout: 15 * 60 * 1000,
+}, () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'avf-table-'));
   const out = path.join(root, 'table');
   const env = { ...process.env, STEPS: '2', CLIPS: '60', SEED: '3' };
@@ -28,7 +31,10 @@ test('the AV-Fashion table script pretrains every model and evaluates them in on
   const report = JSON.parse(fs.readFileSync(path.join(out, 'eval-av', 'report.json'), 'utf8'));
   assert.deepEqual(Object.keys(report.checkpoints), MODELS);
   const classification = report.downstream.find((r: { task: string }) => r.task === 'classify');
-  assert.deepEqual(classification.rows.map((r: { encoder: string }) => r.encoder), MODELS);
+  assert.deepEqual(
+    classification.rows.map((r: { encoder: string }) => r.encoder),
+    MODELS,
+  );
   for (const name of MODELS) {
     const run = JSON.parse(fs.readFileSync(path.join(out, name, 'report.json'), 'utf8'));
     assert.equal(run.result.steps, 2, `${name} trained the budget`);
@@ -40,8 +46,22 @@ test('the AV-Fashion table script pretrains every model and evaluates them in on
   assert.equal(config('no-mm-ema').crossModalEma, false);
   assert.equal(config('no-cmcm').useCmcm, false);
   assert.equal(config('no-reset').resetDeadCodes, false);
-  assert.deepEqual([config('plain-vq').useClub, config('plain-vq').useCpc, config('plain-vq').crossModalEma, config('plain-vq').useCmcm], [false, false, false, false]);
-  assert.equal(config('uni-code').useClub && config('uni-code').useCpc && config('uni-code').crossModalEma && config('uni-code').useCmcm, true);
+  assert.deepEqual(
+    [
+      config('plain-vq').useClub,
+      config('plain-vq').useCpc,
+      config('plain-vq').crossModalEma,
+      config('plain-vq').useCmcm,
+    ],
+    [false, false, false, false],
+  );
+  assert.equal(
+    config('uni-code').useClub &&
+      config('uni-code').useCpc &&
+      config('uni-code').crossModalEma &&
+      config('uni-code').useCmcm,
+    true,
+  );
 
   const checkpoint = path.join(out, 'uni-code', 'checkpoint.ckpt');
   const written = fs.statSync(checkpoint).mtimeMs;

@@ -60,7 +60,12 @@ test('checkpoint: file layout matches docs/checkpoint-format.md', () => {
   assert.equal((16 + h) % 8, 0, 'data section is 8-byte aligned');
   const header = JSON.parse(raw.toString('utf8', 16, 16 + h));
   assert.equal(raw.byteLength, 16 + h + header.dataByteLength + 32);
-  assert.ok(createHash('sha256').update(raw.subarray(0, raw.byteLength - 32)).digest().equals(raw.subarray(raw.byteLength - 32)));
+  assert.ok(
+    createHash('sha256')
+      .update(raw.subarray(0, raw.byteLength - 32))
+      .digest()
+      .equals(raw.subarray(raw.byteLength - 32)),
+  );
   const unused = header.tensors.find((t: { name: string }) => t.name === 'codebook.unused');
   assert.equal(unused.offset % 8, 0);
   assert.equal(raw.readInt32LE(16 + h + unused.offset), -2147483648, 'little-endian int32 at the documented offset');
@@ -91,11 +96,14 @@ test('checkpoint: a failure in the middle of writing leaves the previous file in
   }
   const broken = samplePayload();
   broken.tensors['codebook.embedding'].data = new FailingArray(8);
-  assert.throws(() => saveCheckpoint(file, broken), (err: Error) => {
-    assert.match(err.message, /model\.ckpt/);
-    assert.match(err.message, /simulated I\/O failure/);
-    return true;
-  });
+  assert.throws(
+    () => saveCheckpoint(file, broken),
+    (err: Error) => {
+      assert.match(err.message, /model\.ckpt/);
+      assert.match(err.message, /simulated I\/O failure/);
+      return true;
+    },
+  );
   assert.ok(fs.readFileSync(file).equals(before), 'old checkpoint unchanged');
   assert.deepEqual(fs.readdirSync(dir), ['model.ckpt'], 'temporary file removed');
 });
@@ -131,11 +139,14 @@ test('checkpoint: truncated, corrupted and foreign files are refused with the fi
     return file;
   };
   const expectError = (file: string, pattern: RegExp): void => {
-    assert.throws(() => loadCheckpoint(file), (err: Error) => {
-      assert.ok(err.message.includes(file), `message names the file: ${err.message}`);
-      assert.match(err.message, pattern);
-      return true;
-    });
+    assert.throws(
+      () => loadCheckpoint(file),
+      (err: Error) => {
+        assert.ok(err.message.includes(file), `message names the file: ${err.message}`);
+        assert.match(err.message, pattern);
+        return true;
+      },
+    );
   };
 
   for (const length of [0, 5, 20, 16 + h - 3, raw.byteLength - 40, raw.byteLength - 1]) {

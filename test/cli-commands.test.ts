@@ -59,9 +59,18 @@ test('cli: bad flags exit non-zero with a message naming them', () => {
     [['demo', '--modalities', 'smell'], /--modalities must be one of audio, video, text; got 'smell'/],
     [['demo', '--modalities', 'audio'], /--modalities: pretraining needs two or three of audio, video, text/],
     [['eval'], /--checkpoint is required/],
-    [['encode', '--checkpoint', '/nonexistent/model.ckpt', '--out', path.join(tempDir(), 'codes')], /--checkpoint \/nonexistent\/model\.ckpt does not exist/],
-    [['eval', '--checkpoint', os.tmpdir(), '--out', path.join(tempDir(), 'eval')], /--checkpoint .* is not a regular file \(it is a directory\)/],
-    [['pretrain', '--data', '/nonexistent/dataset', '--out', path.join(tempDir(), 'run')], /--data: .*dataset directory does not exist/],
+    [
+      ['encode', '--checkpoint', '/nonexistent/model.ckpt', '--out', path.join(tempDir(), 'codes')],
+      /--checkpoint \/nonexistent\/model\.ckpt does not exist/,
+    ],
+    [
+      ['eval', '--checkpoint', os.tmpdir(), '--out', path.join(tempDir(), 'eval')],
+      /--checkpoint .* is not a regular file \(it is a directory\)/,
+    ],
+    [
+      ['pretrain', '--data', '/nonexistent/dataset', '--out', path.join(tempDir(), 'run')],
+      /--data: .*dataset directory does not exist/,
+    ],
     [['info', '--json=yes'], /'--json' is a switch and takes no value/],
     [['bench', '--suites', 'nosuch'], /no suite named nosuch/],
     [['pretrain', '--dense', 'gpu'], /--dense must be one of native, tfjs; got 'gpu'/],
@@ -78,7 +87,12 @@ test('cli: an existing output directory is refused without --force and left unto
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'keep.txt'), 'mine');
   const checkpoint = path.join(dir, 'keep.txt'); // never read: the directory is checked first
-  for (const args of [['pretrain'], ['encode', '--checkpoint', checkpoint], ['eval', '--checkpoint', checkpoint], ['demo']]) {
+  for (const args of [
+    ['pretrain'],
+    ['encode', '--checkpoint', checkpoint],
+    ['eval', '--checkpoint', checkpoint],
+    ['demo'],
+  ]) {
     const { status, stderr } = cli([...args, '--out', dir]);
     assert.equal(status, 2, `${args[0]}: ${stderr}`);
     assert.match(stderr, /already exists; pass --force/);
@@ -118,7 +132,21 @@ test('cli: a run that fails after creating --out removes it (and the parents it 
   const root = tempDir();
   const out = path.join(root, 'runs', 'failed');
   // The val split of 10 synthetic clips holds one clip: a batch of 1 fails in the first step.
-  const failed = cli(['pretrain', '--clips', '10', '--split', 'val', '--max-steps', '1', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', out]);
+  const failed = cli([
+    'pretrain',
+    '--clips',
+    '10',
+    '--split',
+    'val',
+    '--max-steps',
+    '1',
+    '--backend',
+    'tfjs',
+    '--tfjs',
+    'cpu',
+    '--out',
+    out,
+  ]);
   assert.equal(failed.status, 1, failed.stderr);
   assert.match(failed.stderr, /removed the output directory it created: .*runs\/failed/);
   assert.deepEqual(fs.readdirSync(root), [], 'runs/ was created for the run and is empty again');
@@ -147,10 +175,16 @@ test('cli: info prints the backends as text and as JSON', () => {
     assert.equal(dense.enabled, false);
     assert.match(text.stdout, /^dense kernels: +tfjs's own \(.+\)/m);
   }
-  const off = spawnSync(process.execPath, [MAIN, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, UCMG_DENSE: 'tfjs' } });
+  const off = spawnSync(process.execPath, [MAIN, 'info', '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, UCMG_DENSE: 'tfjs' },
+  });
   assert.equal(off.status, 0, off.stderr);
   assert.equal(JSON.parse(off.stdout).denseKernels.enabled, false, 'UCMG_DENSE=tfjs keeps tfjs kernels');
-  const bad = spawnSync(process.execPath, [MAIN, 'info'], { encoding: 'utf8', env: { ...process.env, UCMG_DENSE: 'fast' } });
+  const bad = spawnSync(process.execPath, [MAIN, 'info'], {
+    encoding: 'utf8',
+    env: { ...process.env, UCMG_DENSE: 'fast' },
+  });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /UCMG_DENSE must be 'native' or 'tfjs', got "fast"/);
 });
@@ -158,14 +192,23 @@ test('cli: info prints the backends as text and as JSON', () => {
 test('cli: the paper model trains on tfjs cpu unless --tfjs says otherwise (it does not fit the wasm heap)', () => {
   const out = path.join(tempDir(), 'run');
   const env = { ...process.env, UCMG_TFJS_BACKEND: '' };
-  const run = (extra: string[]) => spawnSync(process.execPath, [MAIN, 'pretrain', '--config', 'paper', '--data', '/nonexistent/dataset', '--out', out, ...extra], { encoding: 'utf8', env });
+  const run = (extra: string[]) =>
+    spawnSync(
+      process.execPath,
+      [MAIN, 'pretrain', '--config', 'paper', '--data', '/nonexistent/dataset', '--out', out, ...extra],
+      { encoding: 'utf8', env },
+    );
   const chosen = run([]);
   assert.equal(chosen.status, 2, chosen.stderr); // stops at the missing data, after choosing the backend
   assert.match(chosen.stderr, /the paper model does not fit tfjs wasm's 4 GiB heap; using tfjs cpu/);
   const explicit = run(['--tfjs', 'wasm']);
   assert.equal(explicit.status, 2, explicit.stderr);
   assert.doesNotMatch(explicit.stderr, /using tfjs cpu/);
-  const small = spawnSync(process.execPath, [MAIN, 'pretrain', '--config', 'small', '--data', '/nonexistent/dataset', '--out', out], { encoding: 'utf8', env });
+  const small = spawnSync(
+    process.execPath,
+    [MAIN, 'pretrain', '--config', 'small', '--data', '/nonexistent/dataset', '--out', out],
+    { encoding: 'utf8', env },
+  );
   assert.equal(small.status, 2, small.stderr);
   assert.doesNotMatch(small.stderr, /using tfjs cpu/);
 });
@@ -173,7 +216,18 @@ test('cli: the paper model trains on tfjs cpu unless --tfjs says otherwise (it d
 test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data', () => {
   const root = tempDir();
   const run = path.join(root, 'run');
-  const common = ['--modalities', 'audio,text', '--clips', '40', '--batch-size', '8', '--backend', 'tfjs', '--tfjs', 'cpu'];
+  const common = [
+    '--modalities',
+    'audio,text',
+    '--clips',
+    '40',
+    '--batch-size',
+    '8',
+    '--backend',
+    'tfjs',
+    '--tfjs',
+    'cpu',
+  ];
   const first = cli(['pretrain', ...common, '--max-steps', '2', '--out', run]);
   assert.equal(first.status, 0, first.stderr);
   for (const file of ['checkpoint.ckpt', 'metrics.jsonl', 'loss-curves.svg', 'code-usage.svg', 'report.json']) {
@@ -184,13 +238,46 @@ test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data',
   assert.equal(report.config.modalities, 'AT');
   assert.equal(loadCheckpoint(path.join(run, 'checkpoint.ckpt')).meta.kind, 'unicode-cmg/pretrain');
 
-  const resumed = cli(['pretrain', '--resume', path.join(run, 'checkpoint.ckpt'), '--clips', '40', '--batch-size', '8', '--backend', 'tfjs', '--tfjs', 'cpu', '--max-steps', '3', '--out', run, '--force']);
+  const resumed = cli([
+    'pretrain',
+    '--resume',
+    path.join(run, 'checkpoint.ckpt'),
+    '--clips',
+    '40',
+    '--batch-size',
+    '8',
+    '--backend',
+    'tfjs',
+    '--tfjs',
+    'cpu',
+    '--max-steps',
+    '3',
+    '--out',
+    run,
+    '--force',
+  ]);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, /pretrain: done 1\/1 /, 'only the missing step is trained');
-  assert.deepEqual(readMetricsLog(path.join(run, 'metrics.jsonl')).map((r) => r.step), [1, 2, 3], 'resume continues the log');
+  assert.deepEqual(
+    readMetricsLog(path.join(run, 'metrics.jsonl')).map((r) => r.step),
+    [1, 2, 3],
+    'resume continues the log',
+  );
 
   const codes = path.join(root, 'codes');
-  const encoded = cli(['encode', '--checkpoint', path.join(run, 'checkpoint.ckpt'), '--clips', '40', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', codes]);
+  const encoded = cli([
+    'encode',
+    '--checkpoint',
+    path.join(run, 'checkpoint.ckpt'),
+    '--clips',
+    '40',
+    '--backend',
+    'tfjs',
+    '--tfjs',
+    'cpu',
+    '--out',
+    codes,
+  ]);
   assert.equal(encoded.status, 0, encoded.stderr);
   const summary = JSON.parse(fs.readFileSync(path.join(codes, 'encode.json'), 'utf8'));
   assert.deepEqual(Object.keys(summary.modalities), ['audio', 'text']);
@@ -203,20 +290,61 @@ test('cli: pretrain, resume, encode and eval end to end on tiny synthetic data',
   const evaluated = path.join(root, 'eval');
   // The same checkpoint twice more as baselines: three rows, told apart by number.
   const ckpt = path.join(run, 'checkpoint.ckpt');
-  const evalRun = cli(['eval', '--checkpoint', ckpt, '--baseline', ckpt, '--baseline', ckpt, '--clips', '40', '--epochs', '1', '--tasks', 'classify', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', evaluated]);
+  const evalRun = cli([
+    'eval',
+    '--checkpoint',
+    ckpt,
+    '--baseline',
+    ckpt,
+    '--baseline',
+    ckpt,
+    '--clips',
+    '40',
+    '--epochs',
+    '1',
+    '--tasks',
+    'classify',
+    '--backend',
+    'tfjs',
+    '--tfjs',
+    'cpu',
+    '--out',
+    evaluated,
+  ]);
   assert.equal(evalRun.status, 0, evalRun.stderr);
   assert.match(evalRun.stdout, /audio -> text/);
   assert.match(evalRun.stdout, /text -> text \(upper bound\)/);
   const evalReport = JSON.parse(fs.readFileSync(path.join(evaluated, 'report.json'), 'utf8'));
   assert.equal(evalReport.downstream[0].task, 'classify');
-  assert.deepEqual(evalReport.downstream[0].rows.map((r: { encoder: string }) => r.encoder), ['run', 'run (2)', 'run (3)']);
+  assert.deepEqual(
+    evalReport.downstream[0].rows.map((r: { encoder: string }) => r.encoder),
+    ['run', 'run (2)', 'run (3)'],
+  );
   assert.deepEqual(Object.keys(evalReport.checkpoints), ['run', 'run (2)', 'run (3)']);
   assert.ok(fs.readFileSync(path.join(evaluated, 'cross-modal-classify.svg'), 'utf8').startsWith('<svg'));
 });
 
 test('cli: demo runs end to end and prints both tables with the baseline and upper bounds', () => {
   const out = path.join(tempDir(), 'demo');
-  const { status, stdout, stderr } = cli(['demo', '--modalities', 'audio,text', '--steps', '1', '--clips', '40', '--batch-size', '8', '--head-epochs', '1', '--backend', 'tfjs', '--tfjs', 'cpu', '--out', out]);
+  const { status, stdout, stderr } = cli([
+    'demo',
+    '--modalities',
+    'audio,text',
+    '--steps',
+    '1',
+    '--clips',
+    '40',
+    '--batch-size',
+    '8',
+    '--head-epochs',
+    '1',
+    '--backend',
+    'tfjs',
+    '--tfjs',
+    'cpu',
+    '--out',
+    out,
+  ]);
   assert.equal(status, 0, stderr);
   assert.match(stdout, /classification on synthetic/);
   assert.match(stdout, /localization on synthetic/);
@@ -227,7 +355,13 @@ test('cli: demo runs end to end and prints both tables with the baseline and upp
   assert.deepEqual(Object.keys(report.pretraining), ['Uni-Code', 'plain VQ']);
   assert.equal(report.pretraining['plain VQ'].config.useCpc, false);
   assert.equal(report.pretraining['Uni-Code'].config.useCpc, true);
-  for (const file of ['uni-code/loss-curves.svg', 'plain-vq/code-usage.svg', 'cross-modal-classify.svg', 'cross-modal-localize.svg', 'report.md']) {
+  for (const file of [
+    'uni-code/loss-curves.svg',
+    'plain-vq/code-usage.svg',
+    'cross-modal-classify.svg',
+    'cross-modal-localize.svg',
+    'report.md',
+  ]) {
     assert.ok(fs.existsSync(path.join(out, file)), `${file} written`);
   }
 });

@@ -32,7 +32,13 @@ function labelArray(): Float64Array {
   return labels;
 }
 
-function writeH5(file: string, key: string, data: Float64Array | Float32Array | Int32Array, shape: number[], dtype: string): void {
+function writeH5(
+  file: string,
+  key: string,
+  data: Float64Array | Float32Array | Int32Array,
+  shape: number[],
+  dtype: string,
+): void {
   const f = new h5wasm.File(file, 'w');
   f.create_dataset({ name: key, data, shape, dtype });
   f.close();
@@ -55,7 +61,11 @@ function writeAve(skip: string[] = []): string {
 }
 
 function rowsOf(values: ArrayLike<number>, rowSize: number, rows: number[]): number[] {
-  return rows.flatMap((r) => Array.from(values).slice(r * rowSize, (r + 1) * rowSize).map((v) => Math.fround(v)));
+  return rows.flatMap((r) =>
+    Array.from(values)
+      .slice(r * rowSize, (r + 1) * rowSize)
+      .map((v) => Math.fround(v)),
+  );
 }
 
 test('AVE HDF5 files are read: features, labels from the one-hot matrix, split orders', async () => {
@@ -134,7 +144,13 @@ test('broken AVE directories are refused with the file named', async () => {
   await rejects(wrongKey, {}, 'audio_feature.h5', "no dataset 'avadataset'", 'features');
 
   const wrongShape = writeAve();
-  writeH5(path.join(wrongShape, 'visual_feature.h5'), 'avadataset', video.subarray(0, (N - 1) * T * 12), [N - 1, T, 2, 2, 3], '<f');
+  writeH5(
+    path.join(wrongShape, 'visual_feature.h5'),
+    'avadataset',
+    video.subarray(0, (N - 1) * T * 12),
+    [N - 1, T, 2, 2, 3],
+    '<f',
+  );
   await rejects(wrongShape, {}, 'visual_feature.h5', `[${N - 1}, ${T}, 2, 2, 3]`, `expected [${N}, ${T}, ...]`);
 
   const badOrder = writeAve();
@@ -143,7 +159,10 @@ test('broken AVE directories are refused with the file named', async () => {
 
   const noEvent = writeAve();
   const labels = labelArray();
-  for (let s = 0; s < T; s++) labels.fill(0, (2 * T + s) * (C + 1), (2 * T + s + 1) * (C + 1)).fill(1, (2 * T + s) * (C + 1) + C, (2 * T + s + 1) * (C + 1));
+  for (let s = 0; s < T; s++)
+    labels
+      .fill(0, (2 * T + s) * (C + 1), (2 * T + s + 1) * (C + 1))
+      .fill(1, (2 * T + s) * (C + 1) + C, (2 * T + s + 1) * (C + 1));
   writeH5(path.join(noEvent, 'labels.h5'), 'avadataset', labels, [N, T, C + 1], '<d');
   await rejects(noEvent, {}, 'labels.h5', 'clip 2 has no event segment');
 });

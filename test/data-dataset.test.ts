@@ -100,13 +100,18 @@ test('float16 storage keeps values to half precision', () => {
 test('batches cover the split once, in a seeded order, with shapes and labels', () => {
   const ds = handDataset();
   const batches = [...iterateBatches(ds, { split: 'train', batchSize: 2, seed: 11 })];
-  assert.deepEqual(batches.map((b) => b.clips.length), [2, 2, 1]);
+  assert.deepEqual(
+    batches.map((b) => b.clips.length),
+    [2, 2, 1],
+  );
   const order = batches.flatMap((b) => Array.from(b.clips));
   assert.deepEqual([...order].sort(), [0, 2, 3, 5, 6]);
   const again = [...iterateBatches(ds, { split: 'train', batchSize: 2, seed: 11 })].flatMap((b) => Array.from(b.clips));
   assert.deepEqual(again, order);
   const orders = new Set(
-    [1, 2, 3, 4, 5, 6].map((seed) => [...iterateBatches(ds, { split: 'train', batchSize: 5, seed })][0].clips.join(',')),
+    [1, 2, 3, 4, 5, 6].map((seed) =>
+      [...iterateBatches(ds, { split: 'train', batchSize: 5, seed })][0].clips.join(','),
+    ),
   );
   assert.ok(orders.size > 1, 'different seeds give different orders');
   const unshuffled = [...iterateBatches(ds, { split: 'train', batchSize: 5, shuffle: false })][0];
@@ -120,11 +125,17 @@ test('batches cover the split once, in a seeded order, with shapes and labels', 
   assert.deepEqual(batch.segmentLabels, ds.readSegmentLabels(batch.clips));
 
   const dropped = [...iterateBatches(ds, { split: 'train', batchSize: 2, dropLast: true, modalities: ['audio'] })];
-  assert.deepEqual(dropped.map((b) => b.clips.length), [2, 2]);
+  assert.deepEqual(
+    dropped.map((b) => b.clips.length),
+    [2, 2],
+  );
   assert.deepEqual(Object.keys(dropped[0].features), ['audio']);
   assert.throws(() => iterateBatches(ds, { split: 'train', batchSize: 0 }), errorMatching("'batchSize'"));
   assert.throws(() => iterateBatches(ds, { split: 'dev', batchSize: 2 }), errorMatching("unknown split 'dev'"));
-  assert.throws(() => iterateBatches(ds, { split: 'train', batchSize: 2, modalities: ['text'] }), errorMatching("unknown modality 'text'"));
+  assert.throws(
+    () => iterateBatches(ds, { split: 'train', batchSize: 2, modalities: ['text'] }),
+    errorMatching("unknown modality 'text'"),
+  );
 });
 
 test('writing refuses a non-empty directory unless forced, and a failed write changes nothing', () => {
@@ -141,7 +152,10 @@ test('writing refuses a non-empty directory unless forced, and a failed write ch
   };
   assert.throws(() => writeDataset(dir, failing, { force: true }), /disk on fire/);
   assert.deepEqual(fs.readdirSync(dir), ['keep.txt']);
-  assert.deepEqual(fs.readdirSync(path.dirname(dir)).filter((f) => f.includes('.tmp-')), []);
+  assert.deepEqual(
+    fs.readdirSync(path.dirname(dir)).filter((f) => f.includes('.tmp-')),
+    [],
+  );
 
   writeDataset(dir, source, { force: true });
   assert.ok(!fs.existsSync(path.join(dir, 'keep.txt')));
@@ -149,6 +163,7 @@ test('writing refuses a non-empty directory unless forced, and a failed write ch
 });
 
 /** Writes the hand dataset, lets `edit` damage it, and returns the directory. */
+// biome-ignore lint/suspicious/noExplicitAny: the cases damage arbitrary, nested manifest fields
 function damaged(edit: (dir: string, manifest: Record<string, any>) => void): string {
   const dir = path.join(tempDir(), 'ds');
   writeDataset(dir, handDataset());
@@ -170,15 +185,28 @@ test('bad datasets are refused with the file and field named', () => {
   fs.writeFileSync(path.join(brokenJson, 'manifest.json'), '{"format": ');
   assert.throws(() => openDataset(brokenJson), errorMatching('manifest.json', 'malformed JSON'));
 
+  // biome-ignore lint/suspicious/noExplicitAny: as in damaged()
   const cases: [string, (dir: string, m: Record<string, any>) => void, (string | RegExp)[]][] = [
     ['format id', (_, m) => (m.format = 'something-else'), ["manifest.json: 'format'"]],
     ['version', (_, m) => (m.version = 2), ["manifest.json: 'version'"]],
     ['classes', (_, m) => (m.classes = ['dog', 'dog']), ["manifest.json: 'classes'", 'duplicate']],
     ['modality dtype', (_, m) => (m.modalities.audio.dtype = 'float64'), ["'modalities.audio.dtype'"]],
-    ['modality shape vs N', (_, m) => (m.modalities.audio.shape = [N + 1, T, 4]), ["'modalities.audio.shape'", `[${N + 1}, ${T}, 4]`]],
+    [
+      'modality shape vs N',
+      (_, m) => (m.modalities.audio.shape = [N + 1, T, 4]),
+      ["'modalities.audio.shape'", `[${N + 1}, ${T}, 4]`],
+    ],
     ['label shape', (_, m) => (m.segmentLabels.shape = [N, T, C + 1]), ["'segmentLabels.shape'"]],
-    ['file escaping the directory', (_, m) => (m.modalities.audio.file = '../audio.npy'), ["'modalities.audio.file'", 'inside']],
-    ['missing array file', (_, m) => (m.modalities.video.file = 'gone.npy'), ["'modalities.video.file'", 'gone.npy', 'does not exist']],
+    [
+      'file escaping the directory',
+      (_, m) => (m.modalities.audio.file = '../audio.npy'),
+      ["'modalities.audio.file'", 'inside'],
+    ],
+    [
+      'missing array file',
+      (_, m) => (m.modalities.video.file = 'gone.npy'),
+      ["'modalities.video.file'", 'gone.npy', 'does not exist'],
+    ],
     ['inline split out of range', (_, m) => (m.splits.extra = [0, N]), ["'splits.extra[1]'"]],
     [
       'npy shape disagreeing with the manifest',
@@ -208,33 +236,44 @@ test('bad datasets are refused with the file and field named', () => {
 });
 
 test('a NaN or Inf in the features is found when the dataset is opened, naming the file, clip and modality', () => {
-  const handAudio = handDataset().readFeatures('audio', Array.from({ length: N }, (_, i) => i));
-  const withValue = (value: number, at: number) => damaged((dir) => {
-    const audio = handAudio.slice();
-    audio[at] = value;
-    writeNpy(path.join(dir, 'audio.npy'), audio, [N, T, 4], 'float32');
-  });
+  const handAudio = handDataset().readFeatures(
+    'audio',
+    Array.from({ length: N }, (_, i) => i),
+  );
+  const withValue = (value: number, at: number) =>
+    damaged((dir) => {
+      const audio = handAudio.slice();
+      audio[at] = value;
+      writeNpy(path.join(dir, 'audio.npy'), audio, [N, T, 4], 'float32');
+    });
   // clip 5, segment 2, element 1 of [N, T=3, 4]
   const nanDir = withValue(NaN, (5 * T + 2) * 4 + 1);
   const nanFile = path.join(nanDir, 'audio.npy');
-  assert.throws(() => openDataset(nanDir), errorMatching(nanFile, "clip 5 of modality 'audio' holds NaN", 'segment 2, element 1'));
+  assert.throws(
+    () => openDataset(nanDir),
+    errorMatching(nanFile, "clip 5 of modality 'audio' holds NaN", 'segment 2, element 1'),
+  );
   const infDir = withValue(-Infinity, 0);
   const infFile = path.join(infDir, 'audio.npy');
-  assert.throws(() => openDataset(infDir), errorMatching(infFile, "clip 0 of modality 'audio' holds -Infinity", 'segment 0, element 0'));
+  assert.throws(
+    () => openDataset(infDir),
+    errorMatching(infFile, "clip 0 of modality 'audio' holds -Infinity", 'segment 0, element 0'),
+  );
 
   const base = handDataset();
   const all = Array.from({ length: N }, (_, i) => i);
   const video = base.readFeatures('video', all);
   video[video.length - 1] = Infinity;
   assert.throws(
-    () => new InMemoryDataset({
-      name: 'mem',
-      classes: ['dog', 'car'],
-      modalities: { video: { data: video, shape: [N, T, 2, 2, 3] } },
-      clipLabels: base.readClipLabels(all),
-      segmentLabels: base.readSegmentLabels(all),
-      splits: { train: Int32Array.from([0]) },
-    }),
+    () =>
+      new InMemoryDataset({
+        name: 'mem',
+        classes: ['dog', 'car'],
+        modalities: { video: { data: video, shape: [N, T, 2, 2, 3] } },
+        clipLabels: base.readClipLabels(all),
+        segmentLabels: base.readSegmentLabels(all),
+        splits: { train: Int32Array.from([0]) },
+      }),
     errorMatching("dataset 'mem': clip 6 of modality 'video' holds Infinity", 'segment 2, element 11'),
   );
 });
@@ -261,13 +300,19 @@ test('a directory where a file belongs is named as such, not a bare EISDIR', () 
     fs.mkdirSync(path.join(dir, 'audio.npy'));
   });
   const npyFile = path.join(npyDir, 'audio.npy');
-  assert.throws(() => openDataset(npyDir), errorMatching(`${npyFile}: cannot open (EISDIR: it is a directory, not a file)`));
+  assert.throws(
+    () => openDataset(npyDir),
+    errorMatching(`${npyFile}: cannot open (EISDIR: it is a directory, not a file)`),
+  );
   const manifestDir = path.join(tempDir(), 'ds');
   writeDataset(manifestDir, handDataset());
   fs.rmSync(path.join(manifestDir, 'manifest.json'));
   fs.mkdirSync(path.join(manifestDir, 'manifest.json'));
   const manifest = path.join(manifestDir, 'manifest.json');
-  assert.throws(() => openDataset(manifestDir), errorMatching(`${manifest}: cannot read (EISDIR: it is a directory, not a file)`));
+  assert.throws(
+    () => openDataset(manifestDir),
+    errorMatching(`${manifest}: cannot read (EISDIR: it is a directory, not a file)`),
+  );
 });
 
 test('reads with unknown modalities, splits or clip indices fail with a clear message', () => {
@@ -292,8 +337,20 @@ test('in-memory datasets check their arrays', () => {
     segmentLabels: base.readSegmentLabels(all),
     splits: { train: Int32Array.from([0]) },
   });
-  assert.throws(() => new InMemoryDataset({ ...init(), modalities: { audio: { data: new Float32Array(3), shape: [N, T, 4] } } }), errorMatching("modality 'audio' holds 3 values"));
-  assert.throws(() => new InMemoryDataset({ ...init(), clipLabels: new Int32Array(N).fill(5) }), errorMatching('label 5'));
-  assert.throws(() => new InMemoryDataset({ ...init(), segmentLabels: new Uint8Array(4) }), errorMatching("'segmentLabels.shape'"));
-  assert.throws(() => new InMemoryDataset({ ...init(), splits: { train: Int32Array.from([N]) } }), errorMatching("split 'train'"));
+  assert.throws(
+    () => new InMemoryDataset({ ...init(), modalities: { audio: { data: new Float32Array(3), shape: [N, T, 4] } } }),
+    errorMatching("modality 'audio' holds 3 values"),
+  );
+  assert.throws(
+    () => new InMemoryDataset({ ...init(), clipLabels: new Int32Array(N).fill(5) }),
+    errorMatching('label 5'),
+  );
+  assert.throws(
+    () => new InMemoryDataset({ ...init(), segmentLabels: new Uint8Array(4) }),
+    errorMatching("'segmentLabels.shape'"),
+  );
+  assert.throws(
+    () => new InMemoryDataset({ ...init(), splits: { train: Int32Array.from([N]) } }),
+    errorMatching("split 'train'"),
+  );
 });

@@ -96,7 +96,16 @@ test('float16, int32 and uint8 files written by the streaming writer read back',
   writer.finish();
   const reader = NpyReader.open(half);
   assert.equal(reader.header.descr, '<f2');
-  assert.deepEqual(Array.from(reader.readRowsFloat32([0, 1, 2, 3])), [1, -2, 0.5, 65504, 0.333251953125, 2 ** -24, 3, 4]);
+  assert.deepEqual(Array.from(reader.readRowsFloat32([0, 1, 2, 3])), [
+    1,
+    -2,
+    0.5,
+    65504,
+    0.333251953125,
+    2 ** -24,
+    3,
+    4,
+  ]);
   reader.close();
 
   writeNpy(path.join(dir, 'i.npy'), [-7, 2147483647], [2], 'int32');
@@ -132,12 +141,18 @@ test('big-endian and float64 files are converted to float32', () => {
   const be = Buffer.alloc(8);
   be.writeFloatBE(1.25, 0);
   be.writeFloatBE(-8, 4);
-  fs.writeFileSync(path.join(dir, 'be.npy'), handMadeNpy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", be));
+  fs.writeFileSync(
+    path.join(dir, 'be.npy'),
+    handMadeNpy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", be),
+  );
   const reader = NpyReader.open(path.join(dir, 'be.npy'));
   assert.deepEqual(Array.from(reader.readRowsFloat32([0, 1])), [1.25, -8]);
   reader.close();
   const f64 = new Uint8Array(new Float64Array([0.1, 1e10]).buffer);
-  fs.writeFileSync(path.join(dir, 'd.npy'), handMadeNpy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", f64));
+  fs.writeFileSync(
+    path.join(dir, 'd.npy'),
+    handMadeNpy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", f64),
+  );
   const doubles = NpyReader.open(path.join(dir, 'd.npy'));
   assert.deepEqual(Array.from(doubles.readRowsFloat32([0, 1])), [Math.fround(0.1), 1e10]);
   doubles.close();
@@ -157,10 +172,21 @@ test('malformed files are refused with the file named', () => {
   bad('magic.npy', Buffer.from('not an npy file at all'), /bad magic/);
   bad('short.npy', handMadeNpy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", four), /needs/);
   bad('fortran.npy', handMadeNpy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", four), /Fortran/);
-  bad('complex.npy', handMadeNpy(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", four), /unsupported dtype/);
-  bad('struct.npy', handMadeNpy(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4,), }", four), /structured/);
+  bad(
+    'complex.npy',
+    handMadeNpy(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", four),
+    /unsupported dtype/,
+  );
+  bad(
+    'struct.npy',
+    handMadeNpy(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4,), }", four),
+    /structured/,
+  );
   bad('noshape.npy', handMadeNpy(1, "{'descr': '<f4', 'fortran_order': False}", four), /shape/);
-  assert.throws(() => NpyReader.open(path.join(dir, 'absent.npy')), /absent\.npy: cannot open \(ENOENT: no such file\)$/);
+  assert.throws(
+    () => NpyReader.open(path.join(dir, 'absent.npy')),
+    /absent\.npy: cannot open \(ENOENT: no such file\)$/,
+  );
 });
 
 test('files written by numpy are read, and numpy reads ours', { skip: NO_NUMPY }, () => {

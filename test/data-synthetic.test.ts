@@ -29,7 +29,14 @@ test('the generator is deterministic under a seed, and the seed matters', () => 
 });
 
 test('shapes, classes and splits follow the configuration', () => {
-  const ds = generateSynthetic({ modalities: ['video', 'text'], numClips: 50, numClasses: 5, segments: 6, eventLength: [2, 4], featureShapes: { video: [3, 2, 7], text: [9] } });
+  const ds = generateSynthetic({
+    modalities: ['video', 'text'],
+    numClips: 50,
+    numClasses: 5,
+    segments: 6,
+    eventLength: [2, 4],
+    featureShapes: { video: [3, 2, 7], text: [9] },
+  });
   assert.deepEqual(ds.modalities, ['video', 'text']);
   assert.equal(ds.numClips, 50);
   assert.equal(ds.segments, 6);
@@ -37,14 +44,27 @@ test('shapes, classes and splits follow the configuration', () => {
   assert.deepEqual(ds.featureShape('video'), [6, 3, 2, 7]);
   assert.deepEqual(ds.featureShape('text'), [6, 9]);
   const splits = ['train', 'val', 'test'].map((s) => Array.from(ds.split(s)));
-  assert.deepEqual(splits.map((s) => s.length), [35, 5, 10]);
-  assert.deepEqual(splits.flat().sort((x, y) => x - y), allClips(ds), 'the splits partition the clips');
+  assert.deepEqual(
+    splits.map((s) => s.length),
+    [35, 5, 10],
+  );
+  assert.deepEqual(
+    splits.flat().sort((x, y) => x - y),
+    allClips(ds),
+    'the splits partition the clips',
+  );
   assert.deepEqual(syntheticConfig().featureShapes.video, [4, 4, 16]);
   assert.deepEqual(PAPER_SHAPED_SYNTHETIC.featureShapes, { audio: [128], video: [7, 7, 512], text: [256] });
 });
 
 test('labels are consistent: one contiguous event of the clip class, shared = present in every modality', () => {
-  const ds = generateSynthetic({ modalities: ['audio', 'video', 'text'], numClips: 300, eventLength: [2, 5], misalignedFraction: 0.3, seed: 3 });
+  const ds = generateSynthetic({
+    modalities: ['audio', 'video', 'text'],
+    numClips: 300,
+    eventLength: [2, 5],
+    misalignedFraction: 0.3,
+    seed: 3,
+  });
   const { segments: t, numClips: n } = ds;
   const c = ds.classes.length;
   const clips = allClips(ds);
@@ -58,7 +78,8 @@ test('labels are consistent: one contiguous event of the clip class, shared = pr
     for (let s = 0; s < t; s++) {
       for (let k = 0; k < c; k++) {
         const anyModality = own.some((o) => o[(i * t + s) * c + k] === 1);
-        if (anyModality) assert.equal(k, labels[i], `clip ${i} segment ${s} carries class ${k}, clip class ${labels[i]}`);
+        if (anyModality)
+          assert.equal(k, labels[i], `clip ${i} segment ${s} carries class ${k}, clip class ${labels[i]}`);
         const everyModality = own.every((o) => o[(i * t + s) * c + k] === 1);
         assert.equal(shared[(i * t + s) * c + k], everyModality ? 1 : 0);
       }
@@ -75,11 +96,17 @@ test('labels are consistent: one contiguous event of the clip class, shared = pr
 
   const aligned = generateSynthetic({ numClips: 50, misalignedFraction: 0 });
   const all = allClips(aligned);
-  for (const m of aligned.modalities) assert.deepEqual(aligned.readSegmentLabels(all, m), aligned.readSegmentLabels(all));
+  for (const m of aligned.modalities)
+    assert.deepEqual(aligned.readSegmentLabels(all, m), aligned.readSegmentLabels(all));
 });
 
 /** Nearest-class-mean accuracy of per-clip mean features over the selected segments. */
-function nearestMeanAccuracy(ds: ClipDataset, trainModality: string, testModality: string, segments: 'event' | 'background'): number {
+function nearestMeanAccuracy(
+  ds: ClipDataset,
+  trainModality: string,
+  testModality: string,
+  segments: 'event' | 'background',
+): number {
   const c = ds.classes.length;
   const t = ds.segments;
   const features = (m: string, clips: Int32Array) => {

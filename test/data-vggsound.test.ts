@@ -41,16 +41,61 @@ test('protocol 2 pickles match the hand-written opcode layout', () => {
   const bytes = encodeNumpyPickle(float32Array([0, 1, 2], [3]), { protocol: 2, numpyPackage: 'numpy.core' });
   const ascii = (s: string) => Array.from(Buffer.from(s, 'latin1'));
   const expectedStart = [
-    0x80, 2, // PROTO 2
-    0x63, ...ascii('numpy.core.multiarray\n_reconstruct\n'), 0x71, 0, // GLOBAL, BINPUT 0
-    0x63, ...ascii('numpy\nndarray\n'), 0x71, 1,
-    0x4b, 0, 0x85, 0x71, 2, // (0,)
-    0x63, ...ascii('_codecs\nencode\n'), 0x71, 3,
-    0x58, 1, 0, 0, 0, 0x62, 0x71, 4, // 'b'
-    0x58, 6, 0, 0, 0, ...ascii('latin1'), 0x71, 5,
-    0x86, 0x71, 6, 0x52, 0x71, 7, // ('b', 'latin1'), REDUCE
-    0x87, 0x71, 8, 0x52, 0x71, 9, // (ndarray, (0,), b'b'), REDUCE
-    0x28, 0x4b, 1, 0x4b, 3, 0x85, 0x71, 10, // MARK, 1, (3,)
+    0x80,
+    2, // PROTO 2
+    0x63,
+    ...ascii('numpy.core.multiarray\n_reconstruct\n'),
+    0x71,
+    0, // GLOBAL, BINPUT 0
+    0x63,
+    ...ascii('numpy\nndarray\n'),
+    0x71,
+    1,
+    0x4b,
+    0,
+    0x85,
+    0x71,
+    2, // (0,)
+    0x63,
+    ...ascii('_codecs\nencode\n'),
+    0x71,
+    3,
+    0x58,
+    1,
+    0,
+    0,
+    0,
+    0x62,
+    0x71,
+    4, // 'b'
+    0x58,
+    6,
+    0,
+    0,
+    0,
+    ...ascii('latin1'),
+    0x71,
+    5,
+    0x86,
+    0x71,
+    6,
+    0x52,
+    0x71,
+    7, // ('b', 'latin1'), REDUCE
+    0x87,
+    0x71,
+    8,
+    0x52,
+    0x71,
+    9, // (ndarray, (0,), b'b'), REDUCE
+    0x28,
+    0x4b,
+    1,
+    0x4b,
+    3,
+    0x85,
+    0x71,
+    10, // MARK, 1, (3,)
   ];
   assert.deepEqual(Array.from(bytes.subarray(0, expectedStart.length)), expectedStart);
   assert.equal(bytes[bytes.length - 1], 0x2e); // STOP
@@ -83,12 +128,30 @@ test('pickles of every protocol round-trip through the reader', () => {
 
 test('pickles that are not plain numpy arrays are refused without running anything', () => {
   const ascii = (s: string) => Buffer.from(s, 'latin1');
-  const evil = Buffer.concat([Buffer.from([0x80, 2, 0x63]), ascii('os\nsystem\n'), Buffer.from([0x58, 2, 0, 0, 0]), ascii('ls'), Buffer.from([0x85, 0x52, 0x2e])]);
-  assert.throws(() => decodeNumpyPickle(evil, 'evil.pkl'), invalid('evil.pkl', "unsupported pickle global 'os.system'"));
-  assert.throws(() => decodeNumpyPickle(Buffer.from([0x80, 4, 0x4b, 7, 0x2e]), 'int.pkl'), invalid('does not hold a numpy array'));
+  const evil = Buffer.concat([
+    Buffer.from([0x80, 2, 0x63]),
+    ascii('os\nsystem\n'),
+    Buffer.from([0x58, 2, 0, 0, 0]),
+    ascii('ls'),
+    Buffer.from([0x85, 0x52, 0x2e]),
+  ]);
+  assert.throws(
+    () => decodeNumpyPickle(evil, 'evil.pkl'),
+    invalid('evil.pkl', "unsupported pickle global 'os.system'"),
+  );
+  assert.throws(
+    () => decodeNumpyPickle(Buffer.from([0x80, 4, 0x4b, 7, 0x2e]), 'int.pkl'),
+    invalid('does not hold a numpy array'),
+  );
   const good = encodeNumpyPickle(float32Array([1, 2, 3, 4], [4]), { protocol: 3 });
-  assert.throws(() => decodeNumpyPickle(good.subarray(0, good.length - 20), 'cut.pkl'), invalid('cut.pkl', 'truncated'));
-  assert.throws(() => decodeNumpyPickle(Buffer.from([0x80, 2, 0xff]), 'op.pkl'), invalid('unsupported pickle opcode 0xff'));
+  assert.throws(
+    () => decodeNumpyPickle(good.subarray(0, good.length - 20), 'cut.pkl'),
+    invalid('cut.pkl', 'truncated'),
+  );
+  assert.throws(
+    () => decodeNumpyPickle(Buffer.from([0x80, 2, 0xff]), 'op.pkl'),
+    invalid('unsupported pickle opcode 0xff'),
+  );
   // Shape and data disagree: 4 float32 values claimed as [5].
   const lying = encodeNumpyPickle(float32Array([1, 2, 3, 4], [4]), { protocol: 3 });
   const at = lying.indexOf(0x4b, lying.indexOf(0x28)) + 3; // MARK, BININT1 1, BININT1 <dim>
@@ -96,8 +159,10 @@ test('pickles that are not plain numpy arrays are refused without running anythi
   assert.throws(() => decodeNumpyPickle(lying, 'lie.pkl'), invalid('holds 16 bytes', 'shape [5]'));
 });
 
-test('our pickles are byte-identical to numpy\'s, and numpy\'s decode', { skip: NO_NUMPY }, () => {
-  const numpyPackage = python('import numpy; print(numpy.__version__)').toString().startsWith('1.') ? 'numpy.core' : 'numpy._core';
+test("our pickles are byte-identical to numpy's, and numpy's decode", { skip: NO_NUMPY }, () => {
+  const numpyPackage = python('import numpy; print(numpy.__version__)').toString().startsWith('1.')
+    ? 'numpy.core'
+    : 'numpy._core';
   const cases = [
     { shape: [2, 3], descr: '<f4' },
     { shape: [10, 2, 2, 3], descr: '<f2' },
@@ -125,11 +190,17 @@ sys.stdout.buffer.write(pickle.dumps(a, protocol=${protocol}))`,
 sys.stdout.buffer.write(pickle.dumps(np.asfortranarray(np.arange(24, dtype=np.float32).reshape(2, 3, 4)), protocol=4))`);
   const decoded = decodeNumpyPickleFloat32(fortran, 'fortran');
   assert.deepEqual(decoded.shape, [2, 3, 4]);
-  assert.deepEqual(Array.from(decoded.data), Array.from({ length: 24 }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(decoded.data),
+    Array.from({ length: 24 }, (_, i) => i),
+  );
 });
 
 test('CSV parsing handles quotes, embedded commas, CRLF and ragged rows', () => {
-  const table = parseCsv('\uFEFFvideo_id,category,split\r\n"a,1","say ""hi""",train\r\nb,dog barking,test\n', 'meta.csv');
+  const table = parseCsv(
+    '\uFEFFvideo_id,category,split\r\n"a,1","say ""hi""",train\r\nb,dog barking,test\n',
+    'meta.csv',
+  );
   assert.deepEqual(table.columns, ['video_id', 'category', 'split']);
   assert.deepEqual(table.rows, [
     { video_id: 'a,1', category: 'say "hi"', split: 'train' },
@@ -167,8 +238,15 @@ function writeVggsound(): { dir: string; options: Parameters<typeof openVggsound
     const video = encodeNumpyPickle(float32Array(videoOf(i), [T, 2, 2, 3]), { protocol: 4 });
     // Several .pkl entries: the last one counts, as in the published loader.
     const stale = encodeNumpyPickle(float32Array(new Array(T * 12).fill(7), [T, 2, 2, 3]));
-    writeZip(path.join(dir, 'video', `${clip.id}.zip`), { 'old.pkl': stale, 'readme.txt': new Uint8Array([104, 105]), [`feat/${clip.id}.pkl`]: video });
-    const presence = encodeNumpyPickle({ shape: [T, 1], descr: '<f8', data: new Uint8Array(Float64Array.from(clip.presence).buffer) }, { protocol: 5 });
+    writeZip(path.join(dir, 'video', `${clip.id}.zip`), {
+      'old.pkl': stale,
+      'readme.txt': new Uint8Array([104, 105]),
+      [`feat/${clip.id}.pkl`]: video,
+    });
+    const presence = encodeNumpyPickle(
+      { shape: [T, 1], descr: '<f8', data: new Uint8Array(Float64Array.from(clip.presence).buffer) },
+      { protocol: 5 },
+    );
     writeZip(path.join(dir, 'avc', `${clip.id}.zip`), { [`${clip.id}.pkl`]: presence });
   });
   const csv = ['video_id,category,split', ...CLIPS.map((c) => `${c.id},${c.category},${c.split}`)].join('\n');
@@ -239,26 +317,46 @@ open(os.path.join(base, 'meta.csv'), 'w').write('\\n'.join(rows) + '\\n')
     metaCsv: path.join(dir, 'meta.csv'),
     featureDirs: { audio: path.join(dir, 'audio'), video: path.join(dir, 'video') },
   });
-  assert.deepEqual(Array.from(ds.readFeatures('audio', [1])), Array.from({ length: 40 }, (_, i) => i + 100));
-  assert.deepEqual(Array.from(ds.readFeatures('video', [1])), Array.from({ length: 30 }, (_, i) => i - 100));
+  assert.deepEqual(
+    Array.from(ds.readFeatures('audio', [1])),
+    Array.from({ length: 40 }, (_, i) => i + 100),
+  );
+  assert.deepEqual(
+    Array.from(ds.readFeatures('video', [1])),
+    Array.from({ length: 30 }, (_, i) => i - 100),
+  );
 });
 
 test('broken VGGSound-AVEL inputs are refused with the file named', () => {
   const { dir, options } = writeVggsound();
-  assert.throws(() => openVggsoundAvelDataset({ ...options, metaCsv: path.join(dir, 'none.csv') }), invalid('none.csv', 'missing metadata CSV'));
-  assert.throws(() => openVggsoundAvelDataset({ ...options, featureDirs: { audio: path.join(dir, 'nope') } }), invalid('featureDirs.audio'));
+  assert.throws(
+    () => openVggsoundAvelDataset({ ...options, metaCsv: path.join(dir, 'none.csv') }),
+    invalid('none.csv', 'missing metadata CSV'),
+  );
+  assert.throws(
+    () => openVggsoundAvelDataset({ ...options, featureDirs: { audio: path.join(dir, 'nope') } }),
+    invalid('featureDirs.audio'),
+  );
 
   fs.writeFileSync(path.join(dir, 'nosplit.csv'), 'video_id,category\nclipA,dog\n');
-  assert.throws(() => openVggsoundAvelDataset({ ...options, metaCsv: path.join(dir, 'nosplit.csv') }), invalid('nosplit.csv', "no 'split' column"));
+  assert.throws(
+    () => openVggsoundAvelDataset({ ...options, metaCsv: path.join(dir, 'nosplit.csv') }),
+    invalid('nosplit.csv', "no 'split' column"),
+  );
   fs.writeFileSync(path.join(dir, 'unknown.csv'), 'video_id,category,split\nclipA,dog,train\nclipB,horse,test\n');
-  assert.throws(() => openVggsoundAvelDataset({ ...options, metaCsv: path.join(dir, 'unknown.csv') }), invalid('unknown.csv', "row 3 has category 'horse'"));
+  assert.throws(
+    () => openVggsoundAvelDataset({ ...options, metaCsv: path.join(dir, 'unknown.csv') }),
+    invalid('unknown.csv', "row 3 has category 'horse'"),
+  );
 
   const ds = openVggsoundAvelDataset(options);
   writeZip(path.join(dir, 'audio', 'clipB.zip'), { 'notes.txt': new Uint8Array([1]) });
   assert.throws(() => ds.readFeatures('audio', [1]), invalid('clipB.zip', 'no .pkl entry'));
   fs.writeFileSync(path.join(dir, 'audio', 'clipB.zip'), 'not a zip');
   assert.throws(() => ds.readFeatures('audio', [1]), invalid('clipB.zip', 'not a readable zip'));
-  writeZip(path.join(dir, 'audio', 'clipB.zip'), { 'b.pkl': encodeNumpyPickle(float32Array(audioOf(1, 10).concat(new Array(10).fill(0)), [10, 5])) });
+  writeZip(path.join(dir, 'audio', 'clipB.zip'), {
+    'b.pkl': encodeNumpyPickle(float32Array(audioOf(1, 10).concat(new Array(10).fill(0)), [10, 5])),
+  });
   assert.throws(() => ds.readFeatures('audio', [1]), invalid('clipB.zip', 'shape [10, 5]', "[10, 4] for 'audio'"));
   fs.rmSync(path.join(dir, 'video', 'clipC.zip'));
   assert.throws(() => ds.readFeatures('video', [2]), invalid('clipC.zip', 'missing clip archive'));
@@ -270,5 +368,8 @@ test('a NaN in a VGGSound-AVEL clip is found when the dataset is opened, naming 
   audio[2 * 4 + 3] = NaN;
   writeZip(path.join(dir, 'audio', 'clipB.zip'), { 'clipB.pkl': encodeNumpyPickle(float32Array(audio, [8, 4])) });
   const file = path.join(dir, 'audio', 'clipB.zip');
-  assert.throws(() => openVggsoundAvelDataset(options), invalid(`${file}: clip 1 of modality 'audio' holds NaN`, 'segment 2, element 3'));
+  assert.throws(
+    () => openVggsoundAvelDataset(options),
+    invalid(`${file}: clip 1 of modality 'audio' holds NaN`, 'segment 2, element 3'),
+  );
 });

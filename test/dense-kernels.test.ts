@@ -9,7 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { nativeBinding } from '../src/backend.js';
-import { disableNativeDense, enableNativeDense, nativeDenseStatus, type NativeDenseOptions } from '../src/dense/index.js';
+import {
+  disableNativeDense,
+  enableNativeDense,
+  nativeDenseStatus,
+  type NativeDenseOptions,
+} from '../src/dense/index.js';
 import type { NativeBinding } from '../src/native/binding.js';
 import { initTfjs, tf, type TfjsKind } from '../src/tfjs.js';
 import { Rng } from '../src/util/rng.js';
@@ -18,7 +23,9 @@ const BACKENDS: TfjsKind[] = ['wasm', 'cpu'];
 type Activation = 'linear' | 'relu' | 'relu6' | 'elu' | 'leakyrelu' | 'prelu' | 'sigmoid';
 const ACTIVATIONS: Activation[] = ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'prelu', 'sigmoid'];
 
-before(async () => { await initTfjs('wasm'); });
+before(async () => {
+  await initTfjs('wasm');
+});
 after(() => disableNativeDense());
 
 function randomTensor(rng: Rng, shape: number[]): Tensor {
@@ -33,7 +40,13 @@ const nativeCalls = (kernel: string): number => nativeDenseStatus().counts[kerne
  * Runs `compute` on `kind`, with the native kernels (by default every product native: minFlops 0)
  * or with the tfjs ones. Returns the outputs and how many native calls each listed kernel made.
  */
-async function evaluate(kind: TfjsKind, native: boolean, compute: () => Tensor[], kernels: string[] = [], options: NativeDenseOptions = { minFlops: 0 }) {
+async function evaluate(
+  kind: TfjsKind,
+  native: boolean,
+  compute: () => Tensor[],
+  kernels: string[] = [],
+  options: NativeDenseOptions = { minFlops: 0 },
+) {
   await initTfjs(kind);
   disableNativeDense();
   if (native) {
@@ -64,7 +77,13 @@ function assertClose(got: Float32Array, want: Float32Array, label: string, tol =
  * the wasm backend's own kernels have gaps (no Conv2DBackpropFilter of its own, only the stride-1
  * rewrite) and bugs (dilated convs with numeric padding).
  */
-async function compare(kind: TfjsKind, label: string, kernels: string[], compute: () => Tensor[], options?: NativeDenseOptions): Promise<void> {
+async function compare(
+  kind: TfjsKind,
+  label: string,
+  kernels: string[],
+  compute: () => Tensor[],
+  options?: NativeDenseOptions,
+): Promise<void> {
   const want = (await evaluate('cpu', false, compute)).values;
   const { values, calls } = await evaluate(kind, true, compute, kernels, options);
   kernels.forEach((k, i) => assert.ok(calls[i] > 0, `${label}: ${k} did not run natively (${calls[i]} calls)`));
@@ -74,12 +93,27 @@ async function compare(kind: TfjsKind, label: string, kernels: string[], compute
 test('dense: batched matmul with transposes and batch broadcasting matches tfjs', async () => {
   const rng = new Rng(61);
   // Batch layouts tfjs's own kernels broadcast correctly: [a batch dims] x [b batch dims].
-  const layouts: [number[], number[]][] = [[[], []], [[3], [3]], [[4], []], [[], [2]], [[5], [1]], [[1], [3]], [[2, 3], [2, 3]], [[2, 3], []]];
+  const layouts: [number[], number[]][] = [
+    [[], []],
+    [[3], [3]],
+    [[4], []],
+    [[], [2]],
+    [[5], [1]],
+    [[1], [3]],
+    [
+      [2, 3],
+      [2, 3],
+    ],
+    [[2, 3], []],
+  ];
   for (const kind of BACKENDS) {
     for (let i = 0; i < 16; i++) {
       const [aBatch, bBatch] = layouts[i % layouts.length];
-      const m = 1 + rng.int(33), n = 1 + rng.int(33), k = 1 + rng.int(33);
-      const transposeA = rng.int(2) === 1, transposeB = rng.int(2) === 1;
+      const m = 1 + rng.int(33),
+        n = 1 + rng.int(33),
+        k = 1 + rng.int(33);
+      const transposeA = rng.int(2) === 1,
+        transposeB = rng.int(2) === 1;
       const a = randomTensor(rng, [...aBatch, ...(transposeA ? [k, m] : [m, k])]);
       const b = randomTensor(rng, [...bBatch, ...(transposeB ? [n, k] : [k, n])]);
       const label = `${kind} [${a.shape}]${transposeA ? 'T' : ''} x [${b.shape}]${transposeB ? 'T' : ''}`;
@@ -87,10 +121,17 @@ test('dense: batched matmul with transposes and batch broadcasting matches tfjs'
     }
     // Products above 2^26 flops are cut into tiles of C's columns or rows for the threads; a
     // batch of smaller ones is shared out product by product.
-    const a = randomTensor(rng, [2, 260, 280]), b = randomTensor(rng, [2, 260, 480]);
-    const c = randomTensor(rng, [4, 1100, 128]), d = randomTensor(rng, [128, 64]);
-    const e = randomTensor(rng, [130, 64, 64]), f = randomTensor(rng, [130, 64, 64]);
-    await compare(kind, `${kind} large products`, ['BatchMatMul'], () => [tf.matMul(a, b, true, false), tf.matMul(c, d), tf.matMul(e, f)]);
+    const a = randomTensor(rng, [2, 260, 280]),
+      b = randomTensor(rng, [2, 260, 480]);
+    const c = randomTensor(rng, [4, 1100, 128]),
+      d = randomTensor(rng, [128, 64]);
+    const e = randomTensor(rng, [130, 64, 64]),
+      f = randomTensor(rng, [130, 64, 64]);
+    await compare(kind, `${kind} large products`, ['BatchMatMul'], () => [
+      tf.matMul(a, b, true, false),
+      tf.matMul(c, d),
+      tf.matMul(e, f),
+    ]);
   }
 });
 
@@ -115,7 +156,10 @@ test('dense: fused matmul adds bias and applies every activation like tfjs', asy
   const rng = new Rng(63);
   for (const kind of BACKENDS) {
     for (const activation of ACTIVATIONS) {
-      const batch = 1 + rng.int(3), m = 1 + rng.int(20), n = 1 + rng.int(20), k = 1 + rng.int(20);
+      const batch = 1 + rng.int(3),
+        m = 1 + rng.int(20),
+        n = 1 + rng.int(20),
+        k = 1 + rng.int(20);
       const transposeB = rng.int(2) === 1;
       const a = randomTensor(rng, [batch, m, k]);
       const b = randomTensor(rng, transposeB ? [n, k] : [k, n]);
@@ -131,20 +175,34 @@ test('dense: fused matmul adds bias and applies every activation like tfjs', asy
 
 /** A random valid conv2d setup: shapes, strides, dilations (tfjs needs one of them 1), padding. */
 function randomConv(rng: Rng) {
-  const fh = 1 + rng.int(3), fw = 1 + rng.int(3);
+  const fh = 1 + rng.int(3),
+    fw = 1 + rng.int(3);
   const dilated = rng.int(4) === 0;
   const dilations: [number, number] = dilated ? [1 + rng.int(2), 2] : [1, 1];
   const strides: [number, number] = dilated ? [1, 1] : [1 + rng.int(3), 1 + rng.int(2)];
-  const height = (fh - 1) * dilations[0] + 1 + rng.int(8), width = (fw - 1) * dilations[1] + 1 + rng.int(8);
+  const height = (fh - 1) * dilations[0] + 1 + rng.int(8),
+    width = (fw - 1) * dilations[1] + 1 + rng.int(8);
   const pads = ['same', 'valid', 'number', 'explicit'] as const;
   const padKind = pads[rng.int(pads.length)];
   const pad: 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]] =
-    padKind === 'number' ? rng.int(3)
-      : padKind === 'explicit' ? [[0, 0], [rng.int(3), rng.int(3)], [rng.int(3), rng.int(3)], [0, 0]]
+    padKind === 'number'
+      ? rng.int(3)
+      : padKind === 'explicit'
+        ? [
+            [0, 0],
+            [rng.int(3), rng.int(3)],
+            [rng.int(3), rng.int(3)],
+            [0, 0],
+          ]
         : padKind;
   return {
     xShape: [1 + rng.int(3), height, width, 1 + rng.int(6)] as [number, number, number, number],
-    fh, fw, outC: 1 + rng.int(7), strides, dilations, pad,
+    fh,
+    fw,
+    outC: 1 + rng.int(7),
+    strides,
+    dilations,
+    pad,
   };
 }
 
@@ -176,8 +234,15 @@ test('dense: fused conv2d adds bias and applies activations like tfjs', async ()
       const prelu = activation === 'prelu' ? randomTensor(rng, [c.outC]) : undefined;
       await compare(kind, `${kind} fused conv ${activation}`, ['FusedConv2D'], () => [
         tf.fused.conv2d({
-          x, filter, strides: c.strides, pad: c.pad, dilations: c.dilations, bias, activation,
-          preluActivationWeights: prelu, leakyreluAlpha: 0.15,
+          x,
+          filter,
+          strides: c.strides,
+          pad: c.pad,
+          dilations: c.dilations,
+          bias,
+          activation,
+          preluActivationWeights: prelu,
+          leakyreluAlpha: 0.15,
         }),
       ]);
     }
@@ -194,7 +259,9 @@ test('dense: conv2dTranspose (the input backprop kernel) matches tfjs', async ()
       // conv2dTranspose's filter is [fh, fw, outputChannels, inputChannels] = [.., x channels, dy channels].
       const filter = randomTensor(rng, [c.fh, c.fw, c.xShape[3], c.outC]) as tf.Tensor4D;
       const label = `${kind} transpose dy [${dy.shape}] -> [${c.xShape}] s ${c.strides} pad ${JSON.stringify(c.pad)}`;
-      await compare(kind, label, ['Conv2DBackpropInput'], () => [tf.conv2dTranspose(dy, filter, c.xShape, c.strides, c.pad as 'same' | 'valid' | number)]);
+      await compare(kind, label, ['Conv2DBackpropInput'], () => [
+        tf.conv2dTranspose(dy, filter, c.xShape, c.strides, c.pad as 'same' | 'valid' | number),
+      ]);
     }
   }
 });
@@ -209,12 +276,18 @@ test('dense: gradients through the conv and matmul backprops match tfjs cpu', as
     const info = tf.backend_util.computeConv2DInfo(c.xShape, filter.shape, c.strides, 1, c.pad);
     return { c, x, filter, weights: randomTensor(rng, info.outShape) };
   });
-  const a = randomTensor(rng, [3, 6, 9]), b = randomTensor(rng, [3, 7, 9]), mmWeights = randomTensor(rng, [3, 6, 7]);
-  const gradients = (): Tensor[] => cases.flatMap(({ c, x, filter, weights }) => {
-    // Weighted sum so every output element gets its own upstream gradient.
-    const loss = (xs: Tensor, fs: Tensor) => tf.sum(tf.mul(tf.conv2d(xs as tf.Tensor4D, fs as tf.Tensor4D, c.strides, c.pad), weights));
-    return tf.grads(loss)([x, filter]);
-  }).concat(tf.grads((as: Tensor, bs: Tensor) => tf.sum(tf.mul(tf.matMul(as, bs, false, true), mmWeights)))([a, b]));
+  const a = randomTensor(rng, [3, 6, 9]),
+    b = randomTensor(rng, [3, 7, 9]),
+    mmWeights = randomTensor(rng, [3, 6, 7]);
+  const gradients = (): Tensor[] =>
+    cases
+      .flatMap(({ c, x, filter, weights }) => {
+        // Weighted sum so every output element gets its own upstream gradient.
+        const loss = (xs: Tensor, fs: Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(xs as tf.Tensor4D, fs as tf.Tensor4D, c.strides, c.pad), weights));
+        return tf.grads(loss)([x, filter]);
+      })
+      .concat(tf.grads((as: Tensor, bs: Tensor) => tf.sum(tf.mul(tf.matMul(as, bs, false, true), mmWeights)))([a, b]));
 
   for (const kind of BACKENDS) {
     await compare(kind, `${kind} gradients`, ['Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul'], gradients);
@@ -225,7 +298,12 @@ test('tfjs wasm without the native kernels: transposed products and both conv ba
   // The rewrites of src/dense/wasmRewrites.ts: Conv2DBackpropFilter, which tfjs wasm lacks,
   // Conv2DBackpropInput and flagged products on tfjs wasm's fast kernels.
   const rng = new Rng(68);
-  const asymmetric: tf.backend_util.ExplicitPadding = [[0, 0], [2, 0], [0, 1], [0, 0]];
+  const asymmetric: tf.backend_util.ExplicitPadding = [
+    [0, 0],
+    [2, 0],
+    [0, 1],
+    [0, 0],
+  ];
   const pads: (tf.backend_util.ExplicitPadding | 'same' | 'valid')[] = ['valid', 'same', asymmetric];
   const cases = pads.map((pad, i) => {
     const x = randomTensor(rng, [2, 5 + i, 6, 3]) as tf.Tensor4D;
@@ -233,11 +311,14 @@ test('tfjs wasm without the native kernels: transposed products and both conv ba
     const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, 1, 1, pad);
     return { pad, x, filter, weights: randomTensor(rng, info.outShape) };
   });
-  const a = randomTensor(rng, [2, 6, 9]), b = randomTensor(rng, [2, 7, 9]), c = randomTensor(rng, [6, 5]);
+  const a = randomTensor(rng, [2, 6, 9]),
+    b = randomTensor(rng, [2, 7, 9]),
+    c = randomTensor(rng, [6, 5]);
   // Fused on rank 2: tfjs wasm's own fused product adds the bias wrongly to batched products.
   const [a2, b2, bias] = [randomTensor(rng, [6, 9]), randomTensor(rng, [7, 9]), randomTensor(rng, [7])];
   const compute = (): Tensor[] => [
-    tf.matMul(a, b, false, true), tf.matMul(a, c, true, false),
+    tf.matMul(a, b, false, true),
+    tf.matMul(a, c, true, false),
     tf.fused.matMul({ a: a2, b: b2, transposeB: true, bias, activation: 'relu' }),
     ...cases.flatMap(({ pad, x, filter, weights }) => {
       const conv = (xs: Tensor, fs: Tensor) => tf.conv2d(xs as tf.Tensor4D, fs as tf.Tensor4D, 1, pad);
@@ -249,19 +330,24 @@ test('tfjs wasm without the native kernels: transposed products and both conv ba
   (await evaluate('wasm', false, compute)).values.forEach((got, i) => assertClose(got, want[i], `output ${i}`));
   // The rewrites free their intermediates (the backend's own count: tfjs does not track them).
   const dataIds = tf.engine().backend.numDataIds();
-  tf.tidy(() => { compute(); });
+  tf.tidy(() => {
+    compute();
+  });
   assert.equal(tf.engine().backend.numDataIds(), dataIds, 'no intermediate left on the wasm heap');
 
   // Strided geometry: the input backprop falls back to tfjs wasm's own kernel, the filter backprop
   // (which has none) says what it cannot do.
-  const x = randomTensor(rng, [1, 7, 7, 2]) as tf.Tensor4D, filter = randomTensor(rng, [3, 3, 2, 2]) as tf.Tensor4D;
+  const x = randomTensor(rng, [1, 7, 7, 2]) as tf.Tensor4D,
+    filter = randomTensor(rng, [3, 3, 2, 2]) as tf.Tensor4D;
   const dy = randomTensor(rng, [1, 3, 3, 2]) as tf.Tensor4D;
   const strided = () => [tf.conv2dTranspose(dy, filter, x.shape, 2, 'valid')];
   const stridedWant = (await evaluate('cpu', false, strided)).values[0];
   assertClose((await evaluate('wasm', false, strided)).values[0], stridedWant, 'strided dx');
   await initTfjs('wasm');
-  assert.throws(() => tf.grads((f: Tensor) => tf.sum(tf.conv2d(x, f as tf.Tensor4D, 2, 'valid')))([filter]),
-    /Conv2DBackpropFilter: the tfjs 'wasm' backend has no kernel of its own .* stride 1 only/);
+  assert.throws(
+    () => tf.grads((f: Tensor) => tf.sum(tf.conv2d(x, f as tf.Tensor4D, 2, 'valid')))([filter]),
+    /Conv2DBackpropFilter: the tfjs 'wasm' backend has no kernel of its own .* stride 1 only/,
+  );
 });
 
 test('dense: convolutions too large for one im2col chunk (16M floats) match tfjs', async () => {
@@ -270,19 +356,30 @@ test('dense: convolutions too large for one im2col chunk (16M floats) match tfjs
   const x = randomTensor(rng, [2, 25, 25, 2048]) as tf.Tensor4D;
   const filter = randomTensor(rng, [3, 3, 2048, 3]) as tf.Tensor4D;
   const dy = randomTensor(rng, [2, 23, 23, 3]) as tf.Tensor4D;
-  const loss = (xs: Tensor, fs: Tensor) => tf.sum(tf.mul(tf.conv2d(xs as tf.Tensor4D, fs as tf.Tensor4D, 1, 'valid'), dy));
+  const loss = (xs: Tensor, fs: Tensor) =>
+    tf.sum(tf.mul(tf.conv2d(xs as tf.Tensor4D, fs as tf.Tensor4D, 1, 'valid'), dy));
   // tfjs cpu's Conv2DBackpropFilter takes minutes here: the reference filter
   // gradient is one tfjs matmul per tap, dw[i, j] = window(x, i, j)^T dy.
   const dyRows = dy.reshape([2 * 23 * 23, 3]);
-  const tapProducts = () => [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) =>
-    tf.matMul(tf.slice(x, [0, i, j, 0], [2, 23, 23, 2048]).reshape([2 * 23 * 23, 2048]), dyRows, true, false)));
-  const reference = (await evaluate('wasm', false, () => [
-    tf.conv2d(x, filter, 1, 'valid'),
-    tf.conv2dTranspose(dy, filter, x.shape, 1, 'valid'),
-    tf.stack(tapProducts()).reshape(filter.shape),
-  ])).values;
-  const { values, calls } = await evaluate('wasm', true, () => [tf.conv2d(x, filter, 1, 'valid'), ...tf.grads(loss)([x, filter])],
-    ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+  const tapProducts = () =>
+    [0, 1, 2].flatMap((i) =>
+      [0, 1, 2].map((j) =>
+        tf.matMul(tf.slice(x, [0, i, j, 0], [2, 23, 23, 2048]).reshape([2 * 23 * 23, 2048]), dyRows, true, false),
+      ),
+    );
+  const reference = (
+    await evaluate('wasm', false, () => [
+      tf.conv2d(x, filter, 1, 'valid'),
+      tf.conv2dTranspose(dy, filter, x.shape, 1, 'valid'),
+      tf.stack(tapProducts()).reshape(filter.shape),
+    ])
+  ).values;
+  const { values, calls } = await evaluate(
+    'wasm',
+    true,
+    () => [tf.conv2d(x, filter, 1, 'valid'), ...tf.grads(loss)([x, filter])],
+    ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'],
+  );
   assert.deepEqual(calls, [2, 1, 1], 'Conv2D runs twice: alone and inside tf.grads');
   reference.forEach((want, i) => assertClose(values[i], want, `chunked output ${i}`, 5e-5));
 });
@@ -296,16 +393,23 @@ test('dense: transposes and reverses of every rank and sums over consecutive axe
       const shape = Array.from({ length: rank }, () => 1 + rng.int(7));
       const x = randomTensor(rng, shape);
       const perm = shuffled(rank);
-      const first = rng.int(rank), last = first + rng.int(rank - first);
+      const first = rng.int(rank),
+        last = first + rng.int(rank - first);
       const axes = Array.from({ length: last - first + 1 }, (_, j) => first + j);
       const keepDims = rng.int(2) === 1;
       const flipped = Array.from({ length: rank }, (_, axis) => axis).filter(() => rng.int(2) === 1);
-      await compare(kind, `${kind} transpose [${shape}] by [${perm}], reverse [${flipped}], sum over [${axes}]`, ['Transpose', 'Reverse', 'Sum'], () => [
-        tf.transpose(x, perm),
-        tf.reverse(x, flipped.length > 0 ? flipped : [0]),
-        tf.transpose(tf.reverse(x, flipped.length > 0 ? flipped : [rank - 1]), perm),
-        tf.sum(x, axes, keepDims),
-      ], { minElements: 0 });
+      await compare(
+        kind,
+        `${kind} transpose [${shape}] by [${perm}], reverse [${flipped}], sum over [${axes}]`,
+        ['Transpose', 'Reverse', 'Sum'],
+        () => [
+          tf.transpose(x, perm),
+          tf.reverse(x, flipped.length > 0 ? flipped : [0]),
+          tf.transpose(tf.reverse(x, flipped.length > 0 ? flipped : [rank - 1]), perm),
+          tf.sum(x, axes, keepDims),
+        ],
+        { minElements: 0 },
+      );
     }
     // Large enough for the threads, and the attention layout of the transformer (rank 5); sums
     // over rows wider than one 512-column block.
@@ -332,15 +436,24 @@ test('dense: elementwise kernels (tfjs cpu only) and means match tfjs', async ()
     // The other operand: same shape, a scalar, a trailing block (a bias) or a per-row value (ones
     // over one run of axes), as either side.
     const tail = shape.slice(rng.int(rank));
-    const cut = rng.int(rank), end = cut + rng.int(rank - cut);
+    const cut = rng.int(rank),
+      end = cut + rng.int(rank - cut);
     const rowwise = shape.map((d, axis) => (axis >= cut && axis <= end ? 1 : d));
     const b = randomTensor(rng, [[...shape], [], [1], tail, rowwise][i % 5]);
     const positive = tf.add(tf.abs(randomTensor(rng, shape)), 0.5);
-    const first = rng.int(rank), last = first + rng.int(rank - first);
+    const first = rng.int(rank),
+      last = first + rng.int(rank - first);
     const axes = Array.from({ length: last - first + 1 }, (_, j) => first + j);
     const compute = () => [
-      tf.add(a, b), tf.sub(b, a), tf.mul(a, b), tf.div(b, positive),
-      tf.relu(a), tf.step(a, 0.3), tf.sqrt(positive), tf.square(a), tf.neg(a),
+      tf.add(a, b),
+      tf.sub(b, a),
+      tf.mul(a, b),
+      tf.div(b, positive),
+      tf.relu(a),
+      tf.step(a, 0.3),
+      tf.sqrt(positive),
+      tf.square(a),
+      tf.neg(a),
       tf.mean(a, axes, i % 2 === 0),
     ];
     const label = `[${shape}] with [${b.shape}], mean over [${axes}]`;
@@ -348,16 +461,25 @@ test('dense: elementwise kernels (tfjs cpu only) and means match tfjs', async ()
     await compare('wasm', `wasm ${label}`, ['Mean'], compute, { minElements: 0 });
   }
   // Repeated along a middle axis, on either side.
-  const x = randomTensor(rng, [6, 7, 8]), perBatch = randomTensor(rng, [6, 1, 8]);
-  await compare('cpu', 'cpu [6,7,8] with [6,1,8]', ['Multiply', 'Sub'], () => [tf.mul(x, perBatch), tf.sub(perBatch, x)], { minElements: 0 });
+  const x = randomTensor(rng, [6, 7, 8]),
+    perBatch = randomTensor(rng, [6, 1, 8]);
+  await compare(
+    'cpu',
+    'cpu [6,7,8] with [6,1,8]',
+    ['Multiply', 'Sub'],
+    () => [tf.mul(x, perBatch), tf.sub(perBatch, x)],
+    { minElements: 0 },
+  );
   // A broadcast of two partial shapes, or over axes that are not one run, is left to tfjs.
-  const column = randomTensor(rng, [30, 1]), row = randomTensor(rng, [1, 40]);
+  const column = randomTensor(rng, [30, 1]),
+    row = randomTensor(rng, [1, 40]);
   await initTfjs('cpu');
   const want = tf.add(column, row).dataSync() as Float32Array;
   assert.ok(enableNativeDense({ minElements: 0 }).enabled);
   const before = nativeDenseStatus().counts.Add;
   assertClose(tf.add(column, row).dataSync() as Float32Array, want, '[30,1] + [1,40]');
-  const full = randomTensor(rng, [4, 5, 6]), gaps = randomTensor(rng, [1, 5, 1]);
+  const full = randomTensor(rng, [4, 5, 6]),
+    gaps = randomTensor(rng, [1, 5, 1]);
   const wantGaps = (await evaluate('cpu', false, () => [tf.mul(full, gaps)])).values[0];
   await initTfjs('cpu');
   assert.ok(enableNativeDense({ minElements: 0 }).enabled);
@@ -377,10 +499,13 @@ test('dense: splits and unstacks (tfjs cpu only) match tfjs', async () => {
     shape[axis] = 4 + rng.int(4);
     const x = randomTensor(rng, shape);
     const first = 1 + rng.int(shape[axis] - 2);
-    await compare('cpu', `cpu split/unstack [${shape}] on axis ${axis}`, ['SplitV', 'Unpack'], () => [
-      ...tf.split(x, [first, shape[axis] - first], axis),
-      ...tf.unstack(x, axis),
-    ], { minElements: 0 });
+    await compare(
+      'cpu',
+      `cpu split/unstack [${shape}] on axis ${axis}`,
+      ['SplitV', 'Unpack'],
+      () => [...tf.split(x, [first, shape[axis] - first], axis), ...tf.unstack(x, axis)],
+      { minElements: 0 },
+    );
   }
 });
 
@@ -404,7 +529,13 @@ test('dense: on tfjs wasm, Identity shares the memory, and a clone outlives its 
   const got = tf.grad(loss)(y).dataSync();
   disableNativeDense();
   await initTfjs('cpu');
-  assertClose(got as Float32Array, tf.grad(loss)(tf.tensor(want, [40, 50])).dataSync() as Float32Array, 'gradient through saved clones');
+  assertClose(
+    got as Float32Array,
+    tf
+      .grad(loss)(tf.tensor(want, [40, 50]))
+      .dataSync() as Float32Array,
+    'gradient through saved clones',
+  );
   tf.dispose([y, w, source]);
 });
 
@@ -424,7 +555,8 @@ test('dense: sums over axes that are not consecutive run on the tfjs kernel', as
 
 test('dense: calls below minFlops run on the tfjs kernel', async () => {
   const rng = new Rng(68);
-  const a = randomTensor(rng, [8, 8]), b = randomTensor(rng, [8, 8]);
+  const a = randomTensor(rng, [8, 8]),
+    b = randomTensor(rng, [8, 8]);
   await initTfjs('wasm');
   const want = tf.matMul(a, b).dataSync() as Float32Array;
   assert.ok(enableNativeDense({ minFlops: 2 * 8 * 8 * 8 + 1 }).enabled);
@@ -444,12 +576,18 @@ test('dense: disable restores the kernels it replaced, the wasm rewrites include
   disableNativeDense();
   const names = ['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
   const originals = names.map((k) => tf.getKernel(k, 'wasm'));
-  assert.ok(originals.every((k) => k !== undefined), 'tfjs wasm has every kernel the conv gradients call');
+  assert.ok(
+    originals.every((k) => k !== undefined),
+    'tfjs wasm has every kernel the conv gradients call',
+  );
   assert.ok(enableNativeDense().enabled);
   names.forEach((k, i) => assert.notEqual(tf.getKernel(k, 'wasm'), originals[i], `${k} runs natively`));
   assert.deepEqual(nativeDenseStatus().backends.sort(), ['cpu', 'wasm']);
   disableNativeDense();
-  assert.deepEqual(names.map((k) => tf.getKernel(k, 'wasm')), originals);
+  assert.deepEqual(
+    names.map((k) => tf.getKernel(k, 'wasm')),
+    originals,
+  );
   assert.equal(nativeDenseStatus().enabled, false);
 });
 
@@ -465,14 +603,18 @@ test('dense: the loader refuses an addon lacking a dense export, so the dense ke
   const script = `const { loadNative } = await import(${loader});
     const r = loadNative(); console.log(JSON.stringify({ path: r.path, failures: r.failures }));`;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, UCMG_NATIVE_PATH: stale, UCMG_NATIVE: '' }, encoding: 'utf8',
+    env: { ...process.env, UCMG_NATIVE_PATH: stale, UCMG_NATIVE: '' },
+    encoding: 'utf8',
   });
   rmSync(dir, { recursive: true, force: true });
   assert.equal(child.status, 0, child.stderr);
   const { path: loaded, failures } = JSON.parse(child.stdout.trim().split('\n').pop()!);
   assert.notEqual(loaded, stale);
   const refusal = `${stale}: does not export denseUnary (stale build?)`;
-  assert.ok(failures.some((line: string) => line === refusal), failures.join('\n'));
+  assert.ok(
+    failures.some((line: string) => line === refusal),
+    failures.join('\n'),
+  );
 });
 
 test('dense: without OpenBLAS nothing is replaced and the reason says so', async () => {
@@ -493,10 +635,17 @@ test('dense: a failing native call frees its output and leaves tfjs state unchan
   for (const kind of BACKENDS) {
     await initTfjs(kind);
     const real = nativeBinding()!;
-    const failing: NativeBinding = { ...real, denseMatMul: () => { throw new RangeError('denseMatMul: injected failure'); } };
+    const failing: NativeBinding = {
+      ...real,
+      denseMatMul: () => {
+        throw new RangeError('denseMatMul: injected failure');
+      },
+    };
     assert.ok(enableNativeDense({ binding: failing, minFlops: 0 }).enabled);
-    const a = tf.ones([4, 5]), b = tf.ones([5, 6]);
-    const tensors = tf.memory().numTensors, dataIds = tf.backend().numDataIds();
+    const a = tf.ones([4, 5]),
+      b = tf.ones([5, 6]);
+    const tensors = tf.memory().numTensors,
+      dataIds = tf.backend().numDataIds();
     assert.throws(() => tf.matMul(a, b), /injected failure/);
     assert.equal(tf.memory().numTensors, tensors, `${kind}: tensors leaked`);
     assert.equal(tf.backend().numDataIds(), dataIds, `${kind}: backend memory leaked`);

@@ -34,15 +34,21 @@ async function twoSteps(host: TfjsKind, native: boolean): Promise<StepMetrics[]>
 /** Every loss term of `got` within `tol` relative (plus 1e-6 absolute: the MI terms sit near 0) of `want`. */
 function assertLossesClose(got: StepMetrics['loss'], want: StepMetrics['loss'], label: string, tol = 1e-4): void {
   const flat = (l: StepMetrics['loss']): [string, number][] => [
-    ['total', l.total], ['cpc', l.cpc], ['cmcm', l.cmcm],
-    ...(['recon', 'commitment', 'mi'] as const).flatMap((k) => Object.entries(l[k]).map(([m, v]): [string, number] => [`${k}.${m}`, v as number])),
+    ['total', l.total],
+    ['cpc', l.cpc],
+    ['cmcm', l.cmcm],
+    ...(['recon', 'commitment', 'mi'] as const).flatMap((k) =>
+      Object.entries(l[k]).map(([m, v]): [string, number] => [`${k}.${m}`, v as number]),
+    ),
   ];
   const wanted = new Map(flat(want));
   for (const [name, value] of flat(got)) {
     const expected = wanted.get(name)!;
     assert.ok(Number.isFinite(value), `${label} ${name} is ${value}`);
-    assert.ok(Math.abs(value - expected) <= tol * Math.abs(expected) + 1e-6,
-      `${label} ${name}: ${value} with the native dense kernels, ${expected} without`);
+    assert.ok(
+      Math.abs(value - expected) <= tol * Math.abs(expected) + 1e-6,
+      `${label} ${name}: ${value} with the native dense kernels, ${expected} without`,
+    );
   }
 }
 
@@ -68,7 +74,10 @@ for (const [host, kernels] of [
       const tol = i === 0 ? 2e-4 : 2e-3;
       for (const [group, norm] of Object.entries(step.gradNorm)) {
         const want = reference[i].gradNorm[group];
-        assert.ok(Math.abs(norm - want) <= tol * want, `step ${i + 1} ${group} gradient norm: ${norm} native, ${want} tfjs`);
+        assert.ok(
+          Math.abs(norm - want) <= tol * want,
+          `step ${i + 1} ${group} gradient norm: ${norm} native, ${want} tfjs`,
+        );
       }
     });
   });

@@ -30,16 +30,20 @@ test('shardOf splits every global batch contiguously, without overlap, the sizes
   }
   assert.deepEqual(shardOf(16, 0, 3), { offset: 0, local: 6, global: 16 });
   assert.deepEqual(shardOf(16, 2, 3), { offset: 11, local: 5, global: 16 });
-  assert.throws(() => shardOf(2, 0, 3),
-    /a global batch of 2 clips cannot be split over 3 ranks.*batch size >= the world size, 3/);
+  assert.throws(
+    () => shardOf(2, 0, 3),
+    /a global batch of 2 clips cannot be split over 3 ranks.*batch size >= the world size, 3/,
+  );
   assert.throws(() => shardOf(4, 3, 3), /rank must be an integer in \[0, 3\)/);
 });
 
 test('a global batch smaller than the world size ends the job with a clear error', { skip: mpiSkipReason() }, () => {
   const run = runJob({ batches: 1, batchSize: 2, epochs: 1, out: tempDir('small-batch') }, 3);
   assert.notEqual(run.status, 0);
-  assert.match(run.stderr,
-    /rank \d of 3 failed, ending the job: a global batch of 2 clips cannot be split over 3 ranks/);
+  assert.match(
+    run.stderr,
+    /rank \d of 3 failed, ending the job: a global batch of 2 clips cannot be split over 3 ranks/,
+  );
   assert.equal(run.results.length, 0);
 });
 
@@ -56,15 +60,18 @@ const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src',
 
 test('pretrain --distributed without MPI in the addon stops with the fix and writes nothing', () => {
   const out = path.join(tempDir('cli-no-mpi'), 'run');
-  const run = spawnSync(process.execPath, [CLI, 'pretrain', '--distributed', '--max-steps', '1', '--out', out],
-    { encoding: 'utf8', env: workerEnv({ UCMG_NATIVE: '0' }) });
+  const run = spawnSync(process.execPath, [CLI, 'pretrain', '--distributed', '--max-steps', '1', '--out', out], {
+    encoding: 'utf8',
+    env: workerEnv({ UCMG_NATIVE: '0' }),
+  });
   assert.notEqual(run.status, 0);
   assert.match(run.stderr, /pretrain: error: data-parallel training needs MPI.*apt-get install libopenmpi-dev/);
   assert.equal(fs.existsSync(out), false);
 });
 
-test('mpirun pretrain with --batch-size below the world size ends the job naming the fix',
-  { skip: mpiSkipReason() }, () => {
+test('mpirun pretrain with --batch-size below the world size ends the job naming the fix', {
+  skip: mpiSkipReason(),
+}, () => {
   const out = path.join(tempDir('cli-small-batch'), 'run');
   const args = ['--oversubscribe', '-np', '3', process.execPath, CLI, 'pretrain', '--batch-size', '2', '--out', out];
   const run = spawnSync('mpirun', args, { encoding: 'utf8', env: workerEnv() });
@@ -73,14 +80,17 @@ test('mpirun pretrain with --batch-size below the world size ends the job naming
   assert.equal(fs.existsSync(out), false);
 });
 
-test('the native MPI binding names a bad argument and refuses to reduce before MPI is started',
-  { skip: mpiSupport().reason }, () => {
+test('the native MPI binding names a bad argument and refuses to reduce before MPI is started', {
+  skip: mpiSupport().reason,
+}, () => {
   // Validation comes before any MPI call, so this process never becomes an MPI singleton.
   type Mpi = { allReduceSum(b: unknown): void; abort(code: unknown): void };
   const mpi = (nativeBinding() as unknown as { mpi: Mpi }).mpi;
   assert.throws(() => mpi.allReduceSum('x'), /mpi.allReduceSum: buffers must be an Array of Float32Array or/);
-  assert.throws(() => mpi.allReduceSum([new Float32Array(1), new Int32Array(1)]),
-    /mpi.allReduceSum: buffers\[1\] must be a Float32Array or Float64Array, got/);
+  assert.throws(
+    () => mpi.allReduceSum([new Float32Array(1), new Int32Array(1)]),
+    /mpi.allReduceSum: buffers\[1\] must be a Float32Array or Float64Array, got/,
+  );
   assert.throws(() => mpi.allReduceSum([new Float32Array(1)]), /MPI is not initialized/);
   assert.throws(() => mpi.abort(0), /mpi.abort.*code/);
   // An element getter that frees an earlier buffer is refused before any pointer is taken.
@@ -96,15 +106,21 @@ test('ranks that disagree are an error naming them; the checksum sees a one-bit 
   const other = (value: number): Communicator => ({
     rank: 0,
     size: 2,
-    allReduceSum: (buffers) => { buffers[0][1] = value; },
+    allReduceSum: (buffers) => {
+      buffers[0][1] = value;
+    },
     barrier: () => {},
-    abort: () => { throw new Error('abort'); },
+    abort: () => {
+      throw new Error('abort');
+    },
   });
   const state = [Float32Array.of(1, 2, 3), Int32Array.of(-1, 0)];
   const sum = checksumOf(state);
   assert.doesNotThrow(() => assertSameOnAllRanks(other(sum), sum, 'after step 3, the state'));
-  assert.throws(() => assertSameOnAllRanks(other(sum + 1), sum, 'after step 3, the state'),
-    /after step 3, the state: the ranks disagree \(rank\(s\) 1 differ from rank 0/);
+  assert.throws(
+    () => assertSameOnAllRanks(other(sum + 1), sum, 'after step 3, the state'),
+    /after step 3, the state: the ranks disagree \(rank\(s\) 1 differ from rank 0/,
+  );
   const flipped = Float32Array.of(1, 2, 3);
   new Uint32Array(flipped.buffer)[1] ^= 1;
   assert.notEqual(checksumOf([flipped, state[1]]), sum);

@@ -26,13 +26,17 @@ test('a dead-code reset under 2 ranks revives the same codes on both and matches
   assertRanksIdentical(run.results, 2);
   for (const r of run.results) {
     const resets = r.metrics.map((m) => m.resetCodes as number);
-    assert.ok(resets.some((n) => n > 0), `rank ${r.rank}: no reset fired (${resets.join(', ')})`);
+    assert.ok(
+      resets.some((n) => n > 0),
+      `rank ${r.rank}: no reset fired (${resets.join(', ')})`,
+    );
     assertMatches(r, single, `rank ${r.rank} of 2`);
   }
 });
 
-test('kill -9 of one rank ends the job within 10 s naming it; the checkpoint resumes to the one-process result',
-  { skip }, () => {
+test('kill -9 of one rank ends the job within 10 s naming it; the checkpoint resumes to the one-process result', {
+  skip,
+}, () => {
   const dir = tempDir('kill');
   const checkpoint = path.join(dir, 'ckpt.ucmg');
   const out = path.join(dir, 'killed');
@@ -44,7 +48,12 @@ test('kill -9 of one rank ends the job within 10 s naming it; the checkpoint res
   assert.equal(killed.results.length, 0, 'no rank finished');
 
   const resumedJob = {
-    ...job, out: path.join(dir, 'resumed'), checkpoint, checkpointEvery: 1, resume: true, checksumEvery: 1,
+    ...job,
+    out: path.join(dir, 'resumed'),
+    checkpoint,
+    checkpointEvery: 1,
+    resume: true,
+    checksumEvery: 1,
   };
   const resumed = runJob(resumedJob, 2);
   assert.equal(resumed.status, 0, resumed.stderr);

@@ -27,7 +27,11 @@ export function mpiSkipReason(): string | undefined {
 /** One thread per process (2 cores), and mpirun allowed as root (containers). */
 export function workerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
-    ...process.env, OMP_NUM_THREADS: '1', OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', ...extra,
+    ...process.env,
+    OMP_NUM_THREADS: '1',
+    OMPI_ALLOW_RUN_AS_ROOT: '1',
+    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
+    ...extra,
   };
 }
 
@@ -48,7 +52,9 @@ export function tempDir(label: string): string {
 
 /** Runs the worker on `ranks` MPI ranks (0: one plain process, no MPI) and reads back its results. */
 export function runJob(
-  job: Omit<WorkerJob, 'distributed'>, ranks: number, env: Record<string, string> = {},
+  job: Omit<WorkerJob, 'distributed'>,
+  ranks: number,
+  env: Record<string, string> = {},
 ): JobOutcome {
   fs.mkdirSync(job.out, { recursive: true });
   const full: WorkerJob = { ...job, distributed: ranks > 0 };
@@ -57,7 +63,10 @@ export function runJob(
   const start = Date.now();
   const run = spawnSync(command, args, { encoding: 'utf8', env: workerEnv(env), timeout: 180_000 });
   const endedAt = Date.now();
-  const results = fs.readdirSync(job.out).filter((f) => /^rank-\d+\.json$/.test(f)).sort()
+  const results = fs
+    .readdirSync(job.out)
+    .filter((f) => /^rank-\d+\.json$/.test(f))
+    .sort()
     .map((f) => JSON.parse(fs.readFileSync(path.join(job.out, f), 'utf8')) as WorkerResult);
   const stderr = `${run.stderr ?? ''}${run.error?.message ?? ''}`;
   return { status: run.status, stderr, elapsedMs: endedAt - start, endedAt, results };
@@ -99,8 +108,11 @@ function lossInvariant(name: string, index: number, length: number): boolean {
  * loss-invariant parameters within Adam's bound.
  */
 export function assertWeightsMatch(
-  got: Record<string, ArrayLike<number>>, want: Record<string, ArrayLike<number>>,
-  steps: number, label: string, tolerance: number,
+  got: Record<string, ArrayLike<number>>,
+  want: Record<string, ArrayLike<number>>,
+  steps: number,
+  label: string,
+  tolerance: number,
 ): void {
   const adamBound = steps * 4e-4 * 2;
   for (const [name, values] of Object.entries(want)) {

@@ -44,7 +44,9 @@ test('classification head: Linear, max over segments, Linear, softmax', async ()
     const logits = linear(pooled, w2, b2, k);
     const z = logits.map((l) => Math.exp(l - Math.max(...logits)));
     const expected = z.map((v) => v / z.reduce((a, b) => a + b, 0));
-    expected.forEach((p, c) => assert.ok(Math.abs(got[clip * k + c] - p) < 1e-5, `clip ${clip} class ${c}: ${got[clip * k + c]} vs ${p}`));
+    expected.forEach((p, c) =>
+      assert.ok(Math.abs(got[clip * k + c] - p) < 1e-5, `clip ${clip} class ${c}: ${got[clip * k + c]} vs ${p}`),
+    );
   }
 });
 
@@ -88,9 +90,15 @@ test('bad head inputs are refused before any training', async () => {
   const head = new DownstreamHead('localize', D, 2, 0);
   const before = tf.memory().numTensors;
   const invalid = (part: string) => (err: Error) => err instanceof InvalidInputError && err.message.includes(part);
-  await assert.rejects(head.fit(x.subarray(1), N, T, new Uint8Array(N * T * 2), { epochs: 1 }), invalid(`are not [${N}, ${T}, ${D}]`));
+  await assert.rejects(
+    head.fit(x.subarray(1), N, T, new Uint8Array(N * T * 2), { epochs: 1 }),
+    invalid(`are not [${N}, ${T}, ${D}]`),
+  );
   await assert.rejects(head.fit(x, N, T, new Uint8Array(5), { epochs: 1 }), invalid('5 targets'));
-  await assert.rejects(head.fit(x, N, T, new Uint8Array(N * T * 2), { epochs: 1, batchSize: 0 }), invalid("'batchSize'"));
+  await assert.rejects(
+    head.fit(x, N, T, new Uint8Array(N * T * 2), { epochs: 1, batchSize: 0 }),
+    invalid("'batchSize'"),
+  );
   await assert.rejects(head.predict(x, N + 1, T), invalid('are not'));
   assert.equal(tf.memory().numTensors, before);
   head.dispose();

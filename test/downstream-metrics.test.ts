@@ -31,9 +31,18 @@ test('multi-label precision at 0.5, recall and F1 on a hand-computed case', () =
 test('recall@k on a hand-computed similarity matrix, ties broken by gallery index', () => {
   // 3 queries x 4 gallery items; query q's match is gallery q.
   const similarity = [
-    0.9, 0.1, 0.2, 0.3, // match ranked 1st
-    0.8, 0.5, 0.7, 0.5, // match (0.5) beaten by 0.8 and 0.7; tie with item 3 at a higher index: rank 2
-    0.4, 0.4, 0.4, 0.9, // match tied with items 0 and 1 at lower indices and beaten by 0.9: rank 3
+    0.9,
+    0.1,
+    0.2,
+    0.3, // match ranked 1st
+    0.8,
+    0.5,
+    0.7,
+    0.5, // match (0.5) beaten by 0.8 and 0.7; tie with item 3 at a higher index: rank 2
+    0.4,
+    0.4,
+    0.4,
+    0.9, // match tied with items 0 and 1 at lower indices and beaten by 0.9: rank 3
   ];
   const recall = recallAtK(similarity, [0, 1, 2], 4, [1, 2, 3, 4]);
   assert.deepEqual(recall, { 1: 1 / 3, 2: 1 / 3, 3: 2 / 3, 4: 1 });

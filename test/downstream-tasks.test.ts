@@ -25,7 +25,13 @@ const FAST = { epochs: 100, learningRate: 0.05, batchSize: 40 };
  * Clips whose segments are one-hot vectors: dimension `classDim[label]` on event segments
  * (the first two of three), dimension 2 on the background segment. Both modalities see the same.
  */
-function eventDataset(name: string, classes: string[], classDim: number[], labels: number[], testCount: number): InMemoryDataset {
+function eventDataset(
+  name: string,
+  classes: string[],
+  classDim: number[],
+  labels: number[],
+  testCount: number,
+): InMemoryDataset {
   const n = labels.length;
   const features = new Float32Array(n * T * D);
   const segmentLabels = new Uint8Array(n * T * classes.length);
@@ -51,7 +57,10 @@ function eventDataset(name: string, classes: string[], classDim: number[], label
 }
 
 /** Quantized = the features themselves, optionally passed through `transform` per modality. */
-function encoder(transform: Record<string, (v: Float32Array) => Float32Array> = {}, modalities = ['audio', 'video']): FrozenEncoder {
+function encoder(
+  transform: Record<string, (v: Float32Array) => Float32Array> = {},
+  modalities = ['audio', 'video'],
+): FrozenEncoder {
   return {
     modalities,
     encode(modality, features, shape) {
@@ -93,11 +102,18 @@ function cell(report: DownstreamReport, encoderName: string, train: string, test
 test('classification: every ordered pair, the upper bounds, and one row per encoder', async () => {
   const tensorsBefore = tf.memory().numTensors;
   const encoders = [ENCODERS[0], { name: 'folded', encoder: encoder({ video: foldClasses }) }];
-  const report = await crossModalClassify(encoders, eventDataset('events', ['dog', 'car'], [0, 1], skewedLabels, 10), FAST);
+  const report = await crossModalClassify(
+    encoders,
+    eventDataset('events', ['dog', 'car'], [0, 1], skewedLabels, 10),
+    FAST,
+  );
   assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaks');
   assert.equal(report.task, 'classify');
   assert.deepEqual(report.metrics, ['top1']);
-  assert.deepEqual(report.rows.map((r) => r.encoder), ['aligned', 'folded']);
+  assert.deepEqual(
+    report.rows.map((r) => r.encoder),
+    ['aligned', 'folded'],
+  );
   assert.deepEqual(
     report.rows[0].pairs.map((p) => [p.train, p.test, p.upperBound]),
     [
@@ -107,7 +123,12 @@ test('classification: every ordered pair, the upper bounds, and one row per enco
       ['video', 'video', true],
     ],
   );
-  for (const [train, test] of [['audio', 'video'], ['video', 'audio'], ['audio', 'audio'], ['video', 'video']]) {
+  for (const [train, test] of [
+    ['audio', 'video'],
+    ['video', 'audio'],
+    ['audio', 'audio'],
+    ['video', 'video'],
+  ]) {
     assert.equal(cell(report, 'aligned', train, test).metrics.top1, 1, `aligned ${train}->${test}`);
     assert.equal(cell(report, 'aligned', train, test).samples, 10);
   }
@@ -120,7 +141,10 @@ test('classification: every ordered pair, the upper bounds, and one row per enco
   assert.equal(report.settings.epochs, FAST.epochs);
 
   const text = formatReport(report);
-  assert.match(text, /\| encoder \| audio→video \| video→audio \| audio→audio \(upper bound\) \| video→video \(upper bound\) \|/);
+  assert.match(
+    text,
+    /\| encoder \| audio→video \| video→audio \| audio→audio \(upper bound\) \| video→video \(upper bound\) \|/,
+  );
   assert.match(text, /\| aligned \| 100\.0 \| 100\.0 \| 100\.0 \| 100\.0 \|/);
   assert.match(text, /\| folded \| 70\.0 \| 30\.0 \| 100\.0 \| 30\.0 \|/);
 });
@@ -162,16 +186,26 @@ test('retrieval: paired clips found at rank 1, and all-tied scores give k/n', as
   const encoders = [ENCODERS[0], { name: 'constant', encoder: encoder({ audio: constant, video: constant }) }];
   const report = await crossModalRetrieve(encoders, circleDataset(20));
   assert.deepEqual(report.metrics, ['R@1', 'R@5', 'R@10']);
-  assert.deepEqual(report.rows[0].pairs.map((p) => `${p.train}->${p.test}`), ['audio->video', 'video->audio']);
+  assert.deepEqual(
+    report.rows[0].pairs.map((p) => `${p.train}->${p.test}`),
+    ['audio->video', 'video->audio'],
+  );
   assert.deepEqual(cell(report, 'aligned', 'audio', 'video').metrics, { 'R@1': 1, 'R@5': 1, 'R@10': 1 });
   // Every score tied: query i's match has rank i, so R@k = k / n.
-  assert.deepEqual(cell(report, 'constant', 'video', 'audio').metrics, { 'R@1': 1 / 20, 'R@5': 5 / 20, 'R@10': 10 / 20 });
+  assert.deepEqual(cell(report, 'constant', 'video', 'audio').metrics, {
+    'R@1': 1 / 20,
+    'R@5': 5 / 20,
+    'R@10': 10 / 20,
+  });
 
   // More queries than one similarity block (1024): ranks must use gallery-wide indices.
   const large = await crossModalRetrieve(encoders, circleDataset(1100), { ks: [1, 1050] });
   assert.deepEqual(cell(large, 'aligned', 'video', 'audio').metrics, { 'R@1': 1, 'R@1050': 1 });
   const tied = cell(large, 'constant', 'audio', 'video').metrics;
-  assert.ok(Math.abs(tied['R@1'] - 1 / 1100) < 1e-12 && Math.abs(tied['R@1050'] - 1050 / 1100) < 1e-12, JSON.stringify(tied));
+  assert.ok(
+    Math.abs(tied['R@1'] - 1 / 1100) < 1e-12 && Math.abs(tied['R@1050'] - 1050 / 1100) < 1e-12,
+    JSON.stringify(tied),
+  );
 });
 
 test('cross-dataset transfer maps classes by name or by an explicit mapping', async () => {
@@ -195,9 +229,16 @@ test('cross-dataset transfer maps classes by name or by an explicit mapping', as
     modalities: ['audio'],
     ...FAST,
   });
-  assert.deepEqual(swapped.rows[0].pairs.map((p) => [p.train, p.test, p.upperBound, p.metrics.top1]), [['audio', 'audio', true, 0]]);
+  assert.deepEqual(
+    swapped.rows[0].pairs.map((p) => [p.train, p.test, p.upperBound, p.metrics.top1]),
+    [['audio', 'audio', true, 0]],
+  );
 
-  const localized = await crossDatasetTransfer([ENCODERS[0]], source, target, { head: 'localize', modalities: ['video'], ...FAST });
+  const localized = await crossDatasetTransfer([ENCODERS[0]], source, target, {
+    head: 'localize',
+    modalities: ['video'],
+    ...FAST,
+  });
   assert.deepEqual(localized.metrics, ['f1', 'precision', 'recall']);
   assert.deepEqual(localized.rows[0].pairs[0].metrics, { precision: 1, recall: 1, f1: 1 });
 
@@ -213,16 +254,27 @@ test('cross-dataset transfer maps classes by name or by an explicit mapping', as
 
 test('bad requests name the unknown task, modality, split or encoder problem', async () => {
   const ds = eventDataset('events', ['dog', 'car'], [0, 1], labels, 10);
-  const invalid = (...parts: string[]) => (err: Error) => {
-    assert.ok(err instanceof InvalidInputError, `${err.name}: ${err.message}`);
-    for (const part of parts) assert.ok(err.message.includes(part), `'${err.message}' lacks '${part}'`);
-    return true;
-  };
+  const invalid =
+    (...parts: string[]) =>
+    (err: Error) => {
+      assert.ok(err instanceof InvalidInputError, `${err.name}: ${err.message}`);
+      for (const part of parts) assert.ok(err.message.includes(part), `'${err.message}' lacks '${part}'`);
+      return true;
+    };
   assert.equal(parseDownstreamTask('localize'), 'localize');
-  assert.throws(() => parseDownstreamTask('segment'), invalid("unknown downstream task 'segment'", 'classify, localize, retrieve, transfer'));
-  await assert.rejects(crossModalClassify(ENCODERS, ds, { modalities: ['audio', 'text'] }), invalid("unknown modality 'text'", "dataset 'events'"));
+  assert.throws(
+    () => parseDownstreamTask('segment'),
+    invalid("unknown downstream task 'segment'", 'classify, localize, retrieve, transfer'),
+  );
+  await assert.rejects(
+    crossModalClassify(ENCODERS, ds, { modalities: ['audio', 'text'] }),
+    invalid("unknown modality 'text'", "dataset 'events'"),
+  );
   const audioOnly = [{ name: 'audio-only', encoder: encoder({}, ['audio']) }];
-  await assert.rejects(crossModalClassify(audioOnly, ds, { modalities: ['video'] }), invalid("unknown modality 'video'", "encoder 'audio-only'"));
+  await assert.rejects(
+    crossModalClassify(audioOnly, ds, { modalities: ['video'] }),
+    invalid("unknown modality 'video'", "encoder 'audio-only'"),
+  );
   await assert.rejects(crossModalLocalize(ENCODERS, ds, { testSplit: 'val' }), invalid("unknown split 'val'"));
   await assert.rejects(crossModalClassify([], ds), invalid('no encoders'));
   await assert.rejects(crossModalClassify([ENCODERS[0], ENCODERS[0]], ds), invalid('duplicate encoder names'));

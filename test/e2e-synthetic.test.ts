@@ -11,7 +11,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveBackend } from '../src/backend.js';
-import { PLAIN_VQ, UNI_CODE, namedEncoder, openDataFor, runDownstream, startPretraining, uniCodeAndPlainVq } from '../src/cli/pipeline.js';
+import {
+  PLAIN_VQ,
+  UNI_CODE,
+  namedEncoder,
+  openDataFor,
+  runDownstream,
+  startPretraining,
+  uniCodeAndPlainVq,
+} from '../src/cli/pipeline.js';
 import type { NamedEncoder } from '../src/downstream/encoder.js';
 import { formatDownstreamTable } from '../src/report/runReport.js';
 import { enableNativeDense } from '../src/dense/index.js';
@@ -40,7 +48,16 @@ test('e2e: Uni-Code classifies across audio and video well above chance and the 
       const subdir = path.join(dir, name === UNI_CODE ? 'uni-code' : 'plain-vq');
       fs.mkdirSync(subdir);
       const run = await startPretraining({
-        config, dataset, split: 'train', dir: subdir, seed: SEED, batchSize: BATCH_SIZE, learningRate: 4e-4, epochs: STEPS, backend, progress: { write: () => true },
+        config,
+        dataset,
+        split: 'train',
+        dir: subdir,
+        seed: SEED,
+        batchSize: BATCH_SIZE,
+        learningRate: 4e-4,
+        epochs: STEPS,
+        backend,
+        progress: { write: () => true },
       });
       const summary = await run.trainUntil(STEPS);
       assert.equal(summary.steps, STEPS, `${name} trained ${summary.steps} steps, expected ${STEPS}`);
@@ -48,22 +65,33 @@ test('e2e: Uni-Code classifies across audio and video well above chance and the 
       encoders.push(await namedEncoder(name, run.model));
     }
     const [report] = await runDownstream({ tasks: ['classify'], encoders, dataset, epochs: HEAD_EPOCHS, seed: SEED });
-    console.log(`\nsynthetic e2e: ${STEPS} steps of batch ${BATCH_SIZE}, ${CLIPS} clips, ${HEAD_EPOCHS} head epochs, seed ${SEED}, backend ${backend}\n${formatDownstreamTable(report)}`);
+    console.log(
+      `\nsynthetic e2e: ${STEPS} steps of batch ${BATCH_SIZE}, ${CLIPS} clips, ${HEAD_EPOCHS} head epochs, seed ${SEED}, backend ${backend}\n${formatDownstreamTable(report)}`,
+    );
 
     const chance = 1 / dataset.classes.length;
     const metric = report.metrics[0];
     const accuracy = (encoder: string, train: string, testOn: string): number => {
-      const pair = report.rows.find((r) => r.encoder === encoder)?.pairs.find((p) => p.train === train && p.test === testOn);
+      const pair = report.rows
+        .find((r) => r.encoder === encoder)
+        ?.pairs.find((p) => p.train === train && p.test === testOn);
       assert.ok(pair, `no ${train}->${testOn} result for ${encoder}`);
       return pair.metrics[metric];
     };
-    for (const [train, testOn] of [['audio', 'video'], ['video', 'audio']]) {
+    for (const [train, testOn] of [
+      ['audio', 'video'],
+      ['video', 'audio'],
+    ]) {
       const uniCode = accuracy(UNI_CODE, train, testOn);
       const plainVq = accuracy(PLAIN_VQ, train, testOn);
-      assert.ok(uniCode >= chance + MARGIN_OVER_CHANCE,
-        `Uni-Code ${train}->${testOn} ${(100 * uniCode).toFixed(1)}% is not ${100 * MARGIN_OVER_CHANCE} points above chance ${(100 * chance).toFixed(1)}%`);
-      assert.ok(uniCode >= plainVq + MARGIN_OVER_BASELINE,
-        `Uni-Code ${train}->${testOn} ${(100 * uniCode).toFixed(1)}% is not ${100 * MARGIN_OVER_BASELINE} points above plain VQ's ${(100 * plainVq).toFixed(1)}%`);
+      assert.ok(
+        uniCode >= chance + MARGIN_OVER_CHANCE,
+        `Uni-Code ${train}->${testOn} ${(100 * uniCode).toFixed(1)}% is not ${100 * MARGIN_OVER_CHANCE} points above chance ${(100 * chance).toFixed(1)}%`,
+      );
+      assert.ok(
+        uniCode >= plainVq + MARGIN_OVER_BASELINE,
+        `Uni-Code ${train}->${testOn} ${(100 * uniCode).toFixed(1)}% is not ${100 * MARGIN_OVER_BASELINE} points above plain VQ's ${(100 * plainVq).toFixed(1)}%`,
+      );
     }
   } finally {
     models.forEach((m) => m.dispose());

@@ -23,7 +23,10 @@ import { Rng } from '../src/util/rng.js';
 import { readFixture } from './golden-support.js';
 import { assertClose, nativeDevices } from './ops-support.js';
 
-interface Stored { shape: number[]; data: number[] }
+interface Stored {
+  shape: number[];
+  data: number[];
+}
 type StateKey = 'embedding' | 'ema_count' | 'ema_weight' | 'unactivated_count';
 interface Fixture {
   avt_quantizer_step: {
@@ -56,13 +59,26 @@ interface Fixture {
 const MODALITIES: Modality[] = ['audio', 'video', 'text'];
 const RTOL = 1e-5;
 /** The fixture's accuracy order as [target, prediction] index pairs (see the file comment). */
-const CPC_ACCURACY_ORDER: [number, number][] = [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1], [0, 0], [1, 1], [2, 2]];
+const CPC_ACCURACY_ORDER: [number, number][] = [
+  [0, 1],
+  [0, 2],
+  [1, 0],
+  [1, 2],
+  [2, 0],
+  [2, 1],
+  [0, 0],
+  [1, 1],
+  [2, 2],
+];
 
 const fixture = readFixture<Fixture>('reference-step.json');
 
 const backends: { backend: OpBackend; skip?: string }[] = [
   { backend: 'tfjs' },
-  ...nativeDevices().map(({ device, skip: why }) => ({ backend: device as OpBackend, ...(why === undefined ? {} : { skip: why }) })),
+  ...nativeDevices().map(({ device, skip: why }) => ({
+    backend: device as OpBackend,
+    ...(why === undefined ? {} : { skip: why }),
+  })),
 ];
 
 before(async () => {
@@ -72,7 +88,8 @@ before(async () => {
 const stored = (s: Stored) => tf.tensor(s.data, s.shape, 'float32');
 const closeScalar = (actual: number, expected: number, what: string, rtol = RTOL) =>
   assert.ok(Math.abs(actual - expected) <= rtol * Math.abs(expected), `${what}: got ${actual}, want ${expected}`);
-const closeTensor = (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) => assertClose(actual, expected, RTOL, what, 1);
+const closeTensor = (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) =>
+  assertClose(actual, expected, RTOL, what, 1);
 
 /** Loads a torch state dict into a fresh ParamStore under `prefix.` (names are the torch names). */
 function loadStateDict(store: ParamStore, prefix: string, dict: Record<string, Stored>): void {
@@ -80,19 +97,31 @@ function loadStateDict(store: ParamStore, prefix: string, dict: Record<string, S
 }
 
 for (const { backend, skip: backendSkip } of backends) {
-  test(`SharedCodebook.step reproduces the published AVT codebook step (${backend})`, { skip: backendSkip }, async () => {
+  test(`SharedCodebook.step reproduces the published AVT codebook step (${backend})`, {
+    skip: backendSkip,
+  }, async () => {
     const q = fixture.avt_quantizer_step;
     const { T, D, M } = q.config;
-    const codebook = new SharedCodebook({
-      size: M, dim: D, modalities: MODALITIES, segmentsPerClip: T, backend,
-      commitment: q.config.commitment_cost, decay: q.config.decay, epsilon: q.config.epsilon,
-    }, {
-      embedding: Float32Array.from(q.init.embedding.data),
-      emaCount: Float32Array.from(q.init.ema_count.data),
-      emaWeight: Float32Array.from(q.init.ema_weight.data),
-      unusedCount: Int32Array.from(q.init.unactivated_count.data),
-      m: M, d: D,
-    });
+    const codebook = new SharedCodebook(
+      {
+        size: M,
+        dim: D,
+        modalities: MODALITIES,
+        segmentsPerClip: T,
+        backend,
+        commitment: q.config.commitment_cost,
+        decay: q.config.decay,
+        epsilon: q.config.epsilon,
+      },
+      {
+        embedding: Float32Array.from(q.init.embedding.data),
+        emaCount: Float32Array.from(q.init.ema_count.data),
+        emaWeight: Float32Array.from(q.init.ema_weight.data),
+        unusedCount: Int32Array.from(q.init.unactivated_count.data),
+        m: M,
+        d: D,
+      },
+    );
     const inputs = MODALITIES.map((m) => stored(q.inputs[m]) as tf.Tensor3D);
     let result: ReturnType<SharedCodebook['step']> | undefined;
     let losses: tf.Tensor | undefined;
@@ -127,7 +156,9 @@ for (const { backend, skip: backendSkip } of backends) {
     codebook.dispose();
   });
 
-  test(`Cross-CPC with the published weights reproduces nce, accuracies and input gradients (${backend})`, { skip: backendSkip }, () => {
+  test(`Cross-CPC with the published weights reproduces nce, accuracies and input gradients (${backend})`, {
+    skip: backendSkip,
+  }, () => {
     const c = fixture.cross_cpc_avt;
     const store = new ParamStore(new Rng(0));
     const hidden = c.state_dict['audio_ar_lstm.weight_hh_l0'].shape[1];
@@ -141,7 +172,11 @@ for (const { backend, skip: backendSkip } of backends) {
       return out.loss;
     })(inputs);
     closeScalar(value.dataSync()[0], c.nce, 'nce');
-    assert.deepEqual(CPC_ACCURACY_ORDER.map(([m, n]) => accuracies[m][n]), c.accuracies, 'accuracies');
+    assert.deepEqual(
+      CPC_ACCURACY_ORDER.map(([m, n]) => accuracies[m][n]),
+      c.accuracies,
+      'accuracies',
+    );
     MODALITIES.forEach((m, i) => closeTensor(grads[i].dataSync(), c.grads[m].data, `d nce / d ${m}`));
     tf.dispose([...inputs, ...grads, value]);
     store.dispose();
@@ -160,7 +195,10 @@ test('CLUB with the published weights and permutation reproduces loglikeli, mi_e
   closeScalar(loglikeli.dataSync()[0], c.loglikeli, 'loglikeli');
   const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => club.miEst(a, b, permutation))([x, y]);
   // mi_est is the difference of two sums of order |loglikeli|: float32 holds it to that scale.
-  assert.ok(Math.abs(value.dataSync()[0] - c.mi_est) <= RTOL * Math.abs(c.loglikeli), `mi_est: got ${value.dataSync()[0]}, want ${c.mi_est}`);
+  assert.ok(
+    Math.abs(value.dataSync()[0] - c.mi_est) <= RTOL * Math.abs(c.loglikeli),
+    `mi_est: got ${value.dataSync()[0]}, want ${c.mi_est}`,
+  );
   closeTensor(grads[0].dataSync(), c.grads.x.data, 'd mi_est / d x');
   closeTensor(grads[1].dataSync(), c.grads.y.data, 'd mi_est / d y');
   tf.dispose([x, y, loglikeli, value, ...grads]);

@@ -12,7 +12,10 @@ import { initTfjs, tf } from '../src/tfjs.js';
 import { readFixture } from './golden-support.js';
 import { assertClose, nativeDevices } from './ops-support.js';
 
-interface Stored { shape: number[]; data: number[] }
+interface Stored {
+  shape: number[];
+  data: number[];
+}
 interface QuantizerStep {
   config: { B: number; T: number; D: number; M: number; decay: number; epsilon: number; commitment_cost: number };
   init: Record<'embedding' | 'ema_count' | 'ema_weight' | 'unactivated_count', Stored>;
@@ -32,7 +35,10 @@ const step = readFixture<{ avt_quantizer_step: QuantizerStep }>('reference-step.
 
 const backends: { backend: OpBackend; skip?: string }[] = [
   { backend: 'tfjs' },
-  ...nativeDevices().map(({ device, skip }) => ({ backend: device as OpBackend, ...(skip === undefined ? {} : { skip }) })),
+  ...nativeDevices().map(({ device, skip }) => ({
+    backend: device as OpBackend,
+    ...(skip === undefined ? {} : { skip }),
+  })),
 ];
 
 before(async () => {
@@ -58,7 +64,10 @@ function quantizeAll(backend: OpBackend): Record<Modality, { indices: Int32Array
 
 for (const { backend, skip } of backends) {
   test(`golden avt_quantizer_step (${backend}): indices, quantized rows and commitment losses`, (t) => {
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     const q = quantizeAll(backend);
     const beta = step.config.commitment_cost;
     for (const mod of MODALITIES) {
@@ -67,13 +76,17 @@ for (const { backend, skip } of backends) {
       // docs/algorithm.md §3.2: 2*beta*mse(z, q_own) + beta/(K-1) * mse(z, q_other) for each other modality.
       const z = step.inputs[mod].data;
       const mse = (other: Modality) => q[other].quantized.reduce((acc, v, i) => acc + (z[i] - v) ** 2, 0) / z.length;
-      const loss = 2 * beta * mse(mod) + MODALITIES.filter((o) => o !== mod).reduce((acc, o) => acc + (beta / 2) * mse(o), 0);
+      const loss =
+        2 * beta * mse(mod) + MODALITIES.filter((o) => o !== mod).reduce((acc, o) => acc + (beta / 2) * mse(o), 0);
       assertClose([loss], [scalar(`${mod}_loss`)], 1e-5, `${mod}_loss`);
     }
   });
 
   test(`golden avt_quantizer_step (${backend}): cmcm loss and the gradients of the stated scalar`, (t) => {
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     const { B, T, D, M } = step.config;
     const beta = step.config.commitment_cost;
     const q = quantizeAll(backend);
@@ -90,7 +103,10 @@ for (const { backend, skip } of backends) {
       const z = step.inputs[mod].data;
       const n = z.length;
       const total = z.map((zi, i) => {
-        let g = grads[k][i] + 2 * STRAIGHT_THROUGH[mod] * q[mod].quantized[i] + (2 * beta * 2 * (zi - q[mod].quantized[i])) / n;
+        let g =
+          grads[k][i] +
+          2 * STRAIGHT_THROUGH[mod] * q[mod].quantized[i] +
+          (2 * beta * 2 * (zi - q[mod].quantized[i])) / n;
         for (const other of MODALITIES) if (other !== mod) g += ((beta / 2) * 2 * (zi - q[other].quantized[i])) / n;
         return g;
       });
@@ -99,25 +115,36 @@ for (const { backend, skip } of backends) {
   });
 
   test(`golden avt_quantizer_step (${backend}): MM-EMA state, perplexities and equal_num after the step`, (t) => {
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     const { T, D, M, decay, epsilon } = step.config;
     const state = {
       embedding: f32(step.init.embedding),
       emaCount: f32(step.init.ema_count),
       emaWeight: f32(step.init.ema_weight),
       unusedCount: Int32Array.from(step.init.unactivated_count.data),
-      m: M, d: D,
+      m: M,
+      d: D,
     };
-    const { state: after, report } = mmEmaStep(state,
+    const { state: after, report } = mmEmaStep(
+      state,
       MODALITIES.map((mod) => f32(step.inputs[mod])),
       MODALITIES.map((mod) => Int32Array.from(step.indices[mod])),
-      { decay, epsilon, seed: 7, segmentsPerClip: T, backend });
+      { decay, epsilon, seed: 7, segmentsPerClip: T, backend },
+    );
     assertClose(after.emaCount, step.after.ema_count.data, 1e-5, 'ema_count', 0);
     assertClose(after.emaWeight, step.after.ema_weight.data, 1e-5, 'ema_weight');
     assertClose(after.embedding, step.after.embedding.data, 1e-5, 'embedding', 0);
     assert.deepEqual(Array.from(after.unusedCount), step.after.unactivated_count.data, 'unactivated_count');
     assert.deepEqual(report.resetCodes, [], 'no code is dead after one step from -1');
-    assertClose(report.perplexity, MODALITIES.map((mod) => scalar(`${mod}_perplexity`)), 1e-9, 'perplexities');
+    assertClose(
+      report.perplexity,
+      MODALITIES.map((mod) => scalar(`${mod}_perplexity`)),
+      1e-9,
+      'perplexities',
+    );
     assert.equal(report.equalNum, scalar('equal_num'), 'equal_num');
   });
 }

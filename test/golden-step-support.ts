@@ -2,7 +2,10 @@
 // formulas that set its weights and inputs, and the one table that maps its tensors onto ours.
 import type { Modality } from '../src/model/config.js';
 
-export interface Checksum { sum: number; sumsq: number }
+export interface Checksum {
+  sum: number;
+  sumsq: number;
+}
 export interface FixtureTensor {
   p: number;
   module: string;
@@ -29,7 +32,7 @@ export interface PublishedStep {
 
 /** g(i, a, c) = sin((a*i + c) + ((i*i) mod 1009)) in float64, i*i exact. */
 export function g(i: number, a: number, c: number): number {
-  return Math.sin((a * i + c) + ((i * i) % 1009));
+  return Math.sin(a * i + c + ((i * i) % 1009));
 }
 
 /** A fixture tensor's values from its formula, row-major in torch's shape. */
@@ -39,13 +42,27 @@ export function tensorValues(t: FixtureTensor, embedding?: Float64Array): Float6
   const c = 0.1 * t.p;
   for (let i = 0; i < size; i++) {
     switch (t.formula) {
-      case 'W': out[i] = g(i, 0.37, c) * t.scale!; break;
-      case 'B': out[i] = 0.01 * g(i, 0.37, c); break;
-      case 'LNW': out[i] = 1 + 0.1 * g(i, 0.37, c); break;
-      case 'CB': out[i] = g(i, 0.37, c) * (1 / 400); break;
-      case 'ZERO': out[i] = 0; break;
-      case 'COPY_EMB': out[i] = embedding![i]; break;
-      case 'UNACT': out[i] = i % 50 === 7 ? 300 : -1; break;
+      case 'W':
+        out[i] = g(i, 0.37, c) * t.scale!;
+        break;
+      case 'B':
+        out[i] = 0.01 * g(i, 0.37, c);
+        break;
+      case 'LNW':
+        out[i] = 1 + 0.1 * g(i, 0.37, c);
+        break;
+      case 'CB':
+        out[i] = g(i, 0.37, c) * (1 / 400);
+        break;
+      case 'ZERO':
+        out[i] = 0;
+        break;
+      case 'COPY_EMB':
+        out[i] = embedding![i];
+        break;
+      case 'UNACT':
+        out[i] = i % 50 === 7 ? 300 : -1;
+        break;
     }
   }
   return out;
@@ -71,7 +88,10 @@ export type Layout = 'same' | 'conv';
  * code's projection (`first` channels) before ψ, ours ψ before the code. The input axis is 1 for a
  * Linear [out, in] and 0 for a ConvTranspose2d [in, out, kh, kw].
  */
-export interface InputSwap { axis: 0 | 1; first: number }
+export interface InputSwap {
+  axis: 0 | 1;
+  first: number;
+}
 
 /** One row of the mapping: a fixture tensor ("Module/name") and our parameter, or why it has none. */
 export type Mapping = { ours: string; layout: Layout; swap?: InputSwap } | { unused: string };
@@ -86,9 +106,20 @@ const CLASSIFIER = 'a semantic classifier of the published decoder: evaluated, n
 /** name prefix -> ours, for the repeated transformer and LSTM blocks. */
 function transformer(fixturePrefix: string, oursPrefix: string): [string, Mapping][] {
   const rows: [string, Mapping][] = [];
-  const parts = ['self_attn.in_proj_weight', 'self_attn.in_proj_bias', 'self_attn.out_proj.weight',
-    'self_attn.out_proj.bias', 'linear1.weight', 'linear1.bias', 'linear2.weight', 'linear2.bias', 'norm1.weight',
-    'norm1.bias', 'norm2.weight', 'norm2.bias'];
+  const parts = [
+    'self_attn.in_proj_weight',
+    'self_attn.in_proj_bias',
+    'self_attn.out_proj.weight',
+    'self_attn.out_proj.bias',
+    'linear1.weight',
+    'linear1.bias',
+    'linear2.weight',
+    'linear2.bias',
+    'norm1.weight',
+    'norm1.bias',
+    'norm2.weight',
+    'norm2.bias',
+  ];
   for (const part of parts) rows.push([`Encoder/${fixturePrefix}.encoder_layer.${part}`, { unused: TEMPLATE }]);
   for (const layer of [0, 1]) {
     for (const part of parts) {
@@ -112,8 +143,14 @@ function lstm(fixturePrefix: string, oursPrefix: string, bidirectional: boolean)
 }
 
 function club(module: string, modality: Modality): [string, Mapping][] {
-  return ['p_mu', 'p_logvar'].flatMap((net) => [0, 2, 4, 6].flatMap((i) => ['weight', 'bias'].map(
-    (w): [string, Mapping] => [`${module}/${net}.${i}.${w}`, same(`club.${modality}.${net}.${i}.${w}`)])));
+  return ['p_mu', 'p_logvar'].flatMap((net) =>
+    [0, 2, 4, 6].flatMap((i) =>
+      ['weight', 'bias'].map((w): [string, Mapping] => [
+        `${module}/${net}.${i}.${w}`,
+        same(`club.${modality}.${net}.${i}.${w}`),
+      ]),
+    ),
+  );
 }
 
 /** Every fixture parameter ("Module/name") and what it is in our model. */
@@ -149,17 +186,25 @@ export const PUBLISHED_TO_OURS = new Map<string, Mapping>([
     [`Encoder/${m}_self_att.affine_matrix.bias`, same(`semantic.${m}.proj.bias`)] as [string, Mapping],
   ]),
   ...(['video', 'audio', 'text'] as const).flatMap((m) => lstm(`CPC/${m}_ar_lstm.`, `cpc.${m}_ar_lstm`, false)),
-  ...(['video', 'audio', 'text'] as const).flatMap((m) => ['weight', 'bias'].map(
-    (w): [string, Mapping] => [`CPC/${m}_predictors.0.${w}`, same(`cpc.${m}_predictors.0.${w}`)])),
+  ...(['video', 'audio', 'text'] as const).flatMap((m) =>
+    ['weight', 'bias'].map((w): [string, Mapping] => [
+      `CPC/${m}_predictors.0.${w}`,
+      same(`cpc.${m}_predictors.0.${w}`),
+    ]),
+  ),
   ...club('Video_mi_net', 'video'),
   ...club('Text_mi_net', 'text'),
   ...club('Audio_mi_net', 'audio'),
   ['Decoder/Video_decoder.inverse_conv_block.0.weight', codeFirst(conv('decoder.video.up1.weight'), 0)],
   ['Decoder/Video_decoder.inverse_conv_block.0.bias', same('decoder.video.up1.bias')],
-  ['Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.1.weight',
-    conv('decoder.video.residual.conv3.weight')],
-  ['Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.3.weight',
-    conv('decoder.video.residual.conv1.weight')],
+  [
+    'Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.1.weight',
+    conv('decoder.video.residual.conv3.weight'),
+  ],
+  [
+    'Decoder/Video_decoder.inverse_conv_block.1.stack.0.res_block.3.weight',
+    conv('decoder.video.residual.conv1.weight'),
+  ],
   ['Decoder/Video_decoder.inverse_conv_block.2.weight', conv('decoder.video.up2.weight')],
   ['Decoder/Video_decoder.inverse_conv_block.2.bias', same('decoder.video.up2.bias')],
   ['Decoder/Video_decoder.inverse_conv_block.4.weight', conv('decoder.video.out.weight')],
@@ -174,8 +219,14 @@ export const PUBLISHED_TO_OURS = new Map<string, Mapping>([
   ['Decoder/Text_decoder.text_rec.bias', same('decoder.text.out.bias')],
   ['Decoder/Text_decoder.text_linear.weight', same('decoder.text.code_proj.weight')],
   ['Decoder/Text_decoder.text_linear.bias', same('decoder.text.code_proj.bias')],
-  ...['video', 'text', 'audio'].flatMap((m) => ['linear', 'event_classifier'].flatMap((layer) => ['weight', 'bias'].map(
-    (w): [string, Mapping] => [`Decoder/${m}_semantic_decoder.${layer}.${w}`, { unused: CLASSIFIER }]))),
+  ...['video', 'text', 'audio'].flatMap((m) =>
+    ['linear', 'event_classifier'].flatMap((layer) =>
+      ['weight', 'bias'].map((w): [string, Mapping] => [
+        `Decoder/${m}_semantic_decoder.${layer}.${w}`,
+        { unused: CLASSIFIER },
+      ]),
+    ),
+  ),
 ]);
 
 /** Moves the first `first` entries of `axis` behind the rest (row-major values of `shape`). */
@@ -195,8 +246,12 @@ function swapInput(values: Float64Array, shape: number[], { axis, first }: Input
 }
 
 /** Row-major torch values in our layout. */
-export function toOurLayout(torchValues: Float64Array, shape: number[], layout: Layout,
-  swap?: InputSwap): Float32Array {
+export function toOurLayout(
+  torchValues: Float64Array,
+  shape: number[],
+  layout: Layout,
+  swap?: InputSwap,
+): Float32Array {
   const values = swap === undefined ? torchValues : swapInput(torchValues, shape, swap);
   if (layout === 'same') return Float32Array.from(values);
   const [a, b, kh, kw] = shape;

@@ -40,7 +40,13 @@ import { initTfjs } from '../src/tfjs.js';
 import { Trainer } from '../src/train/trainer.js';
 import { readFixture } from './golden-support.js';
 import {
-  type Checksum, type PublishedStep, PUBLISHED_TO_OURS, checksum, inputValues, tensorValues, toOurLayout,
+  type Checksum,
+  type PublishedStep,
+  PUBLISHED_TO_OURS,
+  checksum,
+  inputValues,
+  tensorValues,
+  toOurLayout,
 } from './golden-step-support.js';
 
 const RTOL = 1e-5;
@@ -52,8 +58,13 @@ const VERBOSE = process.env.UCMG_GOLDEN_VERBOSE === '1';
 const MODALITIES: Modality[] = ['audio', 'video', 'text'];
 /** The fixture's clipping groups and ours. */
 const GROUP_NAMES: Record<string, string> = {
-  CPC: 'cpc', Encoder: 'encoders', Text_ar_lstm: 'front.text', Audio_mi_net: 'club.audio',
-  Video_mi_net: 'club.video', Text_mi_net: 'club.text', Decoder: 'decoders',
+  CPC: 'cpc',
+  Encoder: 'encoders',
+  Text_ar_lstm: 'front.text',
+  Audio_mi_net: 'club.audio',
+  Video_mi_net: 'club.video',
+  Text_mi_net: 'club.text',
+  Decoder: 'decoders',
 };
 
 const fixture = readFixture<PublishedStep>('published-step.json');
@@ -63,8 +74,14 @@ type Tensor = PublishedStep['tensors'][number];
 const worst = new Map<string, { ratio: number; what: string }>();
 const failures: string[] = [];
 
-function close(category: string, what: string, actual: number, expected: number, rtol: number,
-  scale = Math.abs(expected)): void {
+function close(
+  category: string,
+  what: string,
+  actual: number,
+  expected: number,
+  rtol: number,
+  scale = Math.abs(expected),
+): void {
   const ratio = actual === expected ? 0 : Math.abs(actual - expected) / (rtol * scale);
   if (!(ratio <= 1)) {
     failures.push(`${category} ${what}: got ${actual}, want ${expected} (${ratio.toExponential(2)} x the tolerance)`);
@@ -72,8 +89,14 @@ function close(category: string, what: string, actual: number, expected: number,
   if (!(ratio <= (worst.get(category)?.ratio ?? -1))) worst.set(category, { ratio, what });
 }
 
-function closeChecksum(category: string, what: string, actual: Checksum, expected: Checksum, n: number,
-  rtol = RTOL): void {
+function closeChecksum(
+  category: string,
+  what: string,
+  actual: Checksum,
+  expected: Checksum,
+  n: number,
+  rtol = RTOL,
+): void {
   const sumScale = Math.max(Math.abs(expected.sum), Math.sqrt(n * expected.sumsq));
   close(category, `${what} sum`, actual.sum, expected.sum, rtol, sumScale);
   close(category, `${what} sumsq`, actual.sumsq, expected.sumsq, rtol);
@@ -117,7 +140,8 @@ function loadPublishedCodebook(model: UniCodeModel): void {
     emaCount: Float32Array.from(tensorValues(codebookBuffer('ema_count'))),
     emaWeight: Float32Array.from(tensorValues(codebookBuffer('ema_weight'), embedding)),
     unusedCount: Int32Array.from(tensorValues(codebookBuffer('unactivated_count'))),
-    m: model.config.codebookSize, d: model.config.embeddingDim,
+    m: model.config.codebookSize,
+    d: model.config.embeddingDim,
   });
 }
 
@@ -154,8 +178,8 @@ test('the paper AVT model reproduces one whole published pretraining step', asyn
       progress: false,
       // The published context ends at the draw plus its min_start_steps (1).
       replayDraws: (drawn) => ({ ...drawn, tSample: cpcDraw[0] + 1, permutations: MODALITIES.map(() => permutation) }),
-      inspectGradients: (groups) => groups.forEach((g) => g.params.forEach(
-        (n, i) => gradients.set(n, checksum(g.grads[i].dataSync())))),
+      inspectGradients: (groups) =>
+        groups.forEach((g) => g.params.forEach((n, i) => gradients.set(n, checksum(g.grads[i].dataSync())))),
     });
     // Spy on the codebook update for the code indices and the reset report.
     let forward: CodebookForward | undefined;
@@ -235,8 +259,13 @@ test('the paper AVT model reproduces one whole published pretraining step', asyn
     });
     const cb = fixture.buffers_after;
     const replayed = withPublishedReset(state, d);
-    closeChecksum('codebook', 'embedding (published reset replayed)', checksum(replayed), cb.embedding,
-      replayed.length);
+    closeChecksum(
+      'codebook',
+      'embedding (published reset replayed)',
+      checksum(replayed),
+      cb.embedding,
+      replayed.length,
+    );
     closeChecksum('codebook', 'ema_weight', checksum(state.emaWeight), cb.ema_weight, state.emaWeight.length);
     state.emaCount.forEach((v, j) => close('codebook', `ema_count[${j}]`, v, cb.ema_count_values[j], RTOL));
     assert.deepEqual(checksum(state.unusedCount), codebookBuffer('unactivated_count').after, 'unused counters');

@@ -4,7 +4,12 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Modality } from '../src/model/config.js';
-import { type CodebookState, type MmEmaStatistics, SharedCodebook, type SharedCodebookOptions } from '../src/model/sharedCodebook.js';
+import {
+  type CodebookState,
+  type MmEmaStatistics,
+  SharedCodebook,
+  type SharedCodebookOptions,
+} from '../src/model/sharedCodebook.js';
 import { mmEmaStatistics, mmEmaStep } from '../src/ops/index.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 import { Rng } from '../src/util/rng.js';
@@ -18,7 +23,14 @@ const M = 12;
 const D = 6;
 const T = 4;
 const MODS: Modality[] = ['audio', 'video', 'text'];
-const options = (extra: Partial<SharedCodebookOptions> = {}): SharedCodebookOptions => ({ size: M, dim: D, modalities: MODS, segmentsPerClip: T, backend: 'tfjs', ...extra });
+const options = (extra: Partial<SharedCodebookOptions> = {}): SharedCodebookOptions => ({
+  size: M,
+  dim: D,
+  modalities: MODS,
+  segmentsPerClip: T,
+  backend: 'tfjs',
+  ...extra,
+});
 
 function clips(rng: Rng, b: number): Float32Array[] {
   return MODS.map(() => Float32Array.from({ length: b * T * D }, () => rng.normal() * 0.5));
@@ -35,7 +47,11 @@ test('two workers summing their statistics through allReduce update the codebook
   const single = await whole.update(whole.forward(z), 77);
 
   // Worker 0 takes clips 0-2, worker 1 clips 3-5; each worker's hook plays the all-reduce (a sum).
-  const half = (k: number) => tensors(batch.map((v) => v.slice(k * 3 * T * D, (k + 1) * 3 * T * D)), 3);
+  const half = (k: number) =>
+    tensors(
+      batch.map((v) => v.slice(k * 3 * T * D, (k + 1) * 3 * T * D)),
+      3,
+    );
   const workers = [0, 1].map(() => new SharedCodebook(options(), state));
   const forwards = workers.map((w, k) => w.forward(half(k)));
   const local = forwards.map((f) => mmEmaStatistics(f.zValues, f.indices, { crossModal: true, m: M }));
@@ -44,7 +60,9 @@ test('two workers summing their statistics through allReduce update the codebook
     counts: local[0].counts.map((c, m) => c.map((v, j) => v + local[1].counts[m][j])),
     sums: local[0].sums.map((s, m) => s.map((v, e) => v + local[1].sums[m][e])),
   };
-  workers.forEach((w) => { w.allReduce = async () => total; });
+  workers.forEach((w) => {
+    w.allReduce = async () => total;
+  });
   const reports = await Promise.all(workers.map((w, k) => w.update(forwards[k], 77)));
 
   for (const [k, w] of workers.entries()) {
@@ -77,7 +95,10 @@ test('encode gives the exact nearest code and its row, and changes nothing', () 
     for (let j = 0; j < M; j++) {
       let d = 0;
       for (let t = 0; t < D; t++) d += (values[i * D + t] - state.embedding[j * D + t]) ** 2;
-      if (d < bestDistance) { bestDistance = d; best = j; }
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = j;
+      }
     }
     assert.equal(idx[i], best, `vector ${i}`);
     assert.deepEqual(rows.subarray(i * D, (i + 1) * D), state.embedding.subarray(best * D, (best + 1) * D));
@@ -102,7 +123,8 @@ test('the ablation switches reach the MM-EMA op: crossModalEma, resetDeadCodes, 
     return { state: cb.getState(), report, forward };
   };
   const direct = (crossModal: boolean, deadAfter: number, resetEma: boolean, indices: Int32Array[]): CodebookState =>
-    mmEmaStep(state, batch, indices, { seed: 5, crossModal, deadAfter, resetEma, segmentsPerClip: T, backend: 'tfjs' }).state;
+    mmEmaStep(state, batch, indices, { seed: 5, crossModal, deadAfter, resetEma, segmentsPerClip: T, backend: 'tfjs' })
+      .state;
 
   const full = await run({});
   assert.deepEqual(full.report.resetCodes, [0, 1]);
@@ -112,7 +134,10 @@ test('the ablation switches reach the MM-EMA op: crossModalEma, resetDeadCodes, 
   assert.notDeepEqual(plain.state.emaWeight, full.state.emaWeight);
   const noReset = await run({ resetDeadCodes: false });
   assert.deepEqual(noReset.report.resetCodes, []);
-  assert.ok(noReset.state.unusedCount.some((u) => u > 300), 'dead codes stay dead');
+  assert.ok(
+    noReset.state.unusedCount.some((u) => u > 300),
+    'dead codes stay dead',
+  );
   const resetEma = await run({ resetEma: true });
   assert.deepEqual(resetEma.state, direct(true, 300, true, resetEma.forward.indices));
 });
@@ -122,14 +147,29 @@ test('bad input to the codebook is refused with a clear error and changes no sta
   const state = randomState(rng, M, D);
   const codebook = new SharedCodebook(options(), state);
   const ok = tensors(clips(rng, 2), 2);
-  assert.throws(() => codebook.forward(ok.slice(0, 2)), /expected 3 tensor\(s\) \[B,T,D\] \(audio, video, text\), got 2/);
-  assert.throws(() => codebook.forward([ok[0], ok[1], tf.zeros([2, T, D + 1])]), /z\[2\] has D = 7, the codebook has D = 6/);
-  assert.throws(() => codebook.forward([ok[0], ok[1], tf.zeros([3, T, D])]), /z\[2\] has shape \[3, 4, 6\] but z\[0\] has \[2, 4, 6\]/);
+  assert.throws(
+    () => codebook.forward(ok.slice(0, 2)),
+    /expected 3 tensor\(s\) \[B,T,D\] \(audio, video, text\), got 2/,
+  );
+  assert.throws(
+    () => codebook.forward([ok[0], ok[1], tf.zeros([2, T, D + 1])]),
+    /z\[2\] has D = 7, the codebook has D = 6/,
+  );
+  assert.throws(
+    () => codebook.forward([ok[0], ok[1], tf.zeros([3, T, D])]),
+    /z\[2\] has shape \[3, 4, 6\] but z\[0\] has \[2, 4, 6\]/,
+  );
   assert.throws(() => codebook.forward([ok[0], ok[1], tf.fill([2, T, D], NaN)]), /non-finite/);
   await assert.rejects(codebook.update(codebook.forward(ok), -1), /seed must be a uint32, got -1/);
   assert.throws(() => codebook.setState({ ...state, m: M + 1 }), /state is 13 x 6, this codebook is 12 x 6/);
-  assert.throws(() => codebook.setState({ ...state, emaCount: new Float32Array(M).fill(NaN) }), /state\.emaCount holds a non-finite value/);
-  assert.throws(() => new SharedCodebook(options({ modalities: ['audio'] }), state), /modalities must list 2 or 3 modalities/);
+  assert.throws(
+    () => codebook.setState({ ...state, emaCount: new Float32Array(M).fill(NaN) }),
+    /state\.emaCount holds a non-finite value/,
+  );
+  assert.throws(
+    () => new SharedCodebook(options({ modalities: ['audio'] }), state),
+    /modalities must list 2 or 3 modalities/,
+  );
   assert.deepEqual(codebook.getState(), state);
 });
 
@@ -173,9 +213,16 @@ test('construction refuses unknown options, unknown or repeated modalities and o
     [{ size: 1 }, /options\.size must be an integer >= 2/],
   ];
   for (const [extra, message] of refused) {
-    assert.throws(() => new SharedCodebook(options(extra as Partial<SharedCodebookOptions>), state), message, JSON.stringify(extra));
+    assert.throws(
+      () => new SharedCodebook(options(extra as Partial<SharedCodebookOptions>), state),
+      message,
+      JSON.stringify(extra),
+    );
   }
-  assert.throws(() => new SharedCodebook(options(), undefined as never), /SharedCodebook\.init: state must be a CodebookState, got undefined/);
+  assert.throws(
+    () => new SharedCodebook(options(), undefined as never),
+    /SharedCodebook\.init: state must be a CodebookState, got undefined/,
+  );
 });
 
 test('every use after dispose() is refused, naming the method', async () => {
@@ -206,11 +253,17 @@ test('the state round-trips through toTensors/fromTensors; a bad tensor is refus
   assert.equal(saved.unusedCount.dtype, 'int32');
   const b = new SharedCodebook(options(), randomState(rng, M, D));
   const before = b.getState();
-  assert.throws(() => b.fromTensors({ ...saved, emaWeight: { ...saved.emaWeight, shape: [M, D + 1] } }), /tensor emaWeight must be float32 \[12, 6\], got float32 \[12,7\]/);
+  assert.throws(
+    () => b.fromTensors({ ...saved, emaWeight: { ...saved.emaWeight, shape: [M, D + 1] } }),
+    /tensor emaWeight must be float32 \[12, 6\], got float32 \[12,7\]/,
+  );
   assert.throws(() => b.fromTensors({ ...saved, unusedCount: undefined }), /tensor unusedCount is missing/);
   const nan = Float32Array.from(saved.emaCount.data as Float32Array);
   nan[3] = NaN;
-  assert.throws(() => b.fromTensors({ ...saved, emaCount: { ...saved.emaCount, data: nan } }), /state\.emaCount holds a non-finite value/);
+  assert.throws(
+    () => b.fromTensors({ ...saved, emaCount: { ...saved.emaCount, data: nan } }),
+    /state\.emaCount holds a non-finite value/,
+  );
   assert.deepEqual(b.getState(), before);
   b.fromTensors(saved);
   assert.deepEqual(b.getState(), a.getState());

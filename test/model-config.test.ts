@@ -8,14 +8,28 @@ test('the paper config has exactly the published dimensions and every ablation s
   const c = makeConfig('paper');
   assert.equal(c.name, 'paper');
   assert.deepEqual(
-    [c.modalities, c.segments, c.embeddingDim, c.codebookSize, c.audioDim, c.textDim, c.specificDim, c.clubHidden, c.cpcHidden, c.cpcLayers],
+    [
+      c.modalities,
+      c.segments,
+      c.embeddingDim,
+      c.codebookSize,
+      c.audioDim,
+      c.textDim,
+      c.specificDim,
+      c.clubHidden,
+      c.cpcHidden,
+      c.cpcLayers,
+    ],
     ['AVT', 10, 256, 400, 128, 256, 256, 256, 256, 2],
   );
   assert.deepEqual(c.video, { height: 7, width: 7, channels: 512 });
   assert.deepEqual(c.transformer, { layers: 2, heads: 4, feedForward: 1024, dropout: 0.1 });
   assert.deepEqual(c.videoWidths, [1024, 2048]);
   assert.deepEqual([c.commitment, c.decay, c.epsilon, c.deadAfter, c.activeBelow], [0.25, 0.99, 1e-5, 300, 100]);
-  assert.deepEqual([c.useClub, c.useCpc, c.crossModalEma, c.useCmcm, c.resetDeadCodes, c.resetEma], [true, true, true, true, true, false]);
+  assert.deepEqual(
+    [c.useClub, c.useCpc, c.crossModalEma, c.useCmcm, c.resetDeadCodes, c.resetEma],
+    [true, true, true, true, true, false],
+  );
   assert.equal(c.textFront, null);
   assert.deepEqual(inputShapeOf(c, 'video'), [7, 7, 512]);
 });
@@ -36,7 +50,10 @@ test('overrides change only the named fields, nested ones included, and the name
 test('the BiLSTM text front takes 768-d input and feeds textDim = 2 x hidden', () => {
   const c = makeConfig('paper', { textFront: PAPER_TEXT_FRONT });
   assert.deepEqual(inputShapeOf(c, 'text'), [768]);
-  assert.throws(() => makeConfig('small', { textFront: PAPER_TEXT_FRONT }), /textDim \(32\) must equal 2 \* textFront\.hidden \(256\)/);
+  assert.throws(
+    () => makeConfig('small', { textFront: PAPER_TEXT_FRONT }),
+    /textDim \(32\) must equal 2 \* textFront\.hidden \(256\)/,
+  );
 });
 
 test('invalid configs are refused with an error naming the field', () => {
@@ -54,6 +71,7 @@ test('invalid configs are refused with an error naming the field', () => {
     [{ deadAfter: 50 }, /config\.deadAfter \(50\) must be >= config\.activeBelow \(100\)/],
     [{ widths: [1, 2] } as never, /unknown config field 'widths'/],
   ];
-  for (const [overrides, message] of cases) assert.throws(() => makeConfig('small', overrides), message, JSON.stringify(overrides));
+  for (const [overrides, message] of cases)
+    assert.throws(() => makeConfig('small', overrides), message, JSON.stringify(overrides));
   assert.throws(() => makeConfig('huge' as never), /unknown config name 'huge'/);
 });

@@ -17,7 +17,10 @@ test('the same seed gives the same weights and codebook; another seed does not',
   const [a, b, c] = [1, 1, 2].map((seed) => new UniCodeModel(config, { seed }));
   assert.deepEqual(a.params.exportWeights(), b.params.exportWeights());
   assert.deepEqual(a.codebook.getState(), b.codebook.getState());
-  assert.notDeepEqual(a.params.exportWeights()['semantic.audio.proj.weight'], c.params.exportWeights()['semantic.audio.proj.weight']);
+  assert.notDeepEqual(
+    a.params.exportWeights()['semantic.audio.proj.weight'],
+    c.params.exportWeights()['semantic.audio.proj.weight'],
+  );
   // docs/algorithm.md §3: embedding in (-1/400, 1/400), ema_weight a copy, counts 0, unused -1.
   const s = a.codebook.getState();
   assert.ok(s.embedding.every((v) => Math.abs(v) < 1 / 400));
@@ -29,10 +32,21 @@ test('the same seed gives the same weights and codebook; another seed does not',
 test('sub-model groups: each encoder and decoder on its own, CPC as one, CLUB nets apart from the main optimizer', () => {
   const model = new UniCodeModel(tinyConfig(), { seed: 1 });
   assert.deepEqual(model.mainGroups(), [
-    'semantic.audio', 'semantic.video', 'semantic.text', 'specific.audio', 'specific.video', 'specific.text',
-    'decoder.audio', 'decoder.video', 'decoder.text', 'cpc',
+    'semantic.audio',
+    'semantic.video',
+    'semantic.text',
+    'specific.audio',
+    'specific.video',
+    'specific.text',
+    'decoder.audio',
+    'decoder.video',
+    'decoder.text',
+    'cpc',
   ]);
-  assert.deepEqual(model.params.groups().filter((g) => g.startsWith('club.')), ['club.audio', 'club.video', 'club.text']);
+  assert.deepEqual(
+    model.params.groups().filter((g) => g.startsWith('club.')),
+    ['club.audio', 'club.video', 'club.text'],
+  );
   // CPC parameters carry the published state-dict names.
   assert.ok(model.params.namesIn('cpc').includes('cpc.video_ar_lstm.weight_hh_l1'));
   assert.deepEqual([...model.params.get('cpc.video_ar_lstm.weight_ih_l0').shape], [4 * 16, 16]);
@@ -62,7 +76,10 @@ test('shapes end to end: semantic z, specific features, reconstructions and froz
   assert.deepEqual(codes.shape, [3, 5]);
   assert.deepEqual(quantized.shape, [3, 5, 16]);
   assert.ok(Array.from(codes.dataSync()).every((c) => c >= 0 && c < config.codebookSize));
-  assert.throws(() => model.encode('audio', raw.text.reshape([3, 5, 2, 6])), /audio: expected shape \[B, 5, 12\], got \[3, 5, 2, 6\]/);
+  assert.throws(
+    () => model.encode('audio', raw.text.reshape([3, 5, 2, 6])),
+    /audio: expected shape \[B, 5, 12\], got \[3, 5, 2, 6\]/,
+  );
   assert.throws(() => model.encode('depth' as never, raw.audio), /modality 'depth' is not in this model/);
   const av = new UniCodeModel(tinyConfig({ modalities: 'AV' }), { seed: 4 });
   assert.throws(() => av.encode('text', raw.text), /modality 'text' is not in this model \(audio, video\)/);
@@ -75,7 +92,10 @@ test('the plain shared-VQ baseline (CLUB, CPC, cross-modal EMA and L_cmcm off) h
   const config = tinyConfig({ modalities: 'AV', useClub: false, useCpc: false, crossModalEma: false, useCmcm: false });
   const model = new UniCodeModel(config, { seed: 5 });
   assert.equal(model.cpc, null);
-  assert.deepEqual(model.params.groups().filter((g) => g.startsWith('club.') || g === 'cpc'), []);
+  assert.deepEqual(
+    model.params.groups().filter((g) => g.startsWith('club.') || g === 'cpc'),
+    [],
+  );
   const trainer = new Trainer(model, { progress: false });
   const [batch] = syntheticBatches(config, { batches: 1, batchSize: 4, seed: 2 });
   const m = await trainer.step(batch);

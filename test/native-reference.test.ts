@@ -10,7 +10,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { NativeBinding, NativeCodebookState, NativeMmEmaOptions, NativeMmEmaResult } from '../src/native/binding.js';
+import type {
+  NativeBinding,
+  NativeCodebookState,
+  NativeMmEmaOptions,
+  NativeMmEmaResult,
+} from '../src/native/binding.js';
 import { loadNative, nativeUnavailableMessage } from '../src/native/loader.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -34,12 +39,21 @@ function assertCloseToScale(actual: ArrayLike<number>, expected: ArrayLike<numbe
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i] - expected[i]);
-    assert.ok(err <= tol * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (error ${err}, allowed ${tol * scale})`);
+    assert.ok(
+      err <= tol * scale,
+      `${what}[${i}]: ${actual[i]} vs ${expected[i]} (error ${err}, allowed ${tol * scale})`,
+    );
   }
 }
 
 /** |actual - expected| <= rtol * |expected| + atol elementwise. */
-function assertCloseEach(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
+function assertCloseEach(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  atol: number,
+  what: string,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i] - expected[i]);
@@ -48,7 +62,10 @@ function assertCloseEach(actual: ArrayLike<number>, expected: ArrayLike<number>,
 }
 
 function assertRelClose(actual: number, expected: number, rtol: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= rtol * Math.abs(expected), `${what}: ${actual} vs ${expected} (rtol ${rtol})`);
+  assert.ok(
+    Math.abs(actual - expected) <= rtol * Math.abs(expected),
+    `${what}: ${actual} vs ${expected} (rtol ${rtol})`,
+  );
 }
 
 /** Central finite differences of f at every element of the arrays xs (float64 copies). */
@@ -107,7 +124,11 @@ function checkQuantize(z: Float32Array, codebook: Float32Array, n: number, m: nu
   const quantized = got.quantized as Float32Array;
   for (let i = 0; i < n; i++) {
     const j = want.indices[i];
-    assert.deepEqual(Array.from(quantized.subarray(i * d, (i + 1) * d)), Array.from(codebook.subarray(j * d, (j + 1) * d)), `quantized row ${i}`);
+    assert.deepEqual(
+      Array.from(quantized.subarray(i * d, (i + 1) * d)),
+      Array.from(codebook.subarray(j * d, (j + 1) * d)),
+      `quantized row ${i}`,
+    );
   }
 }
 
@@ -130,7 +151,9 @@ describe('native cpu quantize vs brute force', { skip }, () => {
 
   it('exact ties go to the lowest index: duplicate codes, duplicate rows, equidistant points', () => {
     const rng = new Rng(14);
-    const n = 64, m = 32, d = 6;
+    const n = 64,
+      m = 32,
+      d = 6;
     const codebook = normals(rng, m * d);
     codebook.copyWithin(20 * d, 3 * d, 4 * d); // code 20 duplicates code 3
     codebook.copyWithin(31 * d, 0, d); // code 31 duplicates code 0
@@ -155,7 +178,9 @@ describe('native cpu quantize vs brute force', { skip }, () => {
     // Codes 1e-5 apart around a common centre: float32 dot products of size ~|z||e| carry
     // errors larger than the true gaps, so only the rescoring finds the true winner.
     const rng = new Rng(15);
-    const n = 200, m = 64, d = 64;
+    const n = 200,
+      m = 64,
+      d = 64;
     const centre = normals(rng, d, 3);
     const codebook = new Float32Array(m * d);
     for (let j = 0; j < m; j++) for (let t = 0; t < d; t++) codebook[j * d + t] = centre[t] + rng.normal() * 1e-5;
@@ -166,7 +191,9 @@ describe('native cpu quantize vs brute force', { skip }, () => {
 
   it('huge and tiny magnitudes (float32 overflow/underflow of the screen) still give the exact argmin', () => {
     const rng = new Rng(16);
-    const n = 40, m = 30, d = 8;
+    const n = 40,
+      m = 30,
+      d = 8;
     checkQuantize(normals(rng, n * d, 1e19), normals(rng, m * d, 1e19), n, m, d);
     checkQuantize(normals(rng, n * d, 1e-22), normals(rng, m * d, 1e-22), n, m, d);
   });
@@ -200,10 +227,20 @@ function modeOf(values: Int32Array): number {
 }
 
 /** The MM-EMA step, loop by loop, as ops.h states it (decay and epsilon are float32 there). */
-function referenceMmEma(state: NativeCodebookState, z: Float32Array[], indices: Int32Array[], n: number, m: number, d: number, opt: NativeMmEmaOptions) {
+function referenceMmEma(
+  state: NativeCodebookState,
+  z: Float32Array[],
+  indices: Int32Array[],
+  n: number,
+  m: number,
+  d: number,
+  opt: NativeMmEmaOptions,
+) {
   const k = z.length;
-  const decay = Math.fround(opt.decay), eps = Math.fround(opt.epsilon);
-  const wOwn = opt.crossModal ? 0.5 : 1, wCross = opt.crossModal ? 0.5 / (k - 1) : 0;
+  const decay = Math.fround(opt.decay),
+    eps = Math.fround(opt.epsilon);
+  const wOwn = opt.crossModal ? 0.5 : 1,
+    wCross = opt.crossModal ? 0.5 / (k - 1) : 0;
   const count = Float64Array.from(state.emaCount);
   const weight = Float64Array.from(state.emaWeight);
   const used = new Array<boolean>(m).fill(false);
@@ -223,7 +260,8 @@ function referenceMmEma(state: NativeCodebookState, z: Float32Array[], indices: 
     const dw = new Float64Array(m * d);
     for (let i = 0; i < n; i++) {
       const j = indices[mod][i];
-      for (let o = 0; o < k; o++) for (let t = 0; t < d; t++) dw[j * d + t] += (o === mod ? wOwn : wCross) * z[o][i * d + t];
+      for (let o = 0; o < k; o++)
+        for (let t = 0; t < d; t++) dw[j * d + t] += (o === mod ? wOwn : wCross) * z[o][i * d + t];
     }
     for (let e = 0; e < m * d; e++) weight[e] = decay * weight[e] + (1 - decay) * dw[e];
   }
@@ -233,7 +271,9 @@ function referenceMmEma(state: NativeCodebookState, z: Float32Array[], indices: 
   const emaWeight = Float32Array.from(weight);
   const unusedCount = Int32Array.from(state.unusedCount, (u, j) => (used[j] ? 0 : u + 1));
   const active: number[] = [];
-  unusedCount.forEach((u, j) => { if (u >= 0 && u < opt.activeBelow) active.push(j); });
+  unusedCount.forEach((u, j) => {
+    if (u >= 0 && u < opt.activeBelow) active.push(j);
+  });
   const resetCodes: number[] = [];
   const resetSources: number[] = [];
   for (let j = 0; j < m && active.length > 0; j++) {
@@ -256,10 +296,20 @@ function referenceMmEma(state: NativeCodebookState, z: Float32Array[], indices: 
 
 function mmEmaCase(seed: number, k: number, options: Partial<NativeMmEmaOptions>) {
   const rng = new Rng(seed);
-  const m = 24, d = 5, T = 4, n = 12 * T;
+  const m = 24,
+    d = 5,
+    T = 4,
+    n = 12 * T;
   const opt: NativeMmEmaOptions = {
-    decay: 0.99, epsilon: 1e-5, deadAfter: 300, activeBelow: 100, seed: 1234, resetEma: false,
-    crossModal: true, segmentsPerClip: T, ...options,
+    decay: 0.99,
+    epsilon: 1e-5,
+    deadAfter: 300,
+    activeBelow: 100,
+    seed: 1234,
+    resetEma: false,
+    crossModal: true,
+    segmentsPerClip: T,
+    ...options,
   };
   const embedding = normals(rng, m * d, 0.1);
   const emaCount = Float32Array.from({ length: m }, () => rng.next() * 3);
@@ -277,7 +327,15 @@ function mmEmaCase(seed: number, k: number, options: Partial<NativeMmEmaOptions>
 
 function checkMmEma(seed: number, k: number, options: Partial<NativeMmEmaOptions>): NativeMmEmaResult {
   const c = mmEmaCase(seed, k, options);
-  const got = native().mmEmaStep('cpu', { state: c.state, m: c.m, d: c.d, z: c.z, indices: c.indices, n: c.n, options: c.opt });
+  const got = native().mmEmaStep('cpu', {
+    state: c.state,
+    m: c.m,
+    d: c.d,
+    z: c.z,
+    indices: c.indices,
+    n: c.n,
+    options: c.opt,
+  });
   const want = referenceMmEma(c.state, c.z, c.indices, c.n, c.m, c.d, c.opt);
   assertCloseEach(got.state.emaCount, want.state.emaCount, 1e-6, 0, 'emaCount');
   assertCloseEach(got.state.emaWeight, want.state.emaWeight, 1e-6, 1e-12, 'emaWeight');
@@ -314,14 +372,24 @@ describe('native cpu mmEmaStep vs a loop-based reference', { skip }, () => {
 // ---- codeMatching ---------------------------------------------------------------------------
 
 /** L_cmcm in float64, straight from ops.h. */
-function referenceCodeMatching(z: ArrayLike<number>[], b: number, t: number, d: number, e: Float32Array, m: number, eps: number): number {
+function referenceCodeMatching(
+  z: ArrayLike<number>[],
+  b: number,
+  t: number,
+  d: number,
+  e: Float32Array,
+  m: number,
+  eps: number,
+): number {
   const P = z.map((zm) => {
     const mean = new Float64Array(b * m);
     for (let r = 0; r < b * t; r++) {
       const logits = new Float64Array(m);
       let max = -Infinity;
       for (let j = 0; j < m; j++) {
-        let zz = 0, ee = 0, ze = 0;
+        let zz = 0,
+          ee = 0,
+          ze = 0;
         for (let u = 0; u < d; u++) {
           zz += zm[r * d + u] * zm[r * d + u];
           ee += e[j * d + u] * e[j * d + u];
@@ -345,7 +413,8 @@ function referenceCodeMatching(z: ArrayLike<number>[], b: number, t: number, d: 
         for (let j = 0; j < b; j++) {
           let s = 0;
           for (let c = 0; c < m; c++) {
-            s += P[x][i * m + c] * Math.log(P[y][j * m + c] + 1e-10) + P[y][i * m + c] * Math.log(P[x][j * m + c] + 1e-10);
+            s +=
+              P[x][i * m + c] * Math.log(P[y][j * m + c] + 1e-10) + P[y][i * m + c] * Math.log(P[x][j * m + c] + 1e-10);
           }
           S[i * b + j] = s;
         }
@@ -370,7 +439,11 @@ function checkCodeMatching(seed: number, k: number, b: number, t: number, d: num
   const got = native().codeMatching('cpu', { z, codebook, b, t, d, m, epsilon: eps, wantGrad: true });
   const epsF = Math.fround(eps);
   assertRelClose(got.loss, referenceCodeMatching(z, b, t, d, codebook, m, epsF), 1e-9, 'loss');
-  const fd = finiteDifferences((xs) => referenceCodeMatching(xs, b, t, d, codebook, m, epsF), z.map((a) => Float64Array.from(a)), 1e-5);
+  const fd = finiteDifferences(
+    (xs) => referenceCodeMatching(xs, b, t, d, codebook, m, epsF),
+    z.map((a) => Float64Array.from(a)),
+    1e-5,
+  );
   for (let mod = 0; mod < k; mod++) assertCloseToScale(got.grads[mod], fd[mod], 1e-5, `grad z[${mod}]`);
   const lossOnly = native().codeMatching('cpu', { z, codebook, b, t, d, m, epsilon: eps, wantGrad: false });
   assert.equal(lossOnly.loss, got.loss);
@@ -380,10 +453,14 @@ function checkCodeMatching(seed: number, k: number, b: number, t: number, d: num
 describe('native cpu codeMatching vs reference and finite differences', { skip }, () => {
   it('two modalities', () => checkCodeMatching(31, 2, 3, 2, 4, 5, 1e-5));
   it('three modalities, all three pairs', () => checkCodeMatching(32, 3, 4, 3, 3, 6, 1e-5));
-  it('a large epsilon makes the path through c = min S visible in the gradient', () => checkCodeMatching(33, 2, 3, 2, 3, 4, 5));
+  it('a large epsilon makes the path through c = min S visible in the gradient', () =>
+    checkCodeMatching(33, 2, 3, 2, 3, 4, 5));
   it('loss at a larger size (partial GEMM blocks) matches the reference', () => {
     const rng = new Rng(34);
-    const b = 6, t = 5, d = 20, m = 70;
+    const b = 6,
+      t = 5,
+      d = 20,
+      m = 70;
     const z = [normals(rng, b * t * d), normals(rng, b * t * d), normals(rng, b * t * d)];
     const codebook = normals(rng, m * d);
     const got = native().codeMatching('cpu', { z, codebook, b, t, d, m, epsilon: 1e-5, wantGrad: false });
@@ -394,7 +471,13 @@ describe('native cpu codeMatching vs reference and finite differences', { skip }
 // ---- infoNce --------------------------------------------------------------------------------
 
 /** InfoNCE loss and accuracies in float64, straight from ops.h. */
-function referenceInfoNce(targets: ArrayLike<number>[], preds: ArrayLike<number>[], weights: Float32Array, b: number, d: number) {
+function referenceInfoNce(
+  targets: ArrayLike<number>[],
+  preds: ArrayLike<number>[],
+  weights: Float32Array,
+  b: number,
+  d: number,
+) {
   const k = targets.length;
   let loss = 0;
   const accuracies: number[] = [];
@@ -426,7 +509,14 @@ function referenceInfoNce(targets: ArrayLike<number>[], preds: ArrayLike<number>
   return { loss, accuracies };
 }
 
-function checkInfoNce(seed: number, k: number, b: number, d: number, weights: number[], edit?: (targets: Float32Array[], preds: Float32Array[]) => void): void {
+function checkInfoNce(
+  seed: number,
+  k: number,
+  b: number,
+  d: number,
+  weights: number[],
+  edit?: (targets: Float32Array[], preds: Float32Array[]) => void,
+): void {
   const rng = new Rng(seed);
   const targets = Array.from({ length: k }, () => normals(rng, b * d));
   const preds = Array.from({ length: k }, () => normals(rng, b * d));
@@ -437,7 +527,11 @@ function checkInfoNce(seed: number, k: number, b: number, d: number, weights: nu
   assertRelClose(got.loss, want.loss, 1e-5, 'loss');
   assert.deepEqual(Array.from(got.accuracies), want.accuracies.map(Math.fround), 'accuracies');
   const f = (xs: Float64Array[]) => referenceInfoNce(xs.slice(0, k), xs.slice(k), w, b, d).loss;
-  const fd = finiteDifferences(f, [...targets, ...preds].map((a) => Float64Array.from(a)), 1e-5);
+  const fd = finiteDifferences(
+    f,
+    [...targets, ...preds].map((a) => Float64Array.from(a)),
+    1e-5,
+  );
   for (let mod = 0; mod < k; mod++) {
     assertCloseToScale(got.gradTargets[mod], fd[mod], 1e-4, `gradTargets[${mod}]`);
     assertCloseToScale(got.gradPreds[mod], fd[k + mod], 1e-4, `gradPreds[${mod}]`);
@@ -445,8 +539,10 @@ function checkInfoNce(seed: number, k: number, b: number, d: number, weights: nu
 }
 
 describe('native cpu infoNce vs reference and finite differences', { skip }, () => {
-  it('two modalities, published weights (0.1 same-modality, 1 cross-modal)', () => checkInfoNce(41, 2, 5, 3, [0.1, 1, 1, 0.1]));
-  it('three modalities with a zero weight and an asymmetric one', () => checkInfoNce(42, 3, 4, 2, [0.1, 1, 0, 1, 0.1, 2, 1, 1, 0.1]));
+  it('two modalities, published weights (0.1 same-modality, 1 cross-modal)', () =>
+    checkInfoNce(41, 2, 5, 3, [0.1, 1, 1, 0.1]));
+  it('three modalities with a zero weight and an asymmetric one', () =>
+    checkInfoNce(42, 3, 4, 2, [0.1, 1, 0, 1, 0.1, 2, 1, 1, 0.1]));
 
   it('column argmax ties go to the lowest row, within a score tile and across threads', () => {
     // Target rows 0, 1 and 3 are equal and dominate column 0, so softmax(S) ties there. With 2
@@ -460,7 +556,9 @@ describe('native cpu infoNce vs reference and finite differences', { skip }, () 
 
   it('a batch over several score tiles, the last one partial (b = 2100)', () => {
     const rng = new Rng(43);
-    const b = 2100, d = 2, k = 2;
+    const b = 2100,
+      d = 2,
+      k = 2;
     const targets = [normals(rng, b * d), normals(rng, b * d)];
     const preds = [normals(rng, b * d), normals(rng, b * d)];
     const weights = Float32Array.from([0.1, 1, 1, 0.1]);
@@ -484,7 +582,7 @@ describe('native cpu infoNce vs reference and finite differences', { skip }, () 
             max = Math.max(max, s);
           }
           let sum = 0;
-          for (let j = 0; j < b; j++) sum += (row[j] = Math.exp(row[j] - max));
+          for (let j = 0; j < b; j++) sum += row[j] = Math.exp(row[j] - max);
           for (let j = 0; j < b; j++) {
             const g = scale * (row[j] / sum - (i === j ? 1 : 0));
             for (let u = 0; u < d; u++) {

@@ -33,8 +33,10 @@ for (const { backend, skip } of BACKENDS) {
   test(`mmEmaStep (${backend}) refuses a negative emaCount, naming the entry`, { skip }, () => {
     const { state, z, indices } = stepInputs(6, 3);
     state.emaCount[4] = -0.5;
-    assert.throws(() => mmEmaStep(state, z, indices, { seed: 1, segmentsPerClip: 2, backend }),
-      /^Error: mmEmaStep: state\.emaCount must be >= 0 \(a decayed count\), but state\.emaCount\[4\] = -0\.5$/);
+    assert.throws(
+      () => mmEmaStep(state, z, indices, { seed: 1, segmentsPerClip: 2, backend }),
+      /^Error: mmEmaStep: state\.emaCount must be >= 0 \(a decayed count\), but state\.emaCount\[4\] = -0\.5$/,
+    );
   });
 
   test(`mmEmaStep (${backend}) saturates an unused counter at INT32_MAX instead of wrapping`, { skip }, () => {
@@ -50,7 +52,10 @@ for (const { backend, skip } of BACKENDS) {
 /** Values of magnitude up to 3e38 (float32 max is 3.4e38), deterministic. */
 const huge = (shape: number[], phase: number) => {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, (_, i) => 3e38 * Math.sin(1.7 * i + phase)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: size }, (_, i) => 3e38 * Math.sin(1.7 * i + phase)),
+    shape,
+  );
 };
 
 const cpuSkip = BACKENDS[1].skip;
@@ -76,13 +81,28 @@ test('tfjs fallbacks too large for the backend are refused up front, and the bac
     tf.tidy(() => {
       // 2^16 rows against 2^14 codes: one [B*T, M] matrix alone is 4 GiB.
       const z = [0, 1].map(() => tf.ones([1024, 64, 1]) as tf.Tensor3D);
-      assert.throws(() => codeMatchingLoss(z, tf.ones([16384, 1]) as tf.Tensor2D, { backend: 'tfjs' }),
-        new RegExp('^Error: codeMatchingLoss: the tfjs fallback needs about [\\d.]+ GiB for K = 2 modalities of ' +
-          'B\\*T = 65536 rows against M = 16384 codes .*run it on the cpu or cuda backend'));
+      assert.throws(
+        () => codeMatchingLoss(z, tf.ones([16384, 1]) as tf.Tensor2D, { backend: 'tfjs' }),
+        new RegExp(
+          '^Error: codeMatchingLoss: the tfjs fallback needs about [\\d.]+ GiB for K = 2 modalities of ' +
+            'B\\*T = 65536 rows against M = 16384 codes .*run it on the cpu or cuda backend',
+        ),
+      );
       // B = 2^16: one B x B score matrix alone is 16 GiB.
       const rows = [0, 1].map(() => tf.ones([65536, 1]) as tf.Tensor2D);
-      assert.throws(() => infoNceLoss(rows, rows, [[0, 1], [1, 0]], { backend: 'tfjs' }),
-        /^Error: infoNceLoss: the tfjs fallback needs about [\d.]+ GiB for K = 2 modalities of B = 65536 rows/);
+      assert.throws(
+        () =>
+          infoNceLoss(
+            rows,
+            rows,
+            [
+              [0, 1],
+              [1, 0],
+            ],
+            { backend: 'tfjs' },
+          ),
+        /^Error: infoNceLoss: the tfjs fallback needs about [\d.]+ GiB for K = 2 modalities of B = 65536 rows/,
+      );
     });
     assert.equal(tf.memory().numTensors, before, `nothing leaked on ${kind}`);
     assert.equal(tf.getBackend(), kind);

@@ -16,13 +16,28 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  applyMmEmaStatistics, codeMatchingLoss, equalNum, infoNceLoss, mmEmaStatistics, mmEmaStep, quantize,
-  type CodebookState, type MmEmaStatistics, type OpBackend,
+  applyMmEmaStatistics,
+  codeMatchingLoss,
+  equalNum,
+  infoNceLoss,
+  mmEmaStatistics,
+  mmEmaStep,
+  quantize,
+  type CodebookState,
+  type MmEmaStatistics,
+  type OpBackend,
 } from '../src/ops/index.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 import type { Rng } from '../src/util/rng.js';
 import {
-  TEST_SEED, assertBitwiseEqual, assertClose, copyState, nativeDevices, normals, randomState, rng,
+  TEST_SEED,
+  assertBitwiseEqual,
+  assertClose,
+  copyState,
+  nativeDevices,
+  normals,
+  randomState,
+  rng,
 } from './ops-support.js';
 
 before(async () => {
@@ -32,11 +47,24 @@ before(async () => {
 
 // ---- quantize ----------------------------------------------------------------------------------
 
-interface QuantizeCase { name: string; z: Float32Array; e: Float32Array; n: number; m: number; d: number }
+interface QuantizeCase {
+  name: string;
+  z: Float32Array;
+  e: Float32Array;
+  n: number;
+  m: number;
+  d: number;
+}
 
 function quantizeCases(r: Rng): QuantizeCase[] {
-  const plain = (name: string, n: number, m: number, d: number): QuantizeCase =>
-    ({ name, z: normals(r, n * d), e: normals(r, m * d), n, m, d });
+  const plain = (name: string, n: number, m: number, d: number): QuantizeCase => ({
+    name,
+    z: normals(r, n * d),
+    e: normals(r, m * d),
+    n,
+    m,
+    d,
+  });
   const cases = [plain('small 7x13x5', 7, 13, 5), plain('n < m 3x50x16', 3, 50, 16)];
 
   // Exact ties: duplicate codebook rows, duplicate z rows, z rows sitting on codebook rows.
@@ -89,14 +117,20 @@ function exhaustiveNearest(c: QuantizeCase): { indices: Int32Array; distances: F
         const diff = c.z[i * c.d + t] - c.e[j * c.d + t];
         s += diff * diff;
       }
-      if (s < best) { best = s; indices[i] = j; }
+      if (s < best) {
+        best = s;
+        indices[i] = j;
+      }
     }
     distances[i] = best;
   }
   return { indices, distances };
 }
 
-function runQuantize(c: QuantizeCase, backend: OpBackend): { indices: Int32Array; distances: Float32Array; quantized: Float32Array } {
+function runQuantize(
+  c: QuantizeCase,
+  backend: OpBackend,
+): { indices: Int32Array; distances: Float32Array; quantized: Float32Array } {
   return tf.tidy(() => {
     const out = quantize(tf.tensor2d(c.z, [c.n, c.d]), tf.tensor2d(c.e, [c.m, c.d]), { backend, gather: true });
     return {
@@ -136,7 +170,10 @@ test('quantize (tfjs) gives the same answer on the tfjs cpu backend as on wasm',
 
 for (const { device, skip } of nativeDevices()) {
   test(`quantize: ${device} equals tfjs bit for bit`, (t) => {
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     for (const c of quantizeCases(rng(3))) {
       const want = runQuantize(c, 'tfjs');
       const got = runQuantize(c, device);
@@ -149,10 +186,28 @@ for (const { device, skip } of nativeDevices()) {
 
 // ---- MM-EMA ------------------------------------------------------------------------------------
 
-interface EmaCase { name: string; state: CodebookState; z: Float32Array[]; indices: Int32Array[]; t: number; crossModal: boolean; resetEma: boolean; seed: number }
+interface EmaCase {
+  name: string;
+  state: CodebookState;
+  z: Float32Array[];
+  indices: Int32Array[];
+  t: number;
+  crossModal: boolean;
+  resetEma: boolean;
+  seed: number;
+}
 
 function emaCases(r: Rng): EmaCase[] {
-  const make = (name: string, k: number, b: number, t: number, m: number, d: number, crossModal: boolean, resetEma: boolean): EmaCase => {
+  const make = (
+    name: string,
+    k: number,
+    b: number,
+    t: number,
+    m: number,
+    d: number,
+    crossModal: boolean,
+    resetEma: boolean,
+  ): EmaCase => {
     const n = b * t;
     const indices = Array.from({ length: k }, () => Int32Array.from({ length: n }, () => r.int(m)));
     // Some clips agree across modalities, so equalNum is not trivially 0.
@@ -160,8 +215,14 @@ function emaCases(r: Rng): EmaCase[] {
       for (let mod = 1; mod < k; mod++) indices[mod].set(indices[0].subarray(clip * t, (clip + 1) * t), clip * t);
     }
     return {
-      name, state: randomState(r, m, d), z: Array.from({ length: k }, () => normals(r, n * d)), indices, t,
-      crossModal, resetEma, seed: r.nextUint32(),
+      name,
+      state: randomState(r, m, d),
+      z: Array.from({ length: k }, () => normals(r, n * d)),
+      indices,
+      t,
+      crossModal,
+      resetEma,
+      seed: r.nextUint32(),
     };
   };
   return [
@@ -177,7 +238,13 @@ function emaOptions(c: EmaCase) {
 }
 
 /** rtol 0: bit for bit. */
-function assertSameStep(got: ReturnType<typeof mmEmaStep>, want: ReturnType<typeof mmEmaStep>, what: string, rtol: number, equalNumToo = true): void {
+function assertSameStep(
+  got: ReturnType<typeof mmEmaStep>,
+  want: ReturnType<typeof mmEmaStep>,
+  what: string,
+  rtol: number,
+  equalNumToo = true,
+): void {
   assertBitwiseEqual(got.state.unusedCount, want.state.unusedCount, `${what}: unusedCount`);
   assert.deepEqual(got.report.resetCodes, want.report.resetCodes, `${what}: resetCodes (seed ${TEST_SEED})`);
   assert.deepEqual(got.report.resetSources, want.report.resetSources, `${what}: resetSources (seed ${TEST_SEED})`);
@@ -210,14 +277,21 @@ test('mmEmaStep (tfjs): counters, dead-code reset and the untouched input follow
         assert.ok(Math.abs(noise) <= 1 / 1024 + 1e-6, `${c.name}: revival noise ${noise} within 1/1024`);
       }
     });
-    assert.deepEqual(Array.from(state.unusedCount), incremented.map((u) => (u > 300 ? 0 : u)), `${c.name}: unusedCount`);
+    assert.deepEqual(
+      Array.from(state.unusedCount),
+      incremented.map((u) => (u > 300 ? 0 : u)),
+      `${c.name}: unusedCount`,
+    );
   }
   assert.ok(revived > 0, `the cases exercise the reset (seed ${TEST_SEED})`);
 });
 
 for (const { device, skip } of nativeDevices()) {
   test(`mmEmaStep: ${device} equals tfjs`, (t) => {
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     for (const c of emaCases(rng(5))) {
       const want = mmEmaStep(c.state, c.z, c.indices, { ...emaOptions(c), backend: 'tfjs' });
       const before = copyState(c.state);
@@ -235,7 +309,12 @@ test('equalNum: a clip counts when its mode over T agrees in every modality, mod
   const text = Int32Array.from([3, 3, 8, 8, 1, 6, 6, 6, 2, 2, 2, 2, 1, 0, 0, 1, 0, 0, 0, 0]);
   assert.equal(equalNum([audio, video], 4), 4);
   assert.equal(equalNum([audio, video, text], 4), 2, 'text agrees on clips 0 and 2 only');
-  const asTensors = tf.tidy(() => equalNum([audio, video].map((x) => tf.tensor1d(x, 'int32')), 20));
+  const asTensors = tf.tidy(() =>
+    equalNum(
+      [audio, video].map((x) => tf.tensor1d(x, 'int32')),
+      20,
+    ),
+  );
   assert.equal(asTensors, 1, 'one clip of T = 20 whose mode is 1 in both, given as tensors');
 });
 
@@ -243,8 +322,12 @@ test('equalNum: a clip counts when its mode over T agrees in every modality, mod
 function allReduce(parts: MmEmaStatistics[]): MmEmaStatistics {
   return {
     n: parts.reduce((s, p) => s + p.n, 0),
-    counts: parts[0].counts.map((_, k) => parts.reduce((acc, p) => acc.map((v, j) => v + p.counts[k][j]), new Float64Array(parts[0].counts[k].length))),
-    sums: parts[0].sums.map((_, k) => parts.reduce((acc, p) => acc.map((v, e) => v + p.sums[k][e]), new Float64Array(parts[0].sums[k].length))),
+    counts: parts[0].counts.map((_, k) =>
+      parts.reduce((acc, p) => acc.map((v, j) => v + p.counts[k][j]), new Float64Array(parts[0].counts[k].length)),
+    ),
+    sums: parts[0].sums.map((_, k) =>
+      parts.reduce((acc, p) => acc.map((v, e) => v + p.sums[k][e]), new Float64Array(parts[0].sums[k].length)),
+    ),
   };
 }
 
@@ -253,30 +336,56 @@ test('mmEmaStep: two-phase statistics from sharded workers, all-reduced and appl
   for (const c of emaCases(rng(6))) {
     const n = c.indices[0].length;
     const cut = Math.floor(n / c.t / 2) * c.t; // shard on a clip boundary
-    const shard = (from: number, to: number) => mmEmaStatistics(
-      c.z.map((z) => z.subarray(from * c.state.d, to * c.state.d)),
-      c.indices.map((idx) => idx.subarray(from, to)),
-      { crossModal: c.crossModal, m: c.state.m },
-    );
+    const shard = (from: number, to: number) =>
+      mmEmaStatistics(
+        c.z.map((z) => z.subarray(from * c.state.d, to * c.state.d)),
+        c.indices.map((idx) => idx.subarray(from, to)),
+        { crossModal: c.crossModal, m: c.state.m },
+      );
     const stats = allReduce([shard(0, cut), shard(cut, n)]);
     const twoPhase = applyMmEmaStatistics(c.state, stats, { seed: c.seed, resetEma: c.resetEma });
     const want = mmEmaStep(c.state, c.z, c.indices, { ...emaOptions(c), backend: fused });
-    assertSameStep({ state: twoPhase.state, report: { ...twoPhase.report, equalNum: want.report.equalNum } }, want,
-      `${c.name} (two-phase vs fused ${fused})`, 1e-6, false);
+    assertSameStep(
+      { state: twoPhase.state, report: { ...twoPhase.report, equalNum: want.report.equalNum } },
+      want,
+      `${c.name} (two-phase vs fused ${fused})`,
+      1e-6,
+      false,
+    );
   }
 });
 
 // ---- code matching -----------------------------------------------------------------------------
 
-interface MatchCase { name: string; z: Float32Array[]; e: Float32Array; b: number; t: number; d: number; m: number }
+interface MatchCase {
+  name: string;
+  z: Float32Array[];
+  e: Float32Array;
+  b: number;
+  t: number;
+  d: number;
+  m: number;
+}
 
 function matchCases(r: Rng): MatchCase[] {
-  const make = (name: string, k: number, b: number, t: number, d: number, m: number): MatchCase =>
-    ({ name, z: Array.from({ length: k }, () => normals(r, b * t * d)), e: normals(r, m * d), b, t, d, m });
+  const make = (name: string, k: number, b: number, t: number, d: number, m: number): MatchCase => ({
+    name,
+    z: Array.from({ length: k }, () => normals(r, b * t * d)),
+    e: normals(r, m * d),
+    b,
+    t,
+    d,
+    m,
+  });
   const tied = make('K=3 duplicate modality and codebook rows', 3, 6, 4, 8, 20);
   tied.z[2].set(tied.z[0]);
   tied.e.copyWithin(5 * 8, 0, 8);
-  return [make('K=2 4x5x16, M=24', 2, 4, 5, 16, 24), make('K=3 8x10x32, M=100', 3, 8, 10, 32, 100), make('K=2 n < m', 2, 2, 3, 16, 64), tied];
+  return [
+    make('K=2 4x5x16, M=24', 2, 4, 5, 16, 24),
+    make('K=3 8x10x32, M=100', 3, 8, 10, 32, 100),
+    make('K=2 n < m', 2, 2, 3, 16, 64),
+    tied,
+  ];
 }
 
 function runCodeMatching(c: MatchCase, backend: OpBackend, scale = 1): { loss: number; grads: Float32Array[] } {
@@ -284,14 +393,19 @@ function runCodeMatching(c: MatchCase, backend: OpBackend, scale = 1): { loss: n
     const codebook = tf.tensor2d(c.e, [c.m, c.d]);
     const zs = c.z.map((z) => tf.tensor3d(z, [c.b, c.t, c.d]));
     const loss = codeMatchingLoss(zs, codebook, { backend }).dataSync()[0];
-    const grads = tf.grads((...x: tf.Tensor[]) => tf.mul(tf.scalar(scale), codeMatchingLoss(x as tf.Tensor3D[], codebook, { backend })))(zs);
+    const grads = tf.grads((...x: tf.Tensor[]) =>
+      tf.mul(tf.scalar(scale), codeMatchingLoss(x as tf.Tensor3D[], codebook, { backend })),
+    )(zs);
     return { loss, grads: grads.map((g) => g.dataSync() as Float32Array) };
   });
 }
 
 for (const { device, skip } of nativeDevices()) {
   test(`codeMatchingLoss: ${device} equals tfjs, gradients included`, (t) => {
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     for (const c of matchCases(rng(7))) {
       const want = runCodeMatching(c, 'tfjs');
       const got = runCodeMatching(c, device);
@@ -299,21 +413,40 @@ for (const { device, skip } of nativeDevices()) {
       got.grads.forEach((g, k) => assertClose(g, want.grads[k], 2e-5, `${c.name} (${device}): dL/dz[${k}]`, 1));
       // The gradient is scaled by the upstream dy.
       const scaled = runCodeMatching(c, device, -2.5);
-      scaled.grads.forEach((g, k) => assertClose(g, want.grads[k].map((v) => -2.5 * v), 2e-5, `${c.name} (${device}): d(-2.5 L)/dz[${k}]`, 1));
+      scaled.grads.forEach((g, k) =>
+        assertClose(
+          g,
+          want.grads[k].map((v) => -2.5 * v),
+          2e-5,
+          `${c.name} (${device}): d(-2.5 L)/dz[${k}]`,
+          1,
+        ),
+      );
     }
   });
 }
 
 // ---- InfoNCE -----------------------------------------------------------------------------------
 
-interface NceCase { name: string; targets: Float32Array[]; preds: Float32Array[]; weights: number[][]; b: number; d: number }
+interface NceCase {
+  name: string;
+  targets: Float32Array[];
+  preds: Float32Array[];
+  weights: number[][];
+  b: number;
+  d: number;
+}
 
 function nceCases(r: Rng): NceCase[] {
   const make = (name: string, k: number, b: number, d: number): NceCase => ({
-    name, b, d,
+    name,
+    b,
+    d,
     targets: Array.from({ length: k }, () => normals(r, b * d, 0.5)),
     preds: Array.from({ length: k }, () => normals(r, b * d, 0.5)),
-    weights: Array.from({ length: k }, (_, m) => Array.from({ length: k }, (_, n) => (m === n ? 0.1 : 1) * (0.5 + r.next()))),
+    weights: Array.from({ length: k }, (_, m) =>
+      Array.from({ length: k }, (_, n) => (m === n ? 0.1 : 1) * (0.5 + r.next())),
+    ),
   });
   const tied = make('K=3 duplicate target rows', 3, 16, 8);
   for (const x of tied.targets) x.copyWithin(3 * 8, 0, 8);
@@ -321,7 +454,12 @@ function nceCases(r: Rng): NceCase[] {
 }
 
 /** Loss, accuracies and gradients in float64, written out from docs/algorithm.md §4.2 / ops.h. */
-function infoNceReference(c: NceCase): { loss: number; accuracies: number[][]; gradTargets: Float64Array[]; gradPreds: Float64Array[] } {
+function infoNceReference(c: NceCase): {
+  loss: number;
+  accuracies: number[][];
+  gradTargets: Float64Array[];
+  gradPreds: Float64Array[];
+} {
   const k = c.targets.length;
   const { b, d } = c;
   let loss = 0;
@@ -372,7 +510,10 @@ function runInfoNce(c: NceCase, backend: OpBackend) {
     const preds = c.preds.map((x) => tf.tensor2d(x, [c.b, c.d]));
     const out = infoNceLoss(targets, preds, c.weights, { backend });
     const k = targets.length;
-    const grads = tf.grads((...x: tf.Tensor[]) => infoNceLoss(x.slice(0, k) as tf.Tensor2D[], x.slice(k) as tf.Tensor2D[], c.weights, { backend }).loss)([...targets, ...preds]);
+    const grads = tf.grads(
+      (...x: tf.Tensor[]) =>
+        infoNceLoss(x.slice(0, k) as tf.Tensor2D[], x.slice(k) as tf.Tensor2D[], c.weights, { backend }).loss,
+    )([...targets, ...preds]);
     return {
       loss: out.loss.dataSync()[0],
       accuracies: out.accuracies,
@@ -385,28 +526,42 @@ function runInfoNce(c: NceCase, backend: OpBackend) {
 for (const backend of ['tfjs', ...nativeDevices().map((x) => x.device)] as OpBackend[]) {
   test(`infoNceLoss (${backend}) matches a float64 reference`, (t) => {
     const skip = nativeDevices().find((x) => x.device === backend)?.skip;
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     for (const c of nceCases(rng(8))) {
       const want = infoNceReference(c);
       const got = runInfoNce(c, backend);
       assertClose([got.loss], [want.loss], 1e-5, `${c.name} (${backend}): loss`);
       assert.deepEqual(got.accuracies, want.accuracies, `${c.name} (${backend}): accuracies (seed ${TEST_SEED})`);
-      got.gradTargets.forEach((g, m) => assertClose(g, want.gradTargets[m], 2e-5, `${c.name} (${backend}): dL/dtargets[${m}]`, 1));
-      got.gradPreds.forEach((g, n) => assertClose(g, want.gradPreds[n], 2e-5, `${c.name} (${backend}): dL/dpreds[${n}]`, 1));
+      got.gradTargets.forEach((g, m) =>
+        assertClose(g, want.gradTargets[m], 2e-5, `${c.name} (${backend}): dL/dtargets[${m}]`, 1),
+      );
+      got.gradPreds.forEach((g, n) =>
+        assertClose(g, want.gradPreds[n], 2e-5, `${c.name} (${backend}): dL/dpreds[${n}]`, 1),
+      );
     }
   });
 }
 
 for (const { device, skip } of nativeDevices()) {
   test(`infoNceLoss: ${device} equals tfjs`, (t) => {
-    if (skip !== undefined) { t.skip(skip); return; }
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
     for (const c of nceCases(rng(9))) {
       const want = runInfoNce(c, 'tfjs');
       const got = runInfoNce(c, device);
       assertClose([got.loss], [want.loss], 1e-5, `${c.name} (${device}): loss`);
       assert.deepEqual(got.accuracies, want.accuracies, `${c.name} (${device}): accuracies (seed ${TEST_SEED})`);
-      got.gradTargets.forEach((g, m) => assertClose(g, want.gradTargets[m], 2e-5, `${c.name} (${device}): dL/dtargets[${m}]`, 1));
-      got.gradPreds.forEach((g, n) => assertClose(g, want.gradPreds[n], 2e-5, `${c.name} (${device}): dL/dpreds[${n}]`, 1));
+      got.gradTargets.forEach((g, m) =>
+        assertClose(g, want.gradTargets[m], 2e-5, `${c.name} (${device}): dL/dtargets[${m}]`, 1),
+      );
+      got.gradPreds.forEach((g, n) =>
+        assertClose(g, want.gradPreds[n], 2e-5, `${c.name} (${device}): dL/dpreds[${n}]`, 1),
+      );
     }
   });
 }

@@ -6,9 +6,8 @@ import type { CodebookState } from '../src/ops/index.js';
 import { Rng } from '../src/util/rng.js';
 
 /** Fresh inputs every run; UCMG_TEST_SEED replays a failing one (the seed is in every message). */
-export const TEST_SEED = process.env.UCMG_TEST_SEED !== undefined
-  ? Number(process.env.UCMG_TEST_SEED)
-  : Math.floor(Math.random() * 2 ** 31);
+export const TEST_SEED =
+  process.env.UCMG_TEST_SEED !== undefined ? Number(process.env.UCMG_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
 
 export function rng(salt: number): Rng {
   return new Rng(TEST_SEED * 1000 + salt);
@@ -29,9 +28,12 @@ export function nativeMissingReason(): string | undefined {
 export function nativeDevices(): { device: 'cpu' | 'cuda'; skip?: string }[] {
   const missing = nativeMissingReason();
   if (missing !== undefined) {
-    return [{ device: 'cpu', skip: `native addon unavailable: ${missing}` }, { device: 'cuda', skip: `no usable CUDA: ${missing}` }];
+    return [
+      { device: 'cpu', skip: `native addon unavailable: ${missing}` },
+      { device: 'cuda', skip: `no usable CUDA: ${missing}` },
+    ];
   }
-  const cuda = cudaUnusableReason();  // the addon loaded, so this is CUDA's own one-line reason
+  const cuda = cudaUnusableReason(); // the addon loaded, so this is CUDA's own one-line reason
   return [{ device: 'cpu' }, { device: 'cuda', ...(cuda === undefined ? {} : { skip: `no usable CUDA: ${cuda}` }) }];
 }
 
@@ -39,7 +41,13 @@ export function nativeDevices(): { device: 'cpu' | 'cuda'; skip?: string }[] {
  * |actual - expected| <= rtol * max(|expected|, floor) elementwise, where floor = max|expected| *
  * floorFraction keeps near-zero entries of a tensor from demanding more than the tensor's scale.
  */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string, floorFraction = 1e-3): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  what: string,
+  floorFraction = 1e-3,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length (seed ${TEST_SEED})`);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
@@ -48,16 +56,22 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   let worstAt = -1;
   for (let i = 0; i < expected.length; i++) {
     const error = Math.abs(actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), floor, Number.MIN_VALUE);
-    if (!(error <= worst)) { worst = error; worstAt = i; }
+    if (!(error <= worst)) {
+      worst = error;
+      worstAt = i;
+    }
   }
-  assert.ok(worst <= rtol,
-    `${what}: relative error ${worst.toExponential(2)} > ${rtol} at [${worstAt}] (got ${actual[worstAt]}, want ${expected[worstAt]}; seed ${TEST_SEED})`);
+  assert.ok(
+    worst <= rtol,
+    `${what}: relative error ${worst.toExponential(2)} > ${rtol} at [${worstAt}] (got ${actual[worstAt]}, want ${expected[worstAt]}; seed ${TEST_SEED})`,
+  );
 }
 
 export function assertBitwiseEqual(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length (seed ${TEST_SEED})`);
   for (let i = 0; i < expected.length; i++) {
-    if (!Object.is(actual[i], expected[i])) assert.fail(`${what}[${i}]: got ${actual[i]}, want ${expected[i]} (seed ${TEST_SEED})`);
+    if (!Object.is(actual[i], expected[i]))
+      assert.fail(`${what}[${i}]: got ${actual[i]}, want ${expected[i]} (seed ${TEST_SEED})`);
   }
 }
 
@@ -80,7 +94,11 @@ export function randomState(r: Rng, m: number, d: number): CodebookState {
 
 export function copyState(s: CodebookState): CodebookState {
   return {
-    embedding: s.embedding.slice(), emaCount: s.emaCount.slice(), emaWeight: s.emaWeight.slice(),
-    unusedCount: s.unusedCount.slice(), m: s.m, d: s.d,
+    embedding: s.embedding.slice(),
+    emaCount: s.emaCount.slice(),
+    emaWeight: s.emaWeight.slice(),
+    unusedCount: s.unusedCount.slice(),
+    m: s.m,
+    d: s.d,
   };
 }

@@ -25,21 +25,40 @@ describe('package tarball', () => {
 
   it('holds the library, the build sources for build-native, the docs and the licence', () => {
     const required = [
-      'package.json', 'README.md', 'LICENSE', 'CMakeLists.txt', 'scripts/build-native.mjs',
-      'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/native/loader.js',
-      'config/av-fashion.json', 'native/include/ucmg/ops.h', 'native/compat/glibc_2_28.c',
-      'docs/releasing.md', 'docs/dataset-format.md',
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'CMakeLists.txt',
+      'scripts/build-native.mjs',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/cli/main.js',
+      'dist/src/native/loader.js',
+      'config/av-fashion.json',
+      'native/include/ucmg/ops.h',
+      'native/compat/glibc_2_28.c',
+      'docs/releasing.md',
+      'docs/dataset-format.md',
     ];
-    assert.deepEqual(required.filter((file) => !files.includes(file)), [], 'missing from the tarball');
-    assert.ok(files.some((file) => file.startsWith('native/cpu/')), 'native/cpu/ sources');
+    assert.deepEqual(
+      required.filter((file) => !files.includes(file)),
+      [],
+      'missing from the tarball',
+    );
+    assert.ok(
+      files.some((file) => file.startsWith('native/cpu/')),
+      'native/cpu/ sources',
+    );
   });
 
   it('holds no tests, CI, benchmarks, device scripts or source maps', () => {
-    const forbidden = files.filter((file) =>
-      /^(test|dist\/test|dist\/bench|dist\/examples|bench|examples|\.ci|packages|release)\//.test(file) ||
-      /\.map$/.test(file) ||
-      file.startsWith('native/cuda/emulation/') ||
-      ['scripts/check-cuda.mjs', 'scripts/device-check.sh'].includes(file));
+    const forbidden = files.filter(
+      (file) =>
+        /^(test|dist\/test|dist\/bench|dist\/examples|bench|examples|\.ci|packages|release)\//.test(file) ||
+        /\.map$/.test(file) ||
+        file.startsWith('native/cuda/emulation/') ||
+        ['scripts/check-cuda.mjs', 'scripts/device-check.sh'].includes(file),
+    );
     assert.deepEqual(forbidden, []);
   });
 

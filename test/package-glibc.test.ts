@@ -18,8 +18,11 @@ function check(file: string) {
 describe('glibc floor of the prebuilt addons', () => {
   for (const variant of ['release-cpu', 'release-cuda']) {
     const file = fileURLToPath(new URL(`build/${variant}/Release/unicode_cmg.node`, root));
-    const skip = !hasObjdump ? 'objdump (binutils) is not installed'
-      : !existsSync(file) ? `${file} is not built (npm run release:local builds it)` : false;
+    const skip = !hasObjdump
+      ? 'objdump (binutils) is not installed'
+      : !existsSync(file)
+        ? `${file} is not built (npm run release:local builds it)`
+        : false;
     it(`build/${variant} needs nothing above GLIBC_2.28 and no shared C++ runtime`, { skip }, () => {
       const { status, output } = check(file);
       assert.equal(status, 0, output);
@@ -29,8 +32,11 @@ describe('glibc floor of the prebuilt addons', () => {
 
   // The dev build (build/Release) links libstdc++ and OpenMP dynamically: the check must say so.
   const devBuild = fileURLToPath(new URL('build/Release/unicode_cmg.node', root));
-  const devSkip = !hasObjdump ? 'objdump (binutils) is not installed'
-    : !existsSync(devBuild) ? `${devBuild} is not built` : false;
+  const devSkip = !hasObjdump
+    ? 'objdump (binutils) is not installed'
+    : !existsSync(devBuild)
+      ? `${devBuild} is not built`
+      : false;
   it('names what keeps a non-portable build from loading', { skip: devSkip }, () => {
     const { status, output } = check(devBuild);
     assert.equal(status, 1, output);

@@ -17,10 +17,14 @@ const mainTarball = path.join(root, 'release', `unicode-cmg-${version}.tgz`);
 const cpuTarball = path.join(root, 'release', `unicode-cmg-linux-x64-${version}.tgz`);
 const cudaTarball = path.join(root, 'release', `unicode-cmg-linux-x64-cuda-${version}.tgz`);
 const nvidiaDriver = existsSync('/proc/driver/nvidia/version');
-const skip = process.env.UCMG_PACKAGE_INSTALL_TEST === '0' ? 'UCMG_PACKAGE_INSTALL_TEST=0'
-  : process.platform !== 'linux' || process.arch !== 'x64' ? 'the prebuilt package is for linux-x64'
-  : [mainTarball, cpuTarball].every(existsSync) ? false
-  : `release/ lacks the ${version} tarballs: run \`npm run release:local\` first`;
+const skip =
+  process.env.UCMG_PACKAGE_INSTALL_TEST === '0'
+    ? 'UCMG_PACKAGE_INSTALL_TEST=0'
+    : process.platform !== 'linux' || process.arch !== 'x64'
+      ? 'the prebuilt package is for linux-x64'
+      : [mainTarball, cpuTarball].every(existsSync)
+        ? false
+        : `release/ lacks the ${version} tarballs: run \`npm run release:local\` first`;
 
 const projects: string[] = [];
 after(() => projects.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -32,7 +36,9 @@ function install(flag: string, tarballs: string[], manifest: Record<string, unkn
   const project = { name: 'install-probe', version: '1.0.0', private: true, type: 'module', ...manifest };
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify(project));
   const result = spawnSync('npm', ['install', flag, '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], {
-    cwd: dir, encoding: 'utf8', timeout: 600_000,
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 600_000,
   });
   assert.equal(result.status, 0, `npm install ${flag} failed:\n${result.stderr}`);
   return dir;
@@ -70,7 +76,9 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 function infoJson(dir: string) {
   const result = spawnSync('npx', ['--no-install', 'unicode-cmg', 'info', '--json'], {
-    cwd: dir, encoding: 'utf8', env: cleanEnv(),
+    cwd: dir,
+    encoding: 'utf8',
+    env: cleanEnv(),
   });
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout) as {
@@ -110,9 +118,12 @@ describe('installing the packed package', { skip }, () => {
       assert.ok(info.compiled?.cuda === true || unusable, JSON.stringify(info));
     } else {
       assert.equal(info.compiled?.cuda, false, JSON.stringify(info));
-      assert.ok(info.nativeLoadFailures.includes(
-        'unicode-cmg-linux-x64-cuda: skipped: no NVIDIA driver loaded (/proc/driver/nvidia/version is missing)',
-      ), JSON.stringify(info.nativeLoadFailures));
+      assert.ok(
+        info.nativeLoadFailures.includes(
+          'unicode-cmg-linux-x64-cuda: skipped: no NVIDIA driver loaded (/proc/driver/nvidia/version is missing)',
+        ),
+        JSON.stringify(info.nativeLoadFailures),
+      );
     }
   });
 
@@ -123,7 +134,7 @@ describe('installing the packed package', { skip }, () => {
     if (nativeIndices) assert.deepEqual(result.indices, nativeIndices);
     const notices = result.stderr.split('\n').filter((line) => line.includes('running on tfjs only'));
     assert.deepEqual(notices, [
-      "unicode-cmg: no native addon, running on tfjs only (slower). Fix: npm install unicode-cmg-linux-x64 " +
+      'unicode-cmg: no native addon, running on tfjs only (slower). Fix: npm install unicode-cmg-linux-x64 ' +
         "('unicode-cmg info' lists what was tried).",
     ]);
   });

@@ -23,7 +23,9 @@ function parseSvg(svg: string): string[] {
 
 test('plots: loss curves have one titled panel per metric, bookkeeping fields excluded', async () => {
   const records = Array.from({ length: 50 }, (_, i) => ({
-    step: i * 10, epoch: Math.floor(i / 10), lr: 4e-4,
+    step: i * 10,
+    epoch: Math.floor(i / 10),
+    lr: 4e-4,
     loss: { total: 3 / (i + 1), cpc: 2 / (i + 1), broken: i === 3 ? null : 1 },
     perplexity: { audio: 10 + i },
   }));
@@ -36,7 +38,8 @@ test('plots: loss curves have one titled panel per metric, bookkeeping fields ex
   const chosen = parseSvg(await lossCurvesSvg(records, { metrics: ['loss.cpc'] }));
   assert.ok(chosen.includes('loss.cpc') && !chosen.includes('loss.total'));
   const group = parseSvg(await lossCurvesSvg(records, { metrics: ['perplexity', 'loss'] }));
-  for (const label of ['perplexity.audio', 'loss.total', 'loss.cpc']) assert.ok(group.includes(label), `group member ${label}`);
+  for (const label of ['perplexity.audio', 'loss.total', 'loss.cpc'])
+    assert.ok(group.includes(label), `group member ${label}`);
   assert.ok(group.indexOf('perplexity.audio') < group.indexOf('loss.total'), 'panels in the order asked for');
 });
 
@@ -62,12 +65,29 @@ test('plots: code usage panels state used codes and perplexity', async () => {
 test('plots: cross-modal heatmap labels axes, panels and every cell in percent', async () => {
   const modalities = ['audio', 'video', 'text'];
   const cells = modalities.flatMap((train, i) =>
-    modalities.map((test, j) => ({ train, test, value: (i * 3 + j) / 10, panel: 'Uni-Code' })));
+    modalities.map((test, j) => ({ train, test, value: (i * 3 + j) / 10, panel: 'Uni-Code' })),
+  );
   cells.push({ train: 'audio', test: 'video', value: 0.055, panel: 'plain VQ' });
   const texts = parseSvg(await crossModalHeatmapSvg(cells, { metric: 'top-1 accuracy' }));
-  for (const label of ['trained on (X)', 'tested on (Y)', 'Uni-Code', 'plain VQ', 'top-1 accuracy', 'audio', 'video', 'text', '0.0%', '50.0%', '80.0%', '5.5%']) {
+  for (const label of [
+    'trained on (X)',
+    'tested on (Y)',
+    'Uni-Code',
+    'plain VQ',
+    'top-1 accuracy',
+    'audio',
+    'video',
+    'text',
+    '0.0%',
+    '50.0%',
+    '80.0%',
+    '5.5%',
+  ]) {
     assert.ok(texts.includes(label), `label ${label} in ${texts.join('|')}`);
   }
-  await assert.rejects(crossModalHeatmapSvg([{ train: 'audio', test: 'video', value: 52.3 }]), /cells\[0\]\.value must be a fraction/);
+  await assert.rejects(
+    crossModalHeatmapSvg([{ train: 'audio', test: 'video', value: 52.3 }]),
+    /cells\[0\]\.value must be a fraction/,
+  );
   await assert.rejects(crossModalHeatmapSvg([]), /non-empty/);
 });

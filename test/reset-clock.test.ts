@@ -56,7 +56,10 @@ function assertFirstResetsAtStep5(run: string, stdout: string): void {
   assert.deepEqual(resets.slice(0, 4), [0, 0, 0, 0]);
   assert.ok(resets[4] > 0, `resets per step: ${resets.join(', ')}`);
   const report = JSON.parse(fs.readFileSync(path.join(run, 'report.json'), 'utf8'));
-  assert.equal(report.result.resetsFired, resets.reduce((a, b) => a + b, 0));
+  assert.equal(
+    report.result.resetsFired,
+    resets.reduce((a, b) => a + b, 0),
+  );
   assert.match(stdout, new RegExp(`, ${report.result.resetsFired} dead-code resets fired;`));
 }
 
@@ -138,7 +141,7 @@ test('legacyEncoderPasses: every extra pass updates the codebook; its clock tick
   }
 });
 
-test('legacyEncoderPasses: the step\'s resetCodes counts the resets of every update it ran', async () => {
+test("legacyEncoderPasses: the step's resetCodes counts the resets of every update it ran", async () => {
   const config = tinyConfig({ modalities: 'AT', deadAfter: 3, activeBelow: 1 });
   const model = new UniCodeModel(config, { seed: 4, backend: 'tfjs' });
   try {

@@ -30,7 +30,7 @@ function directScores(data: Float32Array, m: number, d: number): number[] {
     for (let i = 0; i < m; i++) mean += data[i * d + t] / m;
     let squares = 0;
     for (let i = 0; i < m; i++) squares += (data[i * d + t] - mean) ** 2;
-    scores.push(-0.7 * (pairSum / (m * (m - 1))) + 0.3 * (squares / (m - 1)) / (m - 1));
+    scores.push(-0.7 * (pairSum / (m * (m - 1))) + (0.3 * (squares / (m - 1))) / (m - 1));
   }
   return scores;
 }
@@ -44,7 +44,12 @@ function randomCodebook(rng: Rng, m: number, d: number, offset: number): Float32
 
 test('the closed-form score equals the direct pairwise loop on random codebooks', () => {
   const rng = new Rng(7);
-  for (const [m, d, offset] of [[2, 3, 0], [5, 8, 0.5], [40, 16, 0.05], [96, 64, 2]] as const) {
+  for (const [m, d, offset] of [
+    [2, 3, 0],
+    [5, 8, 0.5],
+    [40, 16, 0.05],
+    [96, 64, 2],
+  ] as const) {
     const data = randomCodebook(rng, m, d, offset);
     const direct = directScores(data, m, d);
     const closed = tocScores({ data, size: m, dim: d });
@@ -74,11 +79,7 @@ test('a tensor codebook gives the same channels as its Float32Array', () => {
 test('spread dimensions outrank agreeing ones; equal scores keep the lower dimension first', () => {
   // Columns: 0 all codes agree (pairwise mean 1, variance 0: score -0.7), 1 spread -1, 0, 1
   // (pairwise mean -1/3, variance 1: score 0.7/3 + 0.15), 2 all zero (score 0), 3 a copy of 1.
-  const data = Float32Array.from([
-    1, -1, 0, -1,
-    1, 0, 0, 0,
-    1, 1, 0, 1,
-  ]);
+  const data = Float32Array.from([1, -1, 0, -1, 1, 0, 0, 0, 1, 1, 0, 1]);
   const codebook = { data, size: 3, dim: 4 };
   const scores = tocScores(codebook);
   assert.ok(Math.abs(scores[0] + 0.7) < 1e-12);
@@ -97,8 +98,10 @@ test('selectChannels hands the heads only the kept dimensions, in the given orde
   assert.deepEqual(Array.from(out.codes), [4, 7]);
   assert.deepEqual(Array.from(out.quantized), [12, 10, 22, 20]);
   const outside = selectChannels(inner, Int32Array.from([3]));
-  await assert.rejects(async () => outside.encode('audio', new Float32Array(0), [1, 2]),
-    /channel 3 is outside the encoder's embedding size 3/);
+  await assert.rejects(
+    async () => outside.encode('audio', new Float32Array(0), [1, 2]),
+    /channel 3 is outside the encoder's embedding size 3/,
+  );
 });
 
 test('bad input: k out of range, wrong shapes and non-finite values give errors naming the argument', () => {
@@ -111,8 +114,10 @@ test('bad input: k out of range, wrong shapes and non-finite values give errors 
   const oneCode = { data: data.subarray(0, 3), size: 1, dim: 3 };
   assert.throws(() => tocChannels(oneCode, 1), /codebook size must be an integer >= 2/);
   assert.throws(() => tocChannels({ data, size: 4, dim: 0 }, 1), /codebook dim must be a positive integer/);
-  assert.throws(() => tocChannels(data as never, 1),
-    /codebook must be a tf tensor \[M, D\] or \{ data: Float32Array, size, dim \}/);
+  assert.throws(
+    () => tocChannels(data as never, 1),
+    /codebook must be a tf tensor \[M, D\] or \{ data: Float32Array, size, dim \}/,
+  );
   const nan = Float32Array.from(data);
   nan[7] = Number.NaN;
   assert.throws(() => tocChannels({ data: nan, size: 4, dim: 3 }, 1), /codebook value 7 \(code 2\) is not finite/);
@@ -129,7 +134,7 @@ test('bad input: k out of range, wrong shapes and non-finite values give errors 
   assert.throws(() => selectChannels(empty, new Int32Array(0)), /channels must be a non-empty Int32Array/);
 });
 
-test('the eval pipeline\'s encoder with TOC channels gives exactly those columns of the codes', async () => {
+test("the eval pipeline's encoder with TOC channels gives exactly those columns of the codes", async () => {
   const model = new UniCodeModel(makeConfig('small', { modalities: 'AV' }), { seed: 3, backend: 'tfjs' });
   try {
     const channels = tocChannels(model.codebook.embedding(), 10);
@@ -153,7 +158,7 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-test('eval --toc k: each model\'s top-k channels reach the heads and the report; a k beyond D is refused', async () => {
+test("eval --toc k: each model's top-k channels reach the heads and the report; a k beyond D is refused", async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-toc-'));
   const run = path.join(root, 'run');
   const pretrained = cli(['pretrain', ...TINY, '--batch-size', '8', '--max-steps', '1', '--out', run]);

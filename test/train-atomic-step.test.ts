@@ -33,7 +33,9 @@ test('a step that fails after any phase leaves no trace, and the run continues a
   let failAt: StepPhase | null = null;
   const trainer = new Trainer(new UniCodeModel(config, { seed: 9 }), {
     progress: false,
-    afterPhase: (phase) => { if (phase === failAt) throw new Error(`injected failure after ${phase}`); },
+    afterPhase: (phase) => {
+      if (phase === failAt) throw new Error(`injected failure after ${phase}`);
+    },
   });
   const reference = new Trainer(new UniCodeModel(config, { seed: 9 }), { progress: false });
   // Each phase fails once on the very first step (optimizers not yet holding moments) and once later.

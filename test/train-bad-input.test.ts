@@ -35,12 +35,32 @@ function withValue(values: Float32Array, index: number, value: number): Float32A
 const badBatches = (): [string, unknown, RegExp][] => [
   ['a missing modality', { audio: good.audio, video: good.video }, /batch\.text is missing/],
   ['an unknown key', { ...good, depth: good.audio }, /batch\.depth is not a modality/],
-  ['a wrong feature size', { ...good, audio: audio.subarray(1) }, /batch\.audio has 239 values, not a positive multiple of 5\*12/],
-  ['a tensor of the wrong shape', { ...good, audio: tf.zeros([4, 6, 12]) }, /batch\.audio must have shape \[B, 5, 12\], got \[4, 6, 12\]/],
+  [
+    'a wrong feature size',
+    { ...good, audio: audio.subarray(1) },
+    /batch\.audio has 239 values, not a positive multiple of 5\*12/,
+  ],
+  [
+    'a tensor of the wrong shape',
+    { ...good, audio: tf.zeros([4, 6, 12]) },
+    /batch\.audio must have shape \[B, 5, 12\], got \[4, 6, 12\]/,
+  ],
   ['an int32 tensor', { ...good, audio: tf.zeros([4, 5, 12], 'int32') }, /batch\.audio must be float32/],
-  ['different batch sizes', { ...good, text: (good.text as Float32Array).subarray(0, 3 * 5 * 12) }, /batch\.text has B = 3 clips but batch\.audio has 4/],
-  ['a NaN', { ...good, video: withValue(good.video as Float32Array, 17, NaN) }, /batch\.video holds a non-finite value \(NaN\) at flat index 17/],
-  ['an Infinity', { ...good, text: withValue(good.text as Float32Array, 3, -Infinity) }, /batch\.text holds a non-finite value \(-Infinity\)/],
+  [
+    'different batch sizes',
+    { ...good, text: (good.text as Float32Array).subarray(0, 3 * 5 * 12) },
+    /batch\.text has B = 3 clips but batch\.audio has 4/,
+  ],
+  [
+    'a NaN',
+    { ...good, video: withValue(good.video as Float32Array, 17, NaN) },
+    /batch\.video holds a non-finite value \(NaN\) at flat index 17/,
+  ],
+  [
+    'an Infinity',
+    { ...good, text: withValue(good.text as Float32Array, 3, -Infinity) },
+    /batch\.text holds a non-finite value \(-Infinity\)/,
+  ],
   ['an empty array', { ...good, audio: new Float32Array(0) }, /batch\.audio has 0 values/],
   ['not an object', 42, /batch must be an object/],
 ];
@@ -70,12 +90,24 @@ test('an empty data source and bad train options are refused before any step', a
   const weights = trainer.model.params.exportWeights();
   await assert.rejects(trainer.train([], { epochs: 1 }), /the data source yielded no batches for epoch 0/);
   await assert.rejects(trainer.train([good], { epochs: 0 }), /options\.epochs must be a positive integer, got 0/);
-  await assert.rejects(trainer.train([good], { epochs: 1, maxSteps: -1 }), /options\.maxSteps must be a non-negative integer/);
-  await assert.rejects(trainer.train(42 as unknown as PairedBatch[], { epochs: 1 }), /data must be a PairedBatchSource/);
+  await assert.rejects(
+    trainer.train([good], { epochs: 1, maxSteps: -1 }),
+    /options\.maxSteps must be a non-negative integer/,
+  );
+  await assert.rejects(
+    trainer.train(42 as unknown as PairedBatch[], { epochs: 1 }),
+    /data must be a PairedBatchSource/,
+  );
   assert.deepEqual(trainer.model.params.exportWeights(), weights);
   assert.equal(trainer.globalStep, 0);
-  assert.throws(() => new Trainer(trainer.model, { learningRate: -1 }), /options\.learningRate must be a finite number > 0, got -1/);
-  assert.throws(() => new Trainer(trainer.model, { checkpointEvery: 5 }), /checkpointEvery needs options\.checkpointPath/);
+  assert.throws(
+    () => new Trainer(trainer.model, { learningRate: -1 }),
+    /options\.learningRate must be a finite number > 0, got -1/,
+  );
+  assert.throws(
+    () => new Trainer(trainer.model, { checkpointEvery: 5 }),
+    /checkpointEvery needs options\.checkpointPath/,
+  );
   trainer.dispose();
   trainer.model.dispose();
 });
@@ -113,7 +145,10 @@ test('a trainer used after dispose(), or whose model was disposed, says so', asy
   trainer.dispose();
   await assert.rejects(trainer.step(batch), /Trainer\.step: the trainer has been disposed/);
   await assert.rejects(trainer.train([batch], { epochs: 1 }), /Trainer\.train: the trainer has been disposed/);
-  await assert.rejects(trainer.saveCheckpoint('/nonexistent/x.ucmg'), /Trainer\.saveCheckpoint: the trainer has been disposed/);
+  await assert.rejects(
+    trainer.saveCheckpoint('/nonexistent/x.ucmg'),
+    /Trainer\.saveCheckpoint: the trainer has been disposed/,
+  );
   const orphan = new Trainer(trainer.model, { progress: false });
   trainer.model.dispose();
   await assert.rejects(orphan.step(batch), /Trainer\.step: its model has been disposed/);

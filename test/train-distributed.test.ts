@@ -23,7 +23,10 @@ test('allReduceGradients: the identity changes nothing, zeros freeze the main we
   let calls = 0;
   const identity = new Trainer(new UniCodeModel(config, { seed: 3 }), {
     progress: false,
-    allReduceGradients: (grads) => { calls++; return grads.map((g) => g.slice()); },
+    allReduceGradients: (grads) => {
+      calls++;
+      return grads.map((g) => g.slice());
+    },
   });
   for (const batch of data) assert.deepEqual(outcome(await identity.step(batch)), outcome(await plain.step(batch)));
   assert.equal(calls, 2);
@@ -37,7 +40,11 @@ test('allReduceGradients: the identity changes nothing, zeros freeze the main we
   await frozen.step(data[0]);
   const after = frozen.model.params.exportWeights();
   for (const name of main) assert.deepEqual(after[name].data, before[name].data, name);
-  assert.notDeepEqual(after['club.audio.p_mu.0.weight'].data, before['club.audio.p_mu.0.weight'].data, 'CLUB nets train on their own');
+  assert.notDeepEqual(
+    after['club.audio.p_mu.0.weight'].data,
+    before['club.audio.p_mu.0.weight'].data,
+    'CLUB nets train on their own',
+  );
 
   const wrong = new Trainer(new UniCodeModel(config, { seed: 3 }), { progress: false, allReduceGradients: () => [] });
   await assert.rejects(wrong.step(data[0]), /allReduceGradients must return one Float32Array per gradient/);
@@ -53,7 +60,9 @@ const oneRank: Communicator = {
   size: 1,
   allReduceSum: () => {},
   barrier: () => {},
-  abort: (code) => { throw new Error(`abort(${code})`); },
+  abort: (code) => {
+    throw new Error(`abort(${code})`);
+  },
 };
 
 test('a one-rank communicator runs the data-parallel path and trains as no communicator', async () => {
@@ -70,7 +79,7 @@ test('a one-rank communicator runs the data-parallel path and trains as no commu
       assert.ok(Math.abs(value - expected) <= 1e-6 * Math.max(1, Math.abs(value)), `${key}: ${value} vs ${expected}`);
     }
   }
-  const dataOf = (t: Trainer) => 
+  const dataOf = (t: Trainer) =>
     Object.fromEntries(Object.entries(t.model.params.exportWeights()).map(([n, w]) => [n, w.data]));
   assertWeightsMatch(dataOf(parallel), dataOf(plain), data.length, 'one rank', 1e-6);
   const [a, b] = [parallel.model.codebook.getState(), plain.model.codebook.getState()];

@@ -11,16 +11,34 @@ import { tinyConfig } from './train-support.js';
 
 test('the pretraining example trains, checkpoints, logs and encodes', async () => {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-example-'));
-  const { embeddingDim, codebookSize, audioDim, video, transformer, videoWidths, specificDim, clubHidden, cpcHidden } = tinyConfig();
+  const { embeddingDim, codebookSize, audioDim, video, transformer, videoWidths, specificDim, clubHidden, cpcHidden } =
+    tinyConfig();
   const result = await pretrainExample({
-    outDir, epochs: 1, clips: 40, batchSize: 8,
-    overrides: { embeddingDim, codebookSize, audioDim, video, transformer, videoWidths, specificDim, clubHidden, cpcHidden },
+    outDir,
+    epochs: 1,
+    clips: 40,
+    batchSize: 8,
+    overrides: {
+      embeddingDim,
+      codebookSize,
+      audioDim,
+      video,
+      transformer,
+      videoWidths,
+      specificDim,
+      clubHidden,
+      cpcHidden,
+    },
   });
   // 40 clips, 70% train -> 28 -> 3 full batches of 8; clips keep the small config's T = 10.
   assert.equal(result.summary.steps, 3);
   assert.equal(readMetricsLog(path.join(outDir, 'metrics.jsonl')).length, 3);
   assert.equal(result.codes.length, 4);
-  assert.ok(result.codes.every((row) => row.length === 10 && row.every((c) => Number.isInteger(c) && c >= 0 && c < codebookSize)));
+  assert.ok(
+    result.codes.every(
+      (row) => row.length === 10 && row.every((c) => Number.isInteger(c) && c >= 0 && c < codebookSize),
+    ),
+  );
   const resumed = await Trainer.fromCheckpoint(path.join(outDir, 'pretrain.ucmg'), { progress: false });
   assert.equal(resumed.globalStep, 3);
   resumed.dispose();

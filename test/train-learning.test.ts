@@ -22,12 +22,21 @@ function crossModalCpcAccuracy(model: UniCodeModel, batches: PairedBatch[]): num
   let sum = 0;
   let count = 0;
   for (const batch of batches) {
-    const features = mods.map((m) => tf.tensor(batch[m] as Float32Array, [BATCH, model.config.segments, ...(m === 'video' ? [5, 5, 16] : [12])]));
+    const features = mods.map((m) =>
+      tf.tensor(batch[m] as Float32Array, [BATCH, model.config.segments, ...(m === 'video' ? [5, 5, 16] : [12])]),
+    );
     const z = tf.tidy(() => mods.map((m, i) => model.semanticOf(m, model.encoderInput(m, features[i]), INFERENCE)));
     for (let t = 1; t <= model.config.segments - 2; t++) {
       const { loss, accuracies } = model.cpc!.forward(z, t);
       loss.dispose();
-      mods.forEach((_, i) => mods.forEach((__, j) => { if (i !== j) { sum += accuracies[i][j]; count++; } }));
+      mods.forEach((_, i) =>
+        mods.forEach((__, j) => {
+          if (i !== j) {
+            sum += accuracies[i][j];
+            count++;
+          }
+        }),
+      );
     }
     tf.dispose([...features, ...z]);
   }
@@ -49,10 +58,19 @@ test('a short run on synthetic paired data lowers the loss and lifts cross-modal
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const first = mean(totals.slice(0, 8));
   const last = mean(totals.slice(-8));
-  assert.ok(last < 0.9 * first, `total loss should fall by over 10%: first epoch ${first.toFixed(3)}, last ${last.toFixed(3)}`);
+  assert.ok(
+    last < 0.9 * first,
+    `total loss should fall by over 10%: first epoch ${first.toFixed(3)}, last ${last.toFixed(3)}`,
+  );
   const chance = 1 / BATCH;
-  assert.ok(after > 2 * chance, `cross-modal CPC accuracy ${after.toFixed(3)} should exceed twice chance (${(2 * chance).toFixed(3)})`);
-  assert.ok(after > before + 0.1, `cross-modal CPC accuracy should rise: before ${before.toFixed(3)}, after ${after.toFixed(3)}`);
+  assert.ok(
+    after > 2 * chance,
+    `cross-modal CPC accuracy ${after.toFixed(3)} should exceed twice chance (${(2 * chance).toFixed(3)})`,
+  );
+  assert.ok(
+    after > before + 0.1,
+    `cross-modal CPC accuracy should rise: before ${before.toFixed(3)}, after ${after.toFixed(3)}`,
+  );
   trainer.dispose();
   model.dispose();
 });

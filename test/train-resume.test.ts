@@ -45,7 +45,10 @@ async function run(seed: number, steps: number): Promise<StepMetrics[]> {
 test('the same seed gives the same losses; another seed gives others', async () => {
   const [a, b, c] = [await run(5, 3), await run(5, 3), await run(6, 3)];
   assert.deepEqual(a.map(outcome), b.map(outcome));
-  assert.notDeepEqual(a.map((m) => m.loss), c.map((m) => m.loss));
+  assert.notDeepEqual(
+    a.map((m) => m.loss),
+    c.map((m) => m.loss),
+  );
 });
 
 test('resuming from a checkpoint continues exactly like the uninterrupted run', async () => {
@@ -58,7 +61,12 @@ test('resuming from a checkpoint continues exactly like the uninterrupted run', 
 
   const checkpoint = path.join(dir, 'run.ucmg');
   const resumedLog = path.join(dir, 'resumed.jsonl');
-  const first = new Trainer(new UniCodeModel(config, { seed: 9 }), { ...options, metricsPath: resumedLog, checkpointPath: checkpoint, checkpointEvery: 1 });
+  const first = new Trainer(new UniCodeModel(config, { seed: 9 }), {
+    ...options,
+    metricsPath: resumedLog,
+    checkpointPath: checkpoint,
+    checkpointEvery: 1,
+  });
   const stopped = await first.train(data, { epochs: 3, maxSteps: 3 });
   assert.equal(stopped.steps, 3);
   // A fresh model and trainer, built from the file alone (stopped mid-epoch 1).
@@ -70,7 +78,10 @@ test('resuming from a checkpoint continues exactly like the uninterrupted run', 
   const expected = readMetricsLog(straightLog).map(outcome);
   const actual = readMetricsLog(resumedLog).map(outcome);
   assert.equal(expected.length, 6);
-  assert.deepEqual(expected.map((m) => (m as unknown as StepMetrics).lr), [4e-4, 4e-4, 2e-4, 2e-4, 1e-4, 1e-4]);
+  assert.deepEqual(
+    expected.map((m) => (m as unknown as StepMetrics).lr),
+    [4e-4, 4e-4, 2e-4, 2e-4, 1e-4, 1e-4],
+  );
   assert.deepEqual(actual, expected);
   for (const t of [straight, first, resumed]) {
     t.dispose();
@@ -88,7 +99,10 @@ test('a checkpoint from another config is refused, naming the difference, and ch
 
   const other = new Trainer(new UniCodeModel(tinyConfig({ codebookSize: 48 }), { seed: 1 }), { progress: false });
   const weights = other.model.params.exportWeights();
-  await assert.rejects(other.restore(checkpoint), /different model config.*codebookSize: 32 \(checkpoint\) vs 48 \(this model\)/);
+  await assert.rejects(
+    other.restore(checkpoint),
+    /different model config.*codebookSize: 32 \(checkpoint\) vs 48 \(this model\)/,
+  );
   assert.deepEqual(other.model.params.exportWeights(), weights);
   assert.equal(other.globalStep, 0);
   for (const t of [writer, other]) {
@@ -107,7 +121,12 @@ test('a run killed between a metrics record and its checkpoint resumes to the lo
 
   const checkpoint = path.join(dir, 'run.ucmg');
   const log = path.join(dir, 'run.jsonl');
-  const first = new Trainer(new UniCodeModel(config, { seed: 9 }), { ...options, metricsPath: log, checkpointPath: checkpoint, checkpointEvery: 2 });
+  const first = new Trainer(new UniCodeModel(config, { seed: 9 }), {
+    ...options,
+    metricsPath: log,
+    checkpointPath: checkpoint,
+    checkpointEvery: 2,
+  });
   await first.train(data, { epochs: 3, maxSteps: 2 });
   const atStep2 = fs.readFileSync(checkpoint);
   await first.train(data, { epochs: 3, maxSteps: 3 });
@@ -142,9 +161,9 @@ test('training removes the checkpoint temp files of dead processes and keeps tho
   for (const f of [stale, live, unrelated]) fs.writeFileSync(f, 'partial checkpoint');
   const trainer = new Trainer(new UniCodeModel(config, { seed: 9 }), { progress: false, checkpointPath: checkpoint });
   await trainer.train(data, { epochs: 1, maxSteps: 1 });
-  assert.equal(fs.existsSync(stale), false, 'the dead process\'s temp file is removed');
-  assert.equal(fs.existsSync(live), true, 'a running process\'s temp file is kept');
-  assert.equal(fs.existsSync(unrelated), true, 'another target\'s temp file is not touched');
+  assert.equal(fs.existsSync(stale), false, "the dead process's temp file is removed");
+  assert.equal(fs.existsSync(live), true, "a running process's temp file is kept");
+  assert.equal(fs.existsSync(unrelated), true, "another target's temp file is not touched");
   trainer.dispose();
   trainer.model.dispose();
   fs.rmSync(dir, { recursive: true });
@@ -157,13 +176,21 @@ test('a checkpoint whose config disagrees with its codebook (a huge embeddingDim
   await writer.saveCheckpoint(checkpoint);
   const payload = loadCheckpoint(checkpoint);
   const forged = path.join(dir, 'forged.ucmg');
-  saveCheckpoint(forged, { ...payload, meta: { ...payload.meta, config: { ...(payload.meta.config as object), embeddingDim: 1_000_000_000 } } });
-  await assert.rejects(Trainer.fromCheckpoint(forged, { progress: false }),
-    /forged\.ucmg: the checkpoint's config\.embeddingDim \(1000000000\) does not match its codebook \[32, 16\]/);
+  saveCheckpoint(forged, {
+    ...payload,
+    meta: { ...payload.meta, config: { ...(payload.meta.config as object), embeddingDim: 1_000_000_000 } },
+  });
+  await assert.rejects(
+    Trainer.fromCheckpoint(forged, { progress: false }),
+    /forged\.ucmg: the checkpoint's config\.embeddingDim \(1000000000\) does not match its codebook \[32, 16\]/,
+  );
   // Only hyperparameters come from a checkpoint, never paths.
   const sneaky = path.join(dir, 'sneaky.ucmg');
   const metricsPath = path.join(dir, 'planted.jsonl');
-  saveCheckpoint(sneaky, { ...payload, meta: { ...payload.meta, trainer: { ...(payload.meta.trainer as object), metricsPath } } });
+  saveCheckpoint(sneaky, {
+    ...payload,
+    meta: { ...payload.meta, trainer: { ...(payload.meta.trainer as object), metricsPath } },
+  });
   const restored = await Trainer.fromCheckpoint(sneaky, { progress: false });
   await restored.train(data, { epochs: 1, maxSteps: 1 });
   assert.equal(fs.existsSync(metricsPath), false);

@@ -48,7 +48,11 @@ export function syntheticBatches(config: ModelConfig, options: SyntheticOptions)
   const modalities = modalitiesOf(config.modalities);
   const views = modalities.map((m) => {
     const size = inputShapeOf(config, m).reduce((a, b) => a * b, 1);
-    return { m, size, weights: Float64Array.from({ length: size * latentDim }, () => world.normal() / Math.sqrt(latentDim)) };
+    return {
+      m,
+      size,
+      weights: Float64Array.from({ length: size * latentDim }, () => world.normal() / Math.sqrt(latentDim)),
+    };
   });
   const t = config.segments;
   return Array.from({ length: batches }, () => {
@@ -68,7 +72,9 @@ export function syntheticBatches(config: ModelConfig, options: SyntheticOptions)
         });
       }
     }
-    views.forEach((v, k) => { out[v.m] = data[k]; });
+    views.forEach((v, k) => {
+      out[v.m] = data[k];
+    });
     return out;
   });
 }

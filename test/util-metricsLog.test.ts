@@ -29,11 +29,14 @@ test('metrics log: each record is on disk as soon as write() returns', () => {
 test('metrics log: an existing log is never replaced silently', () => {
   const file = tempFile();
   fs.writeFileSync(file, '{"step":0}\n');
-  assert.throws(() => new MetricsLog(file), (err: Error) => {
-    assert.ok(err.message.includes(file));
-    assert.match(err.message, /already exists.*append.*overwrite/);
-    return true;
-  });
+  assert.throws(
+    () => new MetricsLog(file),
+    (err: Error) => {
+      assert.ok(err.message.includes(file));
+      assert.match(err.message, /already exists.*append.*overwrite/);
+      return true;
+    },
+  );
   assert.equal(fs.readFileSync(file, 'utf8'), '{"step":0}\n');
 
   const appended = new MetricsLog(file, { append: true });
@@ -51,7 +54,11 @@ test('metrics log: an existing log is never replaced silently', () => {
 test('metrics log: a line counts once complete; continuing a log drops a fragment left by a crash', () => {
   const file = tempFile();
   fs.writeFileSync(file, '{"step":1}\n{"step":9}');
-  assert.deepEqual(readMetricsLog(file), [{ step: 1 }], 'a last line without its newline is not a record yet, even if it parses');
+  assert.deepEqual(
+    readMetricsLog(file),
+    [{ step: 1 }],
+    'a last line without its newline is not a record yet, even if it parses',
+  );
   const continued = new MetricsLog(file, { append: true });
   continued.write({ step: 2 });
   continued.close();
@@ -66,15 +73,21 @@ test('metrics log: a line counts once complete; continuing a log drops a fragmen
 
 test('metrics log: continuing from a step drops the records of later steps, so none is logged twice', () => {
   const file = tempFile();
-  fs.writeFileSync(file, [1, 2, 3, 4, 5].map((step) => `{"step":${step}}\n`).join('') + '{"step":6,');
+  fs.writeFileSync(file, `${[1, 2, 3, 4, 5].map((step) => `{"step":${step}}\n`).join('')}{"step":6,`);
   const log = new MetricsLog(file, { append: true, keepThroughStep: 3 });
   log.write({ step: 4 });
   log.close();
-  assert.deepEqual(readMetricsLog(file).map((r) => r.step), [1, 2, 3, 4]);
+  assert.deepEqual(
+    readMetricsLog(file).map((r) => r.step),
+    [1, 2, 3, 4],
+  );
   const missing = tempFile('absent.jsonl');
   new MetricsLog(missing, { append: true, keepThroughStep: 3 }).close();
   assert.equal(fs.readFileSync(missing, 'utf8'), '', 'an absent log is created');
-  assert.throws(() => new MetricsLog(file, { keepThroughStep: 3 }), /keepThroughStep must be a non-negative integer, with append/);
+  assert.throws(
+    () => new MetricsLog(file, { keepThroughStep: 3 }),
+    /keepThroughStep must be a non-negative integer, with append/,
+  );
   assert.throws(() => new MetricsLog(file, { append: true, keepThroughStep: -1 }), /keepThroughStep/);
 });
 

@@ -3,12 +3,23 @@ import assert from 'node:assert/strict';
 import { Progress, formatDuration, formatNumber } from '../src/util/progress.js';
 
 function fakeStream(isTTY: boolean): { isTTY: boolean; output: string[]; write(text: string): void } {
-  return { isTTY, output: [], write(text: string) { this.output.push(text); } };
+  return {
+    isTTY,
+    output: [],
+    write(text: string) {
+      this.output.push(text);
+    },
+  };
 }
 
 function fakeClock(): { now: () => number; advance(ms: number): void } {
   let t = 1000;
-  return { now: () => t, advance: (ms: number) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 test('progress: plain mode prints one line per 10% and a summary', () => {
@@ -20,7 +31,10 @@ test('progress: plain mode prints one line per 10% and a summary', () => {
     progress.tick(1, { loss: 1 / (i + 1) });
   }
   progress.done();
-  const lines = stream.output.join('').split('\n').filter((l) => l !== '');
+  const lines = stream.output
+    .join('')
+    .split('\n')
+    .filter((l) => l !== '');
   assert.equal(lines.length, 11, lines.join('\n'));
   assert.equal(lines[0], 'train: 10/100 (10%) 100 it/s ETA 1s loss=0.1');
   assert.match(lines[4], /^train: 50\/100 \(50%\) 100 it\/s ETA 1s loss=0\.02$/);
@@ -37,7 +51,10 @@ test('progress: plain mode prints at least every 5 s when progress is slow', () 
     progress.tick();
   }
   // ticks at 2,4,6,...,18 s: lines when 5 s have passed since the last one: at 6, 12, 18 s.
-  assert.deepEqual(stream.output.map((l) => l.split(' ')[1]), ['3/1000', '6/1000', '9/1000']);
+  assert.deepEqual(
+    stream.output.map((l) => l.split(' ')[1]),
+    ['3/1000', '6/1000', '9/1000'],
+  );
   assert.match(stream.output[0], /ETA 33:14\n$/, 'remaining 997 at 0.5 it/s');
   assert.match(stream.output[0], /2 s\/it/, 'slow rates shown as seconds per item');
 });
@@ -51,6 +68,7 @@ test('progress: terminal mode redraws one bar, at most every 100 ms', () => {
   clock.advance(150);
   progress.tick(10, { step: 20 });
   assert.equal(stream.output.length, 1);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the line ends with the terminal's erase-line escape
   assert.match(stream.output[0], /^\rpretrain \[#{12}\.{12}\] 50% 20\/40 .* ETA 0s step=20\x1b\[K$/);
   progress.done();
   assert.match(stream.output[1], /^\rpretrain: done 20\/40 .*\n$/);
@@ -71,7 +89,7 @@ test('progress: argument errors name the argument; done() is idempotent; no tick
 
 test('progress: number and duration formatting', () => {
   assert.equal(formatNumber(0.000123), '1.23e-4');
-  assert.equal(formatNumber(3.14159), '3.142');
+  assert.equal(formatNumber(Math.PI), '3.142');
   assert.equal(formatNumber(1234567), '1.23e+6');
   assert.equal(formatNumber(0), '0');
   assert.equal(formatDuration(42.4), '42s');

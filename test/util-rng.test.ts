@@ -8,7 +8,10 @@ const REFERENCE_1001ST = 1634835592; // state [0x9e3779b9, 0xdeadbeef, 0x1234567
 
 test('rng: matches the xoshiro128** reference outputs', () => {
   const rng = Rng.fromState({ algorithm: 'xoshiro128**', s: [1, 2, 3, 4] });
-  assert.deepEqual(REFERENCE_FROM_1234.map(() => rng.nextUint32()), REFERENCE_FROM_1234);
+  assert.deepEqual(
+    REFERENCE_FROM_1234.map(() => rng.nextUint32()),
+    REFERENCE_FROM_1234,
+  );
   const other = Rng.fromState({ algorithm: 'xoshiro128**', s: [0x9e3779b9, 0xdeadbeef, 0x12345678, 0xffffffff] });
   for (let i = 0; i < 1000; i++) other.nextUint32();
   assert.equal(other.nextUint32(), REFERENCE_1001ST);
@@ -59,8 +62,14 @@ test('rng: value ranges and distributions', () => {
   assert.ok(rng.int(2 ** 32) < 2 ** 32);
 
   const p = rng.permutation(50);
-  assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
-  assert.notDeepEqual([...p], Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    [...p],
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.equal(rng.permutation(0).length, 0);
 });
 

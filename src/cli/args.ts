@@ -8,7 +8,10 @@ export const PROGRAM = 'unicode-cmg';
 
 /** Bad command-line input: printed without a stack trace, exit status 2. */
 export class UsageError extends Error {
-  constructor(message: string, readonly command?: string) {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
@@ -29,15 +32,23 @@ export type OptionSpec =
 export type OptionSpecs = Record<string, OptionSpec>;
 
 /** The parsed value type of one option spec. */
-type OptionValue<O extends OptionSpec> = O extends { kind: 'flag' } ? boolean
-  : O extends { kind: 'int' | 'number'; default: number } ? number
-  : O extends { kind: 'int' | 'number' } ? number | undefined
-  : O extends { kind: 'choice'; choices: readonly (infer C)[]; multiple: true } ? C[]
-  : O extends { kind: 'choice'; choices: readonly (infer C)[]; default: string } ? C
-  : O extends { kind: 'choice'; choices: readonly (infer C)[] } ? C | undefined
-  : O extends { kind: 'string'; multiple: true } ? string[]
-  : O extends { default: string } | { required: true } ? string
-  : string | undefined;
+type OptionValue<O extends OptionSpec> = O extends { kind: 'flag' }
+  ? boolean
+  : O extends { kind: 'int' | 'number'; default: number }
+    ? number
+    : O extends { kind: 'int' | 'number' }
+      ? number | undefined
+      : O extends { kind: 'choice'; choices: readonly (infer C)[]; multiple: true }
+        ? C[]
+        : O extends { kind: 'choice'; choices: readonly (infer C)[]; default: string }
+          ? C
+          : O extends { kind: 'choice'; choices: readonly (infer C)[] }
+            ? C | undefined
+            : O extends { kind: 'string'; multiple: true }
+              ? string[]
+              : O extends { default: string } | { required: true }
+                ? string
+                : string | undefined;
 
 /** The parsed options of a command (of any command, when S is not one command's specs). */
 export type ParsedOptions<S extends OptionSpecs> = string extends keyof S
@@ -157,7 +168,10 @@ function convert(name: string, option: OptionSpec, given: (string | true)[], com
       return values[0] ?? option.default;
     }
     case 'choice': {
-      const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+      const items = values
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
       for (const item of items) {
         if (!option.choices.includes(item)) {
           fail(`must be one of ${option.choices.join(', ')}; got '${item}'${didYouMean(item, option.choices)}`);

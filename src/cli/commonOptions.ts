@@ -14,24 +14,32 @@ export const computeOptions = {
   backend: {
     kind: 'choice',
     choices: ['cuda', 'cpu', 'tfjs'],
-    description: 'backend of the hot ops (quantize, MM-EMA, code matching, InfoNCE) [default: UCMG_BACKEND, else the fastest usable]',
+    description:
+      'backend of the hot ops (quantize, MM-EMA, code matching, InfoNCE) [default: UCMG_BACKEND, else the fastest usable]',
   },
   tfjs: {
     kind: 'choice',
     choices: ['wasm', 'cpu', 'cuda'],
-    description: "TensorFlow.js backend of the dense layers ('cuda': the addon's device-resident GPU backend) " +
+    description:
+      "TensorFlow.js backend of the dense layers ('cuda': the addon's device-resident GPU backend) " +
       '[default: UCMG_TFJS_BACKEND, else wasm]',
   },
   dense: {
     kind: 'choice',
     choices: ['native', 'tfjs'],
-    description: "kernels of the matrix products and convolutions: the addon's OpenBLAS ones, or tfjs's own [default: UCMG_DENSE, else native where the addon has OpenBLAS]",
+    description:
+      "kernels of the matrix products and convolutions: the addon's OpenBLAS ones, or tfjs's own [default: UCMG_DENSE, else native where the addon has OpenBLAS]",
   },
 } as const satisfies Record<string, OptionSpec>;
 
 export function outputOptions(what: string) {
   return {
-    out: { kind: 'string', short: 'o', valueName: 'dir', description: `directory for ${what} [default: runs/<command>-<date>-<time>]` },
+    out: {
+      kind: 'string',
+      short: 'o',
+      valueName: 'dir',
+      description: `directory for ${what} [default: runs/<command>-<date>-<time>]`,
+    },
     force: { kind: 'flag', description: 'write into an existing --out directory, replacing files of the same name' },
   } as const satisfies Record<string, OptionSpec>;
 }

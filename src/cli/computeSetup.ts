@@ -13,8 +13,11 @@ import { type TfjsKind, initTfjs } from '../tfjs.js';
  */
 function defaultTfjsFor(configName: string | undefined, command: string): TfjsKind | undefined {
   const fromEnv = process.env.UCMG_TFJS_BACKEND;
-  if ((fromEnv !== undefined && fromEnv !== '') || configName === undefined || !configName.startsWith('paper')) return undefined;
-  process.stderr.write(`${command}: the ${configName} model does not fit tfjs wasm's 4 GiB heap; using tfjs cpu (--tfjs overrides)\n`);
+  if ((fromEnv !== undefined && fromEnv !== '') || configName === undefined || !configName.startsWith('paper'))
+    return undefined;
+  process.stderr.write(
+    `${command}: the ${configName} model does not fit tfjs wasm's 4 GiB heap; using tfjs cpu (--tfjs overrides)\n`,
+  );
   return 'cpu';
 }
 
@@ -43,7 +46,8 @@ export async function setupDense(requested: string | undefined, command: string)
   }
   const result = enableNativeDense();
   if (result.enabled) return 'native';
-  if (explicit === 'native') throw new UsageError(`native dense kernels requested but unavailable: ${result.reason}`, command);
+  if (explicit === 'native')
+    throw new UsageError(`native dense kernels requested but unavailable: ${result.reason}`, command);
   process.stderr.write(`${command}: dense layers on tfjs's own kernels (${result.reason})\n`);
   return 'tfjs';
 }

@@ -69,7 +69,9 @@ function report(err: unknown, commandName: string | undefined): number {
   const prefix = commandName ? `${PROGRAM} ${commandName}` : PROGRAM;
   if (err instanceof UsageError) {
     const helpFor = err.command ?? commandName;
-    process.stderr.write(`${prefix}: ${err.message}\nRun '${PROGRAM}${helpFor ? ` ${helpFor}` : ''} --help' for usage.\n`);
+    process.stderr.write(
+      `${prefix}: ${err.message}\nRun '${PROGRAM}${helpFor ? ` ${helpFor}` : ''} --help' for usage.\n`,
+    );
     return 2;
   }
   if (err instanceof InvalidInputError) {

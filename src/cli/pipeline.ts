@@ -15,8 +15,21 @@ import { type NamedEncoder, encodeClips, tensorEncoder } from '../downstream/enc
 import type { DownstreamReport } from '../downstream/report.js';
 import { selectChannels } from '../downstream/toc.js';
 import type { CrossModalTask } from '../downstream/taskNames.js';
-import { type CrossModalOptions, crossModalClassify, crossModalLocalize, crossModalRetrieve } from '../downstream/tasks.js';
-import { type ConfigName, type Modality, type ModalitySet, type ModelConfig, inputShapeOf, makeConfig, modalitiesOf } from '../model/config.js';
+import {
+  type CrossModalOptions,
+  crossModalClassify,
+  crossModalLocalize,
+  crossModalRetrieve,
+} from '../downstream/tasks.js';
+import {
+  type ConfigName,
+  type Modality,
+  type ModalitySet,
+  type ModelConfig,
+  inputShapeOf,
+  makeConfig,
+  modalitiesOf,
+} from '../model/config.js';
 import { UniCodeModel } from '../model/uniCode.js';
 import type { PairedBatchSource } from '../train/pairedBatchSource.js';
 import { type StepMetrics, type TrainSummary, Trainer } from '../train/trainer.js';
@@ -31,7 +44,10 @@ export const UNI_CODE = 'Uni-Code';
 export const PLAIN_VQ = 'plain VQ';
 
 /** The two models the demo compares: the named config with and without its cross-modal objectives. */
-export function uniCodeAndPlainVq(name: ConfigName, modalities: ModalitySet): Record<typeof UNI_CODE | typeof PLAIN_VQ, ModelConfig> {
+export function uniCodeAndPlainVq(
+  name: ConfigName,
+  modalities: ModalitySet,
+): Record<typeof UNI_CODE | typeof PLAIN_VQ, ModelConfig> {
   return {
     [UNI_CODE]: makeConfig(name, { modalities }),
     [PLAIN_VQ]: makeConfig(name, { modalities, ...ablationOverrides(PLAIN_VQ_ABLATIONS), name: `${name}-plain-vq` }),
@@ -43,11 +59,18 @@ const SETS: readonly ModalitySet[] = ['AV', 'AT', 'VT', 'AVT'];
 
 /** ['audio', 'video'] -> 'AV'; an error naming `flag` for anything else. */
 export function modalitySetOf(modalities: readonly string[], flag: string, command: string): ModalitySet {
-  const letters = (['audio', 'video', 'text'] as const).filter((m) => modalities.includes(m)).map((m) => MODALITY_LETTERS[m]).join('');
+  const letters = (['audio', 'video', 'text'] as const)
+    .filter((m) => modalities.includes(m))
+    .map((m) => MODALITY_LETTERS[m])
+    .join('');
   const unknown = modalities.filter((m) => !(m in MODALITY_LETTERS));
-  if (unknown.length > 0) throw new UsageError(`${flag}: unknown modality '${unknown[0]}' (known: audio, video, text)`, command);
+  if (unknown.length > 0)
+    throw new UsageError(`${flag}: unknown modality '${unknown[0]}' (known: audio, video, text)`, command);
   if (!(SETS as readonly string[]).includes(letters)) {
-    throw new UsageError(`${flag}: pretraining needs two or three of audio, video, text; got ${modalities.join(', ') || 'none'}`, command);
+    throw new UsageError(
+      `${flag}: pretraining needs two or three of audio, video, text; got ${modalities.join(', ') || 'none'}`,
+      command,
+    );
   }
   return letters as ModalitySet;
 }
@@ -86,7 +109,11 @@ export function openDataForModel(
     return { config, dataset: syntheticFor(config, request) };
   }
   const dataset = openDatasetDir(request.data, command);
-  const modalities = modalitySetOf(model.modalities ?? dataset.modalities.filter((m) => m in MODALITY_LETTERS), '--modalities', command);
+  const modalities = modalitySetOf(
+    model.modalities ?? dataset.modalities.filter((m) => m in MODALITY_LETTERS),
+    '--modalities',
+    command,
+  );
   const config = makeConfig(model.config, { modalities, ...inputSizesOf(dataset, modalities), ...overrides });
   return { config, dataset };
 }
@@ -97,15 +124,26 @@ export function openDataFor(config: ModelConfig, request: DataRequest, command: 
 }
 
 /** Refuses data whose per-clip feature shapes differ from what the model's encoders take. */
-export function checkDataFitsModel(dataset: ClipDataset, config: ModelConfig, modalities: readonly string[], command: string): void {
+export function checkDataFitsModel(
+  dataset: ClipDataset,
+  config: ModelConfig,
+  modalities: readonly string[],
+  command: string,
+): void {
   for (const m of modalities) {
     if (!dataset.modalities.includes(m)) {
-      throw new UsageError(`--data: dataset '${dataset.name}' has no ${m} features (it has ${dataset.modalities.join(', ')})`, command);
+      throw new UsageError(
+        `--data: dataset '${dataset.name}' has no ${m} features (it has ${dataset.modalities.join(', ')})`,
+        command,
+      );
     }
     const expected = [config.segments, ...inputShapeOf(config, m as Modality)];
     const actual = dataset.featureShape(m);
     if (actual.length !== expected.length || actual.some((v, i) => v !== expected[i])) {
-      throw new UsageError(`--data: ${m} clips of '${dataset.name}' are [${actual.join(', ')}], the model takes [${expected.join(', ')}]`, command);
+      throw new UsageError(
+        `--data: ${m} clips of '${dataset.name}' are [${actual.join(', ')}], the model takes [${expected.join(', ')}]`,
+        command,
+      );
     }
   }
 }
@@ -146,9 +184,16 @@ function inputSizesOf(dataset: ClipDataset, set: ModalitySet): Partial<ModelConf
 }
 
 /** The split to train on, checked, and the one to report on (test, else val, else the training split). */
-export function chooseSplits(dataset: ClipDataset, trainSplit: string, command: string): { train: string; report: string } {
+export function chooseSplits(
+  dataset: ClipDataset,
+  trainSplit: string,
+  command: string,
+): { train: string; report: string } {
   if (!dataset.splitNames.includes(trainSplit)) {
-    throw new UsageError(`--split: dataset '${dataset.name}' has no split '${trainSplit}' (it has ${dataset.splitNames.join(', ')})`, command);
+    throw new UsageError(
+      `--split: dataset '${dataset.name}' has no split '${trainSplit}' (it has ${dataset.splitNames.join(', ')})`,
+      command,
+    );
   }
   const report = ['test', 'val'].find((s) => dataset.splitNames.includes(s)) ?? trainSplit;
   return { train: trainSplit, report };
@@ -160,18 +205,36 @@ function batchesPerEpoch(clips: number, batchSize: number): number {
 }
 
 /** Steps a run of `epochs` over `split` takes, at most `maxSteps`. */
-export function plannedSteps(dataset: ClipDataset, split: string, batchSize: number, epochs: number, maxSteps?: number): number {
+export function plannedSteps(
+  dataset: ClipDataset,
+  split: string,
+  batchSize: number,
+  epochs: number,
+  maxSteps?: number,
+): number {
   return Math.min(maxSteps ?? Infinity, epochs * batchesPerEpoch(dataset.split(split).length, batchSize));
 }
 
 /** Shuffled batches of a split, a fresh order per epoch derived from `seed`; a partial last batch is dropped. */
-function batchSource(dataset: ClipDataset, split: string, batchSize: number, modalities: readonly Modality[], seed: number): PairedBatchSource {
+function batchSource(
+  dataset: ClipDataset,
+  split: string,
+  batchSize: number,
+  modalities: readonly Modality[],
+  seed: number,
+): PairedBatchSource {
   const clips = dataset.split(split).length;
   const dropLast = clips >= batchSize;
   return {
     batchesPerEpoch: batchesPerEpoch(clips, batchSize),
     *epoch(index: number) {
-      for (const batch of iterateBatches(dataset, { split, batchSize, modalities, seed: seed * 100_003 + index, dropLast })) {
+      for (const batch of iterateBatches(dataset, {
+        split,
+        batchSize,
+        modalities,
+        seed: seed * 100_003 + index,
+        dropLast,
+      })) {
         yield batch.features;
       }
     },
@@ -220,7 +283,10 @@ export class PretrainRun {
   /** Trains until `maxSteps` steps in total (or all epochs) are done, then checkpoints. */
   async trainUntil(maxSteps?: number): Promise<TrainSummary> {
     const started = performance.now();
-    const leg = await this.trainer.train(this.source, { epochs: this.epochs, ...(maxSteps !== undefined ? { maxSteps } : {}) });
+    const leg = await this.trainer.train(this.source, {
+      epochs: this.epochs,
+      ...(maxSteps !== undefined ? { maxSteps } : {}),
+    });
     this.seconds += (performance.now() - started) / 1000;
     // A leg with nothing left to do reports no last step; keep the previous leg's.
     this.summary = { ...leg, last: leg.last ?? this.summary?.last ?? null };
@@ -240,10 +306,17 @@ export async function startPretraining(request: PretrainRequest): Promise<Pretra
     ...(request.progress !== undefined ? { progress: request.progress } : {}),
     ...(request.communicator !== undefined ? { communicator: request.communicator } : {}),
   };
-  const trainer = request.resume !== undefined
-    ? await Trainer.fromCheckpoint(request.resume, { ...trainerOptions, backend: request.backend })
-    : new Trainer(new UniCodeModel(request.config, { seed: request.seed, backend: request.backend }), trainerOptions);
-  const source = batchSource(request.dataset, request.split, request.batchSize, modalitiesOf(trainer.model.config.modalities), request.seed);
+  const trainer =
+    request.resume !== undefined
+      ? await Trainer.fromCheckpoint(request.resume, { ...trainerOptions, backend: request.backend })
+      : new Trainer(new UniCodeModel(request.config, { seed: request.seed, backend: request.backend }), trainerOptions);
+  const source = batchSource(
+    request.dataset,
+    request.split,
+    request.batchSize,
+    modalitiesOf(trainer.model.config.modalities),
+    request.seed,
+  );
   return new PretrainRun(trainer, source, request.epochs, checkpoint, metricsLog);
 }
 
@@ -252,13 +325,21 @@ export function requireFile(file: string, flag: string, command: string): string
   if (!fs.existsSync(file)) throw new UsageError(`${flag} ${file} does not exist`, command);
   const stat = fs.statSync(file);
   if (!stat.isFile()) {
-    throw new UsageError(`${flag} ${file} is not a regular file${stat.isDirectory() ? ' (it is a directory)' : ''}`, command);
+    throw new UsageError(
+      `${flag} ${file} is not a regular file${stat.isDirectory() ? ' (it is a directory)' : ''}`,
+      command,
+    );
   }
   return file;
 }
 
 /** The frozen model of a pretraining checkpoint (`flag` names the option it came from). */
-export async function loadPretrained(checkpoint: string, backend: OpBackend, command: string, flag = '--checkpoint'): Promise<UniCodeModel> {
+export async function loadPretrained(
+  checkpoint: string,
+  backend: OpBackend,
+  command: string,
+  flag = '--checkpoint',
+): Promise<UniCodeModel> {
   requireFile(checkpoint, flag, command);
   const trainer = await Trainer.fromCheckpoint(checkpoint, { backend, progress: false });
   return trainer.model;
@@ -281,7 +362,13 @@ export interface ModalityCodes {
 }
 
 /** Encodes `clips` of each modality with the frozen model and counts code usage. */
-export async function encodeSplit(model: UniCodeModel, dataset: ClipDataset, clips: Int32Array, modalities: readonly Modality[], chunk = 256): Promise<ModalityCodes[]> {
+export async function encodeSplit(
+  model: UniCodeModel,
+  dataset: ClipDataset,
+  clips: Int32Array,
+  modalities: readonly Modality[],
+  chunk = 256,
+): Promise<ModalityCodes[]> {
   const encoder = tensorEncoder(model);
   const out: ModalityCodes[] = [];
   for (const modality of modalities) {
@@ -307,12 +394,23 @@ export async function runDownstream(request: DownstreamRequest): Promise<Downstr
   for (const task of tasks) {
     if (task === 'classify') reports.push(await crossModalClassify(encoders, dataset, headOptions));
     else if (task === 'localize') reports.push(await crossModalLocalize(encoders, dataset, headOptions));
-    else reports.push(await crossModalRetrieve(encoders, dataset, { modalities: request.modalities, split: request.testSplit }));
+    else
+      reports.push(
+        await crossModalRetrieve(encoders, dataset, { modalities: request.modalities, split: request.testSplit }),
+      );
   }
   return reports;
 }
 
 /** The last step's losses, for summaries. */
 export function finalLosses(last: StepMetrics | null): Record<string, unknown> | null {
-  return last === null ? null : { step: last.step, epoch: last.epoch, loss: last.loss, perplexity: last.perplexity, cpcAccuracy: last.cpcAccuracy };
+  return last === null
+    ? null
+    : {
+        step: last.step,
+        epoch: last.epoch,
+        loss: last.loss,
+        perplexity: last.perplexity,
+        cpcAccuracy: last.cpcAccuracy,
+      };
 }

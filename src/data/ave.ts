@@ -64,7 +64,12 @@ function getDataset(handle: H5File, key: string): H5Dataset {
 /** Converts whatever typed array h5wasm returned to float32. */
 function toFloat32(values: unknown, where: string): Float32Array {
   if (values instanceof Float32Array) return values;
-  if (ArrayBuffer.isView(values) && !(values instanceof DataView) && !(values instanceof BigInt64Array) && !(values instanceof BigUint64Array)) {
+  if (
+    ArrayBuffer.isView(values) &&
+    !(values instanceof DataView) &&
+    !(values instanceof BigInt64Array) &&
+    !(values instanceof BigUint64Array)
+  ) {
     return Float32Array.from(values as unknown as ArrayLike<number>);
   }
   if (values instanceof BigInt64Array || values instanceof BigUint64Array) return Float32Array.from(values, Number);
@@ -159,7 +164,8 @@ class AveDataset extends ClipDataset {
  * the most segments (AVE clips hold one event class).
  */
 export async function openAveDataset(dir: string, options: AveOptions = {}): Promise<ClipDataset> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InvalidInputError(`${dir}: AVE directory does not exist`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new InvalidInputError(`${dir}: AVE directory does not exist`);
   await h5wasm.ready;
   const files: H5File[] = [];
   const open = (name: string) => {
@@ -172,13 +178,17 @@ export async function openAveDataset(dir: string, options: AveOptions = {}): Pro
     const labelSet = getDataset(open(AVE_LABEL_FILE), AVE_DATA_KEY);
     const labelShape = labelSet.shape ?? [];
     if (labelShape.length !== 3 || labelShape[2] < 2) {
-      throw new InvalidInputError(`${labelFile}: '${AVE_DATA_KEY}' has shape [${labelShape.join(', ')}], expected [N, T, C+1]`);
+      throw new InvalidInputError(
+        `${labelFile}: '${AVE_DATA_KEY}' has shape [${labelShape.join(', ')}], expected [N, T, C+1]`,
+      );
     }
     const [n, t, width] = labelShape;
     const numClasses = width - 1;
     const classes = options.classes ?? Array.from({ length: numClasses }, (_, c) => `class_${c}`);
     if (classes.length !== numClasses) {
-      throw new InvalidInputError(`openAveDataset: 'classes' names ${classes.length} classes, ${labelFile} has ${numClasses} (+ background)`);
+      throw new InvalidInputError(
+        `openAveDataset: 'classes' names ${classes.length} classes, ${labelFile} has ${numClasses} (+ background)`,
+      );
     }
     const raw = toFloat32(labelSet.value, labelFile);
     const segmentLabels = new Uint8Array(n * t * numClasses);
@@ -195,7 +205,8 @@ export async function openAveDataset(dir: string, options: AveOptions = {}): Pro
       }
       let best = 0;
       for (let c = 1; c < numClasses; c++) if (counts[c] > counts[best]) best = c;
-      if (counts[best] === 0) throw new InvalidInputError(`${labelFile}: clip ${i} has no event segment, so no clip label`);
+      if (counts[best] === 0)
+        throw new InvalidInputError(`${labelFile}: clip ${i} has no event segment, so no clip label`);
       clipLabels[i] = best;
     }
 
@@ -223,7 +234,9 @@ export async function openAveDataset(dir: string, options: AveOptions = {}): Pro
       const indices = Int32Array.from(order);
       indices.forEach((index, k) => {
         if (index !== order[k] || index < 0 || index >= n) {
-          throw new InvalidInputError(`${path.join(dir, fileName)}: '${AVE_ORDER_KEY}'[${k}] is ${order[k]}, not a clip index in [0, ${n})`);
+          throw new InvalidInputError(
+            `${path.join(dir, fileName)}: '${AVE_ORDER_KEY}'[${k}] is ${order[k]}, not a clip index in [0, ${n})`,
+          );
         }
       });
       splits.set(split, indices);
@@ -234,7 +247,17 @@ export async function openAveDataset(dir: string, options: AveOptions = {}): Pro
       throw new InvalidInputError(`${dir}: no split order file (${Object.values(AVE_SPLIT_FILES).join(', ')})`);
     }
     const name = options.name ?? path.basename(path.resolve(dir));
-    const dataset = new AveDataset(name, classes, files, features, featurePaths, shapes, clipLabels, segmentLabels, splits);
+    const dataset = new AveDataset(
+      name,
+      classes,
+      files,
+      features,
+      featurePaths,
+      shapes,
+      clipLabels,
+      segmentLabels,
+      splits,
+    );
     dataset.checkFiniteIfSmall();
     return dataset;
   } catch (err) {

@@ -61,7 +61,8 @@ export function iterateBatches(dataset: ClipDataset, options: BatchOptions): Ite
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new InvalidInputError(`iterateBatches: 'batchSize' must be a positive integer, got ${batchSize}`);
   }
-  if (!Number.isSafeInteger(seed)) throw new InvalidInputError(`iterateBatches: 'seed' must be a safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new InvalidInputError(`iterateBatches: 'seed' must be a safe integer, got ${seed}`);
   const modalities = options.modalities ?? dataset.modalities;
   for (const m of modalities) dataset.requireModality(m);
   const order = splitOrder(dataset, split, shuffle, seed);

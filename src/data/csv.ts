@@ -48,7 +48,9 @@ export function parseCsv(text: string, where: string): CsvTable {
   const columns = records[0].map((c) => c.trim());
   const rows = records.slice(1).map((values, i) => {
     if (values.length !== columns.length) {
-      throw new InvalidInputError(`${where}: row ${i + 2} has ${values.length} fields, the header has ${columns.length}`);
+      throw new InvalidInputError(
+        `${where}: row ${i + 2} has ${values.length} fields, the header has ${columns.length}`,
+      );
     }
     return Object.fromEntries(columns.map((c, k) => [c, values[k]]));
   });

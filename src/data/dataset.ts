@@ -99,7 +99,10 @@ export abstract class ClipDataset {
     for (const modality of this.modalities) {
       for (let start = 0; start < this.numClips; start += chunkClips) {
         const count = Math.min(chunkClips, this.numClips - start);
-        this.readFeatures(modality, Int32Array.from({ length: count }, (_, i) => start + i));
+        this.readFeatures(
+          modality,
+          Int32Array.from({ length: count }, (_, i) => start + i),
+        );
       }
     }
   }
@@ -134,13 +137,19 @@ export abstract class ClipDataset {
   /** Clip indices of a split. */
   split(name: string): Int32Array {
     if (!this.splitNames.includes(name)) {
-      throw new InvalidInputError(`unknown split '${name}' for dataset '${this.name}' (it has ${this.splitNames.join(', ')})`);
+      throw new InvalidInputError(
+        `unknown split '${name}' for dataset '${this.name}' (it has ${this.splitNames.join(', ')})`,
+      );
     }
     return this.splitUnchecked(name).slice();
   }
 }
 
-function gatherRows<T extends Float32Array | Int32Array | Uint8Array>(source: T, rowSize: number, clips: Int32Array): T {
+function gatherRows<T extends Float32Array | Int32Array | Uint8Array>(
+  source: T,
+  rowSize: number,
+  clips: Int32Array,
+): T {
   const out = new (source.constructor as new (n: number) => T)(clips.length * rowSize);
   for (let i = 0; i < clips.length; i++) {
     out.set(source.subarray(clips[i] * rowSize, (clips[i] + 1) * rowSize), i * rowSize);
@@ -179,7 +188,8 @@ export class InMemoryDataset extends ClipDataset {
     const first = init.modalities[names[0]].shape;
     const [numClips, segments] = first;
     const c = init.classes.length;
-    const labelShape = (data: Uint8Array) => (data.length === numClips * segments * c ? [numClips, segments, c] : [data.length]);
+    const labelShape = (data: Uint8Array) =>
+      data.length === numClips * segments * c ? [numClips, segments, c] : [data.length];
     checkDatasetShapes(
       {
         numClips,
@@ -198,11 +208,14 @@ export class InMemoryDataset extends ClipDataset {
       const { data, shape } = init.modalities[m];
       const size = shape.reduce((a, b) => a * b, 1);
       if (data.length !== size) {
-        throw new InvalidInputError(`${where}: modality '${m}' holds ${data.length} values, shape [${shape.join(', ')}] needs ${size}`);
+        throw new InvalidInputError(
+          `${where}: modality '${m}' holds ${data.length} values, shape [${shape.join(', ')}] needs ${size}`,
+        );
       }
     }
     init.clipLabels.forEach((label, i) => {
-      if (label < 0 || label >= c) throw new InvalidInputError(`${where}: clip ${i} has label ${label}, outside [0, ${c})`);
+      if (label < 0 || label >= c)
+        throw new InvalidInputError(`${where}: clip ${i} has label ${label}, outside [0, ${c})`);
     });
     for (const [split, indices] of Object.entries(init.splits)) {
       indices.forEach((index) => {

@@ -225,7 +225,9 @@ export function writeDataset(dir: string, source: ClipDataset, options: WriteDat
     const spec = options.featureDtype ?? 'float32';
     const dtype = typeof spec === 'string' ? spec : (spec[modality] ?? 'float32');
     if (dtype !== 'float32' && dtype !== 'float16') {
-      throw new InvalidInputError(`writeDataset: featureDtype for '${modality}' must be float32 or float16, got '${dtype}'`);
+      throw new InvalidInputError(
+        `writeDataset: featureDtype for '${modality}' must be float32 or float16, got '${dtype}'`,
+      );
     }
     return dtype;
   };
@@ -253,11 +255,15 @@ export function writeDataset(dir: string, source: ClipDataset, options: WriteDat
   }
   try {
     for (const m of source.modalities) {
-      copyRows(path.join(staging, modalities[m].file), modalities[m], n, chunkClips, (clips) => source.readFeatures(m, clips));
+      copyRows(path.join(staging, modalities[m].file), modalities[m], n, chunkClips, (clips) =>
+        source.readFeatures(m, clips),
+      );
     }
     const labelShape = [n, t, c];
     const segmentLabels: ArrayRef = { file: 'segment_labels.npy', shape: labelShape, dtype: 'uint8' };
-    copyRows(path.join(staging, segmentLabels.file), segmentLabels, n, chunkClips, (clips) => source.readSegmentLabels(clips));
+    copyRows(path.join(staging, segmentLabels.file), segmentLabels, n, chunkClips, (clips) =>
+      source.readSegmentLabels(clips),
+    );
     for (const m of source.modalities) {
       if (!source.hasOwnSegmentLabels(m)) continue;
       const ref: ArrayRef = { file: `segment_labels_${m}.npy`, shape: labelShape, dtype: 'uint8' };
@@ -284,7 +290,7 @@ export function writeDataset(dir: string, source: ClipDataset, options: WriteDat
       segmentLabels,
       splits,
     };
-    fs.writeFileSync(path.join(staging, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    fs.writeFileSync(path.join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(staging, dir);
     return manifest;

@@ -92,7 +92,7 @@ export function float32ToFloat16Bits(value: number): number {
   const exponent = (x >>> 23) & 0xff;
   let mantissa = x & 0x7fffff;
   if (exponent === 0xff) return sign | 0x7c00 | (mantissa !== 0 ? 0x200 : 0);
-  let e = exponent - 127 + 15;
+  const e = exponent - 127 + 15;
   if (e >= 31) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;
@@ -140,7 +140,9 @@ export function decodeElements(
   count = out.length,
 ): void {
   if (bytes.length < count * type.size) {
-    throw new RangeError(`decodeElements: ${bytes.length} bytes hold fewer than ${count} elements of ${type.size} bytes`);
+    throw new RangeError(
+      `decodeElements: ${bytes.length} bytes hold fewer than ${count} elements of ${type.size} bytes`,
+    );
   }
   // Fast paths for the layouts datasets actually use.
   if (type.kind === 'f' && type.size === 2 && type.littleEndian) {

@@ -6,9 +6,12 @@ import { InvalidInputError } from './errors.js';
 /** An InvalidInputError for a failed file operation: "<file>: cannot <action> (<code>: <reason>)". */
 export function fileError(file: string, action: string, err: unknown): InvalidInputError {
   const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === 'EISDIR' ? 'EISDIR: it is a directory, not a file'
-    : code === 'ENOENT' ? 'ENOENT: no such file'
-    : (err as Error).message;
+  const reason =
+    code === 'EISDIR'
+      ? 'EISDIR: it is a directory, not a file'
+      : code === 'ENOENT'
+        ? 'ENOENT: no such file'
+        : (err as Error).message;
   return new InvalidInputError(`${file}: cannot ${action} (${reason})`);
 }
 

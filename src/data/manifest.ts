@@ -98,9 +98,11 @@ export function checkDatasetShapes(shapes: DatasetShapes, where: string): void {
 /** Validates parsed manifest JSON. `where` (the manifest path) prefixes every message. */
 export function validateManifest(raw: unknown, where: string): DatasetManifest {
   const fail = fieldFailureIn(where, InvalidInputError);
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   const count = (v: unknown, field: string, min: number): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(field, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      fail(field, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return v as number;
   };
   const arrayRef = (v: unknown, field: string): ArrayRef => {

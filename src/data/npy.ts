@@ -28,7 +28,8 @@ export interface NpyHeader {
 
 /** Reads the Python literal dict of an .npy header: string keys, and string, bool or int-tuple values. */
 function parseHeaderDict(text: string, what: string): Record<string, string | boolean | number[]> {
-  const malformed = (why: string): never => fail(what, `malformed .npy header (${why}): ${JSON.stringify(text.trim())}`, InvalidInputError);
+  const malformed = (why: string): never =>
+    fail(what, `malformed .npy header (${why}): ${JSON.stringify(text.trim())}`, InvalidInputError);
   let pos = 0;
   const skipSpace = () => {
     while (pos < text.length && /\s/.test(text[pos])) pos++;
@@ -141,7 +142,7 @@ export function encodeNpyHeader(descr: string, shape: readonly number[]): Uint8A
   const view = new DataView(out.buffer);
   if (version === 1) view.setUint16(8, headerLength, true);
   else view.setUint32(8, headerLength, true);
-  const padded = dict.padEnd(headerLength - 1, ' ') + '\n';
+  const padded = `${dict.padEnd(headerLength - 1, ' ')}\n`;
   out.set(Buffer.from(padded, 'latin1'), prefix);
   return out;
 }
@@ -176,7 +177,8 @@ export class NpyReader {
       readExactly(fd, path, prefix, 0, prefix.length, 0);
       let headerBytes = prefix;
       if (prefix.length >= 10) {
-        const needed = prefix[6] === 1 ? 10 + prefix.readUInt16LE(8) : prefix.length === 12 ? 12 + prefix.readUInt32LE(8) : 0;
+        const needed =
+          prefix[6] === 1 ? 10 + prefix.readUInt16LE(8) : prefix.length === 12 ? 12 + prefix.readUInt32LE(8) : 0;
         if (needed > prefix.length && needed <= size) {
           headerBytes = Buffer.alloc(needed);
           readExactly(fd, path, headerBytes, 0, needed, 0);
@@ -218,7 +220,9 @@ export class NpyReader {
     const fd = this.descriptor();
     const rowBytes = this.rowElements * this.header.type.size;
     if (out.length < indices.length * this.rowElements) {
-      throw new RangeError(`readRowsInto: output holds ${out.length} elements, need ${indices.length * this.rowElements}`);
+      throw new RangeError(
+        `readRowsInto: output holds ${out.length} elements, need ${indices.length * this.rowElements}`,
+      );
     }
     for (const index of Array.from(indices)) {
       if (!Number.isInteger(index) || index < 0 || index >= this.rows) {
@@ -300,7 +304,9 @@ export class NpyWriter {
   append(values: ArrayLike<number>): void {
     if (this.fd === undefined) throw new Error(`${this.path}: writer is finished`);
     if (values.length % Math.max(this.rowElements, 1) !== 0) {
-      throw new RangeError(`${this.path}: ${values.length} values is not a whole number of ${this.rowElements}-element rows`);
+      throw new RangeError(
+        `${this.path}: ${values.length} values is not a whole number of ${this.rowElements}-element rows`,
+      );
     }
     const rows = this.rowElements === 0 ? 0 : values.length / this.rowElements;
     if (this.rowsWritten + rows > this.shape[0]) {
@@ -340,7 +346,12 @@ export class NpyWriter {
 }
 
 /** Writes a whole array in one call. */
-export function writeNpy(path: string, values: ArrayLike<number>, shape: readonly number[], dtype: ManifestDtype): void {
+export function writeNpy(
+  path: string,
+  values: ArrayLike<number>,
+  shape: readonly number[],
+  dtype: ManifestDtype,
+): void {
   if (values.length !== product(shape)) {
     throw new RangeError(`${path}: ${values.length} values do not fill shape [${shape.join(', ')}]`);
   }

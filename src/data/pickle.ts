@@ -75,7 +75,8 @@ function shapeOf(value: PyValue, what: string): number[] {
   if (!Array.isArray(value)) throw new InvalidInputError(`${what}: array shape is not a tuple`);
   return value.map((d) => {
     const n = typeof d === 'bigint' ? Number(d) : d;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new InvalidInputError(`${what}: bad array dimension`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+      throw new InvalidInputError(`${what}: bad array dimension`);
     return n;
   });
 }
@@ -159,10 +160,25 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
   const need = (n: number) => {
     if (pos + n > bytes.length) corrupt('truncated pickle');
   };
-  const u8 = () => (need(1), bytes[pos++]);
-  const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
-  const u32 = () => (need(4), (pos += 4), view.getUint32(pos - 4, true));
-  const i32 = () => (need(4), (pos += 4), view.getInt32(pos - 4, true));
+  const u8 = () => {
+    need(1);
+    return bytes[pos++];
+  };
+  const u16 = () => {
+    need(2);
+    pos += 2;
+    return view.getUint16(pos - 2, true);
+  };
+  const u32 = () => {
+    need(4);
+    pos += 4;
+    return view.getUint32(pos - 4, true);
+  };
+  const i32 = () => {
+    need(4);
+    pos += 4;
+    return view.getInt32(pos - 4, true);
+  };
   const u64 = () => {
     need(8);
     const n = view.getBigUint64(pos, true);
@@ -170,7 +186,11 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
     if (n > BigInt(Number.MAX_SAFE_INTEGER)) corrupt('length too large');
     return Number(n);
   };
-  const take = (n: number) => (need(n), (pos += n), bytes.subarray(pos - n, pos));
+  const take = (n: number) => {
+    need(n);
+    pos += n;
+    return bytes.subarray(pos - n, pos);
+  };
   const line = () => {
     const end = bytes.indexOf(0x0a, pos);
     if (end < 0) corrupt('unterminated text argument');
@@ -204,7 +224,8 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
       case 0x95: // FRAME: frames only group opcodes; the length needs no handling here
         u64();
         break;
-      case 0x2e: { // STOP
+      case 0x2e: {
+        // STOP
         const result = pop();
         if (!(result instanceof PyNdarray) || result.dtype === undefined || result.data === undefined) {
           throw new InvalidInputError(`${what}: the pickle does not hold a numpy array`);
@@ -219,7 +240,10 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
           );
         }
         // A copy: the result must not alias the caller's pickle bytes.
-        const data = result.fortran && result.shape.length > 1 ? fortranToC(result.data, result.shape, type.size) : new Uint8Array(result.data);
+        const data =
+          result.fortran && result.shape.length > 1
+            ? fortranToC(result.data, result.shape, type.size)
+            : new Uint8Array(result.data);
         return { shape: result.shape, descr, type, data };
       }
       case 0x28: // MARK
@@ -258,7 +282,8 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
       case 0x8b: // LONG4
         stack.push(smallInt(signedLE(take(u32()))));
         break;
-      case 0x49: { // INT (text)
+      case 0x49: {
+        // INT (text)
         const s = line();
         stack.push(s === '01' ? true : s === '00' ? false : Number(s));
         break;
@@ -302,12 +327,14 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
       case 0x85: // TUPLE1
         stack.push([pop()]);
         break;
-      case 0x86: { // TUPLE2
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         stack.push([pop(), b]);
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         stack.push([pop(), b, c]);
@@ -319,14 +346,16 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
       case 0x6c: // LIST
         stack.push(popMark());
         break;
-      case 0x61: { // APPEND
+      case 0x61: {
+        // APPEND
         const item = pop();
         const list = top();
         if (!Array.isArray(list)) corrupt('APPEND to a non-list');
         (list as PyValue[]).push(item);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         const list = top();
         if (!Array.isArray(list)) corrupt('APPENDS to a non-list');
@@ -336,14 +365,16 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
       case 0x7d: // EMPTY_DICT
         stack.push(new Map());
         break;
-      case 0x64: { // DICT
+      case 0x64: {
+        // DICT
         const items = popMark();
         const dict = new Map<PyValue, PyValue>();
         for (let i = 0; i + 1 < items.length; i += 2) dict.set(items[i], items[i + 1]);
         stack.push(dict);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const value = pop();
         const key = pop();
         const dict = top();
@@ -351,14 +382,16 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
         (dict as Map<PyValue, PyValue>).set(key, value);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         const dict = top();
         if (!(dict instanceof Map)) corrupt('SETITEMS on a non-dict');
         for (let i = 0; i + 1 < items.length; i += 2) (dict as Map<PyValue, PyValue>).set(items[i], items[i + 1]);
         break;
       }
-      case 0x63: { // GLOBAL
+      case 0x63: {
+        // GLOBAL
         const module = line();
         const name = line();
         const g = new PyGlobal(module, name);
@@ -366,7 +399,8 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
         stack.push(g);
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') corrupt('STACK_GLOBAL needs two strings');
@@ -375,12 +409,14 @@ export function decodeNumpyPickle(bytes: Uint8Array, what: string): PickledArray
         stack.push(g);
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         stack.push(applyReduce(pop(), args, what));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         applyBuild(top(), state, what);
         break;
@@ -573,7 +609,8 @@ export function encodeNumpyPickle(
 ): Uint8Array {
   const protocol = options.protocol ?? 4;
   const numpyPackage = options.numpyPackage ?? 'numpy.core';
-  if (![2, 3, 4, 5].includes(protocol)) throw new InvalidInputError(`encodeNumpyPickle: 'protocol' must be 2-5, got ${protocol}`);
+  if (![2, 3, 4, 5].includes(protocol))
+    throw new InvalidInputError(`encodeNumpyPickle: 'protocol' must be 2-5, got ${protocol}`);
   const type = parseDescr(array.descr, 'encodeNumpyPickle');
   const count = array.shape.reduce((a, b) => a * b, 1);
   if (array.data.length !== count * type.size) {

@@ -85,11 +85,13 @@ function resolveConfig(options: SyntheticOptions): SyntheticConfig {
     if (!Number.isInteger(value) || value < 1) fail(field, `must be a positive integer, got ${value}`);
   };
   const nonNegative = (value: number, field: string) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(field, `must be a finite number >= 0, got ${value}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      fail(field, `must be a finite number >= 0, got ${value}`);
   };
   if (config.modalities.length === 0) fail('modalities', 'is empty');
   for (const m of config.modalities) {
-    if (!SYNTHETIC_MODALITIES.includes(m)) fail('modalities', `has unknown modality '${m}' (known: ${SYNTHETIC_MODALITIES.join(', ')})`);
+    if (!SYNTHETIC_MODALITIES.includes(m))
+      fail('modalities', `has unknown modality '${m}' (known: ${SYNTHETIC_MODALITIES.join(', ')})`);
   }
   if (new Set(config.modalities).size !== config.modalities.length) fail('modalities', 'has duplicates');
   for (const m of config.modalities) {
@@ -99,15 +101,23 @@ function resolveConfig(options: SyntheticOptions): SyntheticConfig {
     shape.forEach((d, i) => positiveInt(d, `featureShapes.${m}[${i}]`));
   }
   positiveInt(config.numClips, 'numClips');
-  if (config.numClasses < 2 || !Number.isInteger(config.numClasses)) fail('numClasses', `must be an integer >= 2, got ${config.numClasses}`);
+  if (config.numClasses < 2 || !Number.isInteger(config.numClasses))
+    fail('numClasses', `must be an integer >= 2, got ${config.numClasses}`);
   positiveInt(config.segments, 'segments');
   positiveInt(config.latentDim, 'latentDim');
   positiveInt(config.styleDim, 'styleDim');
   const [minLength, maxLength] = config.eventLength;
-  if (!Number.isInteger(minLength) || !Number.isInteger(maxLength) || minLength < 1 || maxLength < minLength || maxLength > config.segments) {
+  if (
+    !Number.isInteger(minLength) ||
+    !Number.isInteger(maxLength) ||
+    minLength < 1 ||
+    maxLength < minLength ||
+    maxLength > config.segments
+  ) {
     fail('eventLength', `must be integers 1 <= min <= max <= segments, got [${config.eventLength.join(', ')}]`);
   }
-  if (!(config.misalignedFraction >= 0 && config.misalignedFraction <= 1)) fail('misalignedFraction', 'must be in [0, 1]');
+  if (!(config.misalignedFraction >= 0 && config.misalignedFraction <= 1))
+    fail('misalignedFraction', 'must be in [0, 1]');
   nonNegative(config.semanticJitter, 'semanticJitter');
   nonNegative(config.nuisanceScale, 'nuisanceScale');
   nonNegative(config.noiseStd, 'noiseStd');

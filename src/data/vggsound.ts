@@ -44,7 +44,11 @@ function readClipZip(file: string): { shape: number[]; data: Float32Array } {
 }
 
 /** Pads (repeating the last segment) or cuts a [T', ...] array to [T, ...]. */
-function fitSegments(array: { shape: number[]; data: Float32Array }, t: number, where: string): { shape: number[]; data: Float32Array } {
+function fitSegments(
+  array: { shape: number[]; data: Float32Array },
+  t: number,
+  where: string,
+): { shape: number[]; data: Float32Array } {
   const [length, ...rest] = array.shape;
   if (array.shape.length === 0 || length === 0) throw new InvalidInputError(`${where}: array has no segments`);
   const row = rest.reduce((a, b) => a * b, 1);
@@ -99,7 +103,9 @@ class VggsoundAvelDataset extends ClipDataset {
       const file = this.featureFile(modality, clip);
       const array = fitSegments(readClipZip(file), this.segments, file);
       if (!sameShape(array.shape, expected)) {
-        throw new InvalidInputError(`${file}: array shape [${array.shape.join(', ')}] disagrees with the dataset's [${expected.join(', ')}] for '${modality}'`);
+        throw new InvalidInputError(
+          `${file}: array shape [${array.shape.join(', ')}] disagrees with the dataset's [${expected.join(', ')}] for '${modality}'`,
+        );
       }
       out.set(array.data, i * size);
     });
@@ -123,7 +129,8 @@ class VggsoundAvelDataset extends ClipDataset {
       if (this.segmentLabelDir !== undefined) {
         const file = path.join(this.segmentLabelDir, `${this.ids[clip]}.zip`);
         const array = fitSegments(readClipZip(file), t, file);
-        if (array.data.length !== t) throw new InvalidInputError(`${file}: event presence must be [T] or [T, 1], got [${array.shape.join(', ')}]`);
+        if (array.data.length !== t)
+          throw new InvalidInputError(`${file}: event presence must be [T] or [T, 1], got [${array.shape.join(', ')}]`);
         presence = array.data;
       }
       for (let s = 0; s < t; s++) {
@@ -149,7 +156,8 @@ export function openVggsoundAvelDataset(options: VggsoundAvelOptions): ClipDatas
     throw new InvalidInputError(`openVggsoundAvelDataset: 'segments' must be a positive integer, got ${segments}`);
   }
   if (!fs.existsSync(metaCsv)) throw new InvalidInputError(`${metaCsv}: missing metadata CSV`);
-  if (Object.keys(featureDirs).length === 0) throw new InvalidInputError(`openVggsoundAvelDataset: 'featureDirs' is empty`);
+  if (Object.keys(featureDirs).length === 0)
+    throw new InvalidInputError(`openVggsoundAvelDataset: 'featureDirs' is empty`);
   for (const [modality, dir] of Object.entries(featureDirs)) {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       throw new InvalidInputError(`openVggsoundAvelDataset: featureDirs.${modality} '${dir}' is not a directory`);
@@ -169,14 +177,19 @@ export function openVggsoundAvelDataset(options: VggsoundAvelOptions): ClipDatas
   let classes: string[];
   if (typeof options.categories === 'string') {
     if (!fs.existsSync(options.categories)) throw new InvalidInputError(`${options.categories}: missing category list`);
-    classes = readInputFile(options.categories).toString('utf8').split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+    classes = readInputFile(options.categories)
+      .toString('utf8')
+      .split(/\r?\n/)
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   } else classes = options.categories ?? [...new Set(table.rows.map((r) => r.category))].sort();
   const classIndex = new Map(classes.map((c, i) => [c, i]));
 
   const ids = table.rows.map((r) => (idColumn === 'id' ? r.id.replace(/\.[^./]*$/, '') : r[idColumn]));
   const clipLabels = Int32Array.from(table.rows, (r, i) => {
     const label = classIndex.get(r.category);
-    if (label === undefined) throw new InvalidInputError(`${metaCsv}: row ${i + 2} has category '${r.category}', not in the class list`);
+    if (label === undefined)
+      throw new InvalidInputError(`${metaCsv}: row ${i + 2} has category '${r.category}', not in the class list`);
     return label;
   });
   const splitMembers = new Map<string, number[]>();

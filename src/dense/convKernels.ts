@@ -3,7 +3,16 @@
 import type { backend_util } from '@tensorflow/tfjs-core';
 import type { DenseConv2dGeometry } from '../native/binding.js';
 import { tf } from '../tfjs.js';
-import { declined, epilogueArgs, fusedTail, input, runNative, type Declined, type DenseKernelArgs, type DenseKernelImpl } from './nativeCall.js';
+import {
+  declined,
+  epilogueArgs,
+  fusedTail,
+  input,
+  runNative,
+  type Declined,
+  type DenseKernelArgs,
+  type DenseKernelImpl,
+} from './nativeCall.js';
 
 type Shape4D = [number, number, number, number];
 
@@ -31,12 +40,21 @@ function convInfo(
 
 function geometry(info: backend_util.Conv2DInfo): DenseConv2dGeometry {
   return {
-    batch: info.batchSize, inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
-    outHeight: info.outHeight, outWidth: info.outWidth, outChannels: info.outChannels,
-    filterHeight: info.filterHeight, filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight, strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight, dilationWidth: info.dilationWidth,
-    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    batch: info.batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
   };
 }
 
@@ -55,9 +73,10 @@ export const conv2dKernel: DenseKernelImpl = (args, env) => {
   if ('declined' in tail) return tail;
   return {
     size: { flops: convFlops(g) },
-    run: () => runNative(env, info.outShape, [x, filter, tail.bias, tail.prelu], (out, [xv, fv, bias, prelu]) => {
-      env.binding.denseConv2d({ x: xv!, filter: fv!, out, geometry: g, ...epilogueArgs(tail, bias, prelu) });
-    }),
+    run: () =>
+      runNative(env, info.outShape, [x, filter, tail.bias, tail.prelu], (out, [xv, fv, bias, prelu]) => {
+        env.binding.denseConv2d({ x: xv!, filter: fv!, out, geometry: g, ...epilogueArgs(tail, bias, prelu) });
+      }),
   };
 };
 
@@ -69,9 +88,10 @@ export const conv2dBackpropInputKernel: DenseKernelImpl = (args, env) => {
   const g = geometry(info);
   return {
     size: { flops: convFlops(g) },
-    run: () => runNative(env, info.inShape, [dy, filter], (dx, [dyv, fv]) => {
-      env.binding.denseConv2dBackpropInput({ dy: dyv!, filter: fv!, dx, geometry: g });
-    }),
+    run: () =>
+      runNative(env, info.inShape, [dy, filter], (dx, [dyv, fv]) => {
+        env.binding.denseConv2dBackpropInput({ dy: dyv!, filter: fv!, dx, geometry: g });
+      }),
   };
 };
 
@@ -83,8 +103,9 @@ export const conv2dBackpropFilterKernel: DenseKernelImpl = (args, env) => {
   const g = geometry(info);
   return {
     size: { flops: convFlops(g) },
-    run: () => runNative(env, info.filterShape, [x, dy], (dw, [xv, dyv]) => {
-      env.binding.denseConv2dBackpropFilter({ x: xv!, dy: dyv!, dw, geometry: g });
-    }),
+    run: () =>
+      runNative(env, info.filterShape, [x, dy], (dw, [xv, dyv]) => {
+        env.binding.denseConv2dBackpropFilter({ x: xv!, dy: dyv!, dw, geometry: g });
+      }),
   };
 };

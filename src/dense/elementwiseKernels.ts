@@ -37,7 +37,10 @@ function binaryKernel(op: 'add' | 'sub' | 'mul' | 'div'): DenseKernelImpl {
     }
     return {
       size: { elements: n },
-      run: () => runNative(env, outShape, [a, b], (out, [av, bv]) => env.binding.denseBinary({ op, a: av!, b: bv!, out, ...run })),
+      run: () =>
+        runNative(env, outShape, [a, b], (out, [av, bv]) =>
+          env.binding.denseBinary({ op, a: av!, b: bv!, out, ...run }),
+        ),
     };
   };
 }
@@ -45,12 +48,13 @@ function binaryKernel(op: 'add' | 'sub' | 'mul' | 'div'): DenseKernelImpl {
 function unaryKernel(op: 'relu' | 'step' | 'sqrt' | 'square' | 'neg'): DenseKernelImpl {
   return (args, env) => {
     const x = input(args, 'x');
-    const alpha = op === 'step' ? (args.attrs.alpha as number | undefined) ?? 0 : undefined;
+    const alpha = op === 'step' ? ((args.attrs.alpha as number | undefined) ?? 0) : undefined;
     return {
       size: { elements: tf.util.sizeFromShape(x.shape) },
-      run: () => runNative(env, x.shape, [x], (out, [xv]) => {
-        env.binding.denseUnary({ op, x: xv!, out, ...(alpha === undefined ? {} : { alpha }) });
-      }),
+      run: () =>
+        runNative(env, x.shape, [x], (out, [xv]) => {
+          env.binding.denseUnary({ op, x: xv!, out, ...(alpha === undefined ? {} : { alpha }) });
+        }),
     };
   };
 }

@@ -19,22 +19,28 @@ import { DENSE_HOST_BACKENDS, tensorMemory, type DenseHostBackend } from './tens
 
 /** The tfjs kernels this module replaces, and on which backends. */
 const DENSE_KERNELS: Readonly<Record<string, { impl: DenseKernelImpl; hosts: readonly DenseHostBackend[] }>> = {
-  ...Object.fromEntries(Object.entries({
-    BatchMatMul: matMulKernel,
-    _FusedMatMul: matMulKernel,
-    Conv2D: conv2dKernel,
-    FusedConv2D: conv2dKernel,
-    Conv2DBackpropInput: conv2dBackpropInputKernel,
-    Conv2DBackpropFilter: conv2dBackpropFilterKernel,
-    Transpose: transposeKernel,
-    Reverse: reverseKernel,
-    Sum: sumKernel,
-    Mean: meanKernel,
-  }).map(([name, impl]) => [name, { impl, hosts: DENSE_HOST_BACKENDS }])),
+  ...Object.fromEntries(
+    Object.entries({
+      BatchMatMul: matMulKernel,
+      _FusedMatMul: matMulKernel,
+      Conv2D: conv2dKernel,
+      FusedConv2D: conv2dKernel,
+      Conv2DBackpropInput: conv2dBackpropInputKernel,
+      Conv2DBackpropFilter: conv2dBackpropFilterKernel,
+      Transpose: transposeKernel,
+      Reverse: reverseKernel,
+      Sum: sumKernel,
+      Mean: meanKernel,
+    }).map(([name, impl]) => [name, { impl, hosts: DENSE_HOST_BACKENDS }]),
+  ),
   Identity: { impl: identityKernel, hosts: ['wasm'] },
   // tfjs wasm's own kernels for these are fast already; tfjs cpu's are JavaScript loops.
-  ...Object.fromEntries(Object.entries({ ...ELEMENTWISE_KERNELS, SplitV: splitVKernel, Unpack: unpackKernel })
-    .map(([name, impl]) => [name, { impl, hosts: ['cpu'] as const }])),
+  ...Object.fromEntries(
+    Object.entries({ ...ELEMENTWISE_KERNELS, SplitV: splitVKernel, Unpack: unpackKernel }).map(([name, impl]) => [
+      name,
+      { impl, hosts: ['cpu'] as const },
+    ]),
+  ),
 };
 
 /**
@@ -113,7 +119,9 @@ function nativeKernelFunc(
   const count = counts[kernelName];
   const handOn = (args: Parameters<KernelFunc>[0], why: string) => {
     if (original === undefined) {
-      throw new Error(`${kernelName}: the native dense kernel cannot run this call (${why}) and the tfjs '${backendName}' backend has no kernel of its own`);
+      throw new Error(
+        `${kernelName}: the native dense kernel cannot run this call (${why}) and the tfjs '${backendName}' backend has no kernel of its own`,
+      );
     }
     count.fallback++;
     return original.kernelFunc(args) as TensorInfo | TensorInfo[];
@@ -145,7 +153,8 @@ function nativeKernelFunc(
 function unusableReason(binding: NativeBinding | null): string | undefined {
   // The loader refuses a build lacking any export, the dense ones included.
   if (binding === null) return 'native addon unavailable (see backendInfo().nativeLoadFailures)';
-  if (binding.buildInfo().blas === null) return 'native addon built without OpenBLAS (install libopenblas-dev and rebuild)';
+  if (binding.buildInfo().blas === null)
+    return 'native addon built without OpenBLAS (install libopenblas-dev and rebuild)';
   return undefined;
 }
 
@@ -163,7 +172,8 @@ export function enableNativeDense(options: NativeDenseOptions = {}): { enabled: 
     }
   }
   const thresholds: Thresholds = {
-    minFlops: options.minFlops === undefined ? { ...DEFAULT_MIN_FLOPS } : { wasm: options.minFlops, cpu: options.minFlops },
+    minFlops:
+      options.minFlops === undefined ? { ...DEFAULT_MIN_FLOPS } : { wasm: options.minFlops, cpu: options.minFlops },
     minElements: options.minElements ?? DEFAULT_MIN_ELEMENTS,
   };
   const binding = options.binding ?? nativeBinding();
@@ -191,7 +201,14 @@ export function enableNativeDense(options: NativeDenseOptions = {}): { enabled: 
         // The original's setup/dispose still prepare the backend for the fallback path.
         setupFunc: original?.setupFunc,
         disposeFunc: original?.disposeFunc,
-        kernelFunc: nativeKernelFunc(kernelName, backendName, original, binding!, thresholds.minFlops[backendName], thresholds.minElements),
+        kernelFunc: nativeKernelFunc(
+          kernelName,
+          backendName,
+          original,
+          binding!,
+          thresholds.minFlops[backendName],
+          thresholds.minElements,
+        ),
       });
       overrides.push({ kernelName, backendName, original });
     }
@@ -207,7 +224,12 @@ export function disableNativeDense(): void {
     if (original !== undefined) tf.registerKernel(original);
   }
   overrides = [];
-  state = { enabled: false, reason: 'disabled by disableNativeDense()', minFlops: state.minFlops, minElements: state.minElements };
+  state = {
+    enabled: false,
+    reason: 'disabled by disableNativeDense()',
+    minFlops: state.minFlops,
+    minElements: state.minElements,
+  };
 }
 
 /** What runs where, for backendInfo() and the benchmarks. */

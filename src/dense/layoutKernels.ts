@@ -15,9 +15,21 @@ export const transposeKernel: DenseKernelImpl = (args, env) => {
   if (rank === 0 || rank > MAX_TRANSPOSE_RANK) return declined(`rank ${rank}`);
   return {
     size: { elements: tf.util.sizeFromShape(x.shape) },
-    run: () => runNative(env, perm.map((axis) => x.shape[axis]), [x], (out, [xv]) => {
-      env.binding.denseTranspose({ x: xv!, out, rank, shape: Int32Array.from(x.shape), perm: Int32Array.from(perm) });
-    }),
+    run: () =>
+      runNative(
+        env,
+        perm.map((axis) => x.shape[axis]),
+        [x],
+        (out, [xv]) => {
+          env.binding.denseTranspose({
+            x: xv!,
+            out,
+            rank,
+            shape: Int32Array.from(x.shape),
+            perm: Int32Array.from(perm),
+          });
+        },
+      ),
   };
 };
 
@@ -30,9 +42,17 @@ export const reverseKernel: DenseKernelImpl = (args, env) => {
   const reversed = Int32Array.from(x.shape, (_, axis) => (axes.includes(axis) ? 1 : 0));
   return {
     size: { elements: tf.util.sizeFromShape(x.shape) },
-    run: () => runNative(env, x.shape, [x], (out, [xv]) => {
-      env.binding.denseTranspose({ x: xv!, out, rank, shape: Int32Array.from(x.shape), perm: Int32Array.from(x.shape, (_, i) => i), reversed });
-    }),
+    run: () =>
+      runNative(env, x.shape, [x], (out, [xv]) => {
+        env.binding.denseTranspose({
+          x: xv!,
+          out,
+          rank,
+          shape: Int32Array.from(x.shape),
+          perm: Int32Array.from(x.shape, (_, i) => i),
+          reversed,
+        });
+      }),
   };
 };
 
@@ -43,18 +63,21 @@ function reductionKernel(mean: boolean): DenseKernelImpl {
     const axes = tf.util.parseAxisParam(args.attrs.axis as number | number[], x.shape).sort((a, b) => a - b);
     if (axes.length === 0) return declined('no axes to reduce');
     if (axes.some((axis, i) => axis !== axes[0] + i)) return declined(`axes [${axes}] are not consecutive`);
-    const first = axes[0], last = axes[axes.length - 1];
+    const first = axes[0],
+      last = axes[axes.length - 1];
     const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
     const reduce = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
     const inner = tf.util.sizeFromShape(x.shape.slice(last + 1));
-    const outShape = args.attrs.keepDims === true
-      ? x.shape.map((d, axis) => (axes.includes(axis) ? 1 : d))
-      : x.shape.filter((_, axis) => axis < first || axis > last);
+    const outShape =
+      args.attrs.keepDims === true
+        ? x.shape.map((d, axis) => (axes.includes(axis) ? 1 : d))
+        : x.shape.filter((_, axis) => axis < first || axis > last);
     return {
       size: { elements: outer * reduce * inner },
-      run: () => runNative(env, outShape, [x], (out, [xv]) => {
-        env.binding.denseSumAxis({ x: xv!, out, outer, reduce, inner, scale: mean ? 1 / reduce : 1 });
-      }),
+      run: () =>
+        runNative(env, outShape, [x], (out, [xv]) => {
+          env.binding.denseSumAxis({ x: xv!, out, outer, reduce, inner, scale: mean ? 1 / reduce : 1 });
+        }),
     };
   };
 }

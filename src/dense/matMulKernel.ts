@@ -4,7 +4,10 @@ import { tf } from '../tfjs.js';
 import { declined, epilogueArgs, fusedTail, input, runNative, type DenseKernelImpl } from './nativeCall.js';
 
 /** For every output matrix, the index of the a and b matrices it multiplies (numpy broadcasting). */
-function broadcastBatchIndices(aBatch: number[], bBatch: number[]): {
+function broadcastBatchIndices(
+  aBatch: number[],
+  bBatch: number[],
+): {
   outBatch: number[];
   aIndex: Int32Array;
   bIndex: Int32Array;
@@ -56,16 +59,24 @@ export const matMulKernel: DenseKernelImpl = (args, env) => {
   const { outBatch, aIndex, bIndex } = broadcastBatchIndices(a.shape.slice(0, -2), b.shape.slice(0, -2));
   return {
     size: { flops: 2 * aIndex.length * m * n * k },
-    run: () => runNative(env, [...outBatch, m, n], [a, b, tail.bias, tail.prelu], (out, [av, bv, bias, prelu]) => {
-      env.binding.denseMatMul({
-        a: av!, b: bv!, out, m, n, k, transposeA, transposeB,
-        batch: aIndex.length,
-        aBatches: tf.util.sizeFromShape(a.shape.slice(0, -2)),
-        bBatches: tf.util.sizeFromShape(b.shape.slice(0, -2)),
-        aBatchIndex: aIndex,
-        bBatchIndex: bIndex,
-        ...epilogueArgs(tail, bias, prelu),
-      });
-    }),
+    run: () =>
+      runNative(env, [...outBatch, m, n], [a, b, tail.bias, tail.prelu], (out, [av, bv, bias, prelu]) => {
+        env.binding.denseMatMul({
+          a: av!,
+          b: bv!,
+          out,
+          m,
+          n,
+          k,
+          transposeA,
+          transposeB,
+          batch: aIndex.length,
+          aBatches: tf.util.sizeFromShape(a.shape.slice(0, -2)),
+          bBatches: tf.util.sizeFromShape(b.shape.slice(0, -2)),
+          aBatchIndex: aIndex,
+          bBatchIndex: bIndex,
+          ...epilogueArgs(tail, bias, prelu),
+        });
+      }),
   };
 };

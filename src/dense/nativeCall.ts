@@ -108,7 +108,11 @@ export function fusedTail(args: DenseKernelArgs, channels: number): FusedTail | 
 }
 
 /** The binding's epilogue arguments from the views of the tail's bias and prelu tensors. */
-export function epilogueArgs(tail: FusedTail, bias: Float32Array | undefined, prelu: Float32Array | undefined): DenseEpilogue {
+export function epilogueArgs(
+  tail: FusedTail,
+  bias: Float32Array | undefined,
+  prelu: Float32Array | undefined,
+): DenseEpilogue {
   return {
     activation: tail.activation,
     ...(bias === undefined ? {} : { bias }),

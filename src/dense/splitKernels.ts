@@ -7,7 +7,13 @@ import { tf } from '../tfjs.js';
 import { input, type DenseKernelEnv, type DenseKernelImpl, type DenseKernelResult } from './nativeCall.js';
 
 /** x split along `axis` into runs of `sizes`; each output gets `shapeOf(size)`. */
-function copyRuns(env: DenseKernelEnv, x: TensorInfo, axis: number, sizes: number[], shapeOf: (size: number) => number[]): DenseKernelResult {
+function copyRuns(
+  env: DenseKernelEnv,
+  x: TensorInfo,
+  axis: number,
+  sizes: number[],
+  shapeOf: (size: number) => number[],
+): DenseKernelResult {
   const source = env.memory.view(x);
   if (source === null) return { declined: 'tensor memory not addressable' };
   const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
@@ -21,7 +27,8 @@ function copyRuns(env: DenseKernelEnv, x: TensorInfo, axis: number, sizes: numbe
       outputs.push(out);
       const target = env.memory.view(out)!;
       const block = size * inner;
-      for (let o = 0; o < outer; o++) target.set(source.subarray(o * row + offset, o * row + offset + block), o * block);
+      for (let o = 0; o < outer; o++)
+        target.set(source.subarray(o * row + offset, o * row + offset + block), o * block);
       offset += block;
     }
     return outputs;
@@ -48,6 +55,7 @@ export const unpackKernel: DenseKernelImpl = (args, env) => {
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
   return {
     size: { elements: tf.util.sizeFromShape(x.shape) },
-    run: () => copyRuns(env, x, axis, new Array<number>(x.shape[axis]).fill(1), () => x.shape.filter((_, a) => a !== axis)),
+    run: () =>
+      copyRuns(env, x, axis, new Array<number>(x.shape[axis]).fill(1), () => x.shape.filter((_, a) => a !== axis)),
   };
 };

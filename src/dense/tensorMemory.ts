@@ -25,7 +25,9 @@ export interface TensorMemory {
 }
 
 /** Backends that count references to their data ids, as reshape relies on. */
-interface RefCounting { incRef(dataId: object): void }
+interface RefCounting {
+  incRef(dataId: object): void;
+}
 
 function shareOf(backend: RefCounting) {
   return (tensor: TensorInfo): TensorInfo => {
@@ -44,8 +46,10 @@ const wasmMemory = (backend: BackendWasm): TensorMemory => ({
     // tfjs does not check its wasm malloc: offset 0 means the allocation failed (the heap is
     // capped at 4 GiB), and writing there would corrupt the whole heap.
     if (size > 0 && (data.memoryOffset === 0 || data.memoryOffset + 4 * size > heap.byteLength)) {
-      throw new Error(`dense kernel: the tfjs wasm heap could not hold a [${tensor.shape}] tensor ` +
-        `(${(heap.byteLength / 2 ** 30).toFixed(2)} GiB in use); use a smaller batch or the cpu backend`);
+      throw new Error(
+        `dense kernel: the tfjs wasm heap could not hold a [${tensor.shape}] tensor ` +
+          `(${(heap.byteLength / 2 ** 30).toFixed(2)} GiB in use); use a smaller batch or the cpu backend`,
+      );
     }
     return new Float32Array(heap.buffer, data.memoryOffset, size);
   },

@@ -11,8 +11,15 @@
 // are enabled they run natively. This module imports tfjs-core itself, not ../tfjs.js, because
 // src/tfjs.ts registers these kernels while it sets tfjs up.
 import {
-  backend_util, getKernel, registerKernel, unregisterKernel,
-  type KernelBackend, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo,
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
 const HOST = 'wasm';
@@ -27,8 +34,12 @@ type Kernel = (args: KernelArgs) => TensorInfo | TensorInfo[];
 const asKernel = (config: KernelConfig): Kernel => config.kernelFunc as unknown as Kernel;
 
 /** Runs the wasm kernel registered now under `kernelName`. */
-function runKernel(kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap,
-  backend: KernelBackend): TensorInfo {
+function runKernel(
+  kernelName: string,
+  inputs: Record<string, TensorInfo>,
+  attrs: NamedAttrMap,
+  backend: KernelBackend,
+): TensorInfo {
   const kernel = getKernel(kernelName, HOST);
   if (kernel === undefined) throw new Error(`${kernelName}: no kernel registered for the tfjs '${HOST}' backend`);
   return asKernel(kernel)({ inputs, attrs, backend }) as TensorInfo;
@@ -38,7 +49,10 @@ function runKernel(kernelName: string, inputs: Record<string, TensorInfo>, attrs
 function withTemporaries<T>(backend: KernelBackend, body: (keep: (t: TensorInfo) => TensorInfo) => T): T {
   const temporaries: TensorInfo[] = [];
   try {
-    return body((t) => { temporaries.push(t); return t; });
+    return body((t) => {
+      temporaries.push(t);
+      return t;
+    });
   } finally {
     for (const t of temporaries) backend.disposeData(t.dataId);
   }
@@ -58,7 +72,7 @@ function plainOperandsMatMul(original: KernelConfig): Kernel {
     if (!transposeA && !transposeB) return originalKernel({ inputs, attrs, backend });
     return withTemporaries(backend, (keep) => {
       const plain = (x: TensorInfo, flagged: boolean | undefined) =>
-        (flagged ? keep(runKernel('Transpose', { x }, { perm: swapLastTwo(x.shape.length) }, backend)) : x);
+        flagged ? keep(runKernel('Transpose', { x }, { perm: swapLastTwo(x.shape.length) }, backend)) : x;
       return originalKernel({
         inputs: { ...inputs, a: plain(inputs.a, transposeA), b: plain(inputs.b, transposeB) },
         attrs: { ...attrs, transposeA: false, transposeB: false },
@@ -78,18 +92,37 @@ interface ConvAttrs {
 /** The geometry of the forward conv that a backprop belongs to; null unless NHWC at stride 1. */
 function strideOneGeometry(xShape: number[], filterShape: number[], attrs: ConvAttrs): backend_util.Conv2DInfo | null {
   if (attrs.dataFormat !== 'NHWC') return null;
-  const info = backend_util.computeConv2DInfo(xShape as [number, number, number, number],
-    filterShape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const info = backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   return info.strideHeight === 1 && info.strideWidth === 1 ? info : null;
 }
 
 /** A stride-1 Conv2D with the given zero padding [top, bottom, left, right] (kept inside the kernel). */
 function paddedConv(x: TensorInfo, filter: TensorInfo, pad: number[], backend: KernelBackend): TensorInfo {
   const [top, bottom, left, right] = pad;
-  return runKernel('Conv2D', { x, filter }, {
-    strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-  } as unknown as NamedAttrMap, backend);
+  return runKernel(
+    'Conv2D',
+    { x, filter },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+    } as unknown as NamedAttrMap,
+    backend,
+  );
 }
 
 /**
@@ -125,8 +158,10 @@ const conv2dBackpropFilter: Kernel = (args) => {
   const attrs = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
   const info = strideOneGeometry(inputs.x.shape, attrs.filterShape, attrs);
   if (info === null) {
-    throw new Error(`Conv2DBackpropFilter: the tfjs '${HOST}' backend has no kernel of its own and the rewrite ` +
-      `runs NHWC at stride 1 only; got dataFormat ${attrs.dataFormat}, strides ${JSON.stringify(attrs.strides)}`);
+    throw new Error(
+      `Conv2DBackpropFilter: the tfjs '${HOST}' backend has no kernel of its own and the rewrite ` +
+        `runs NHWC at stride 1 only; got dataFormat ${attrs.dataFormat}, strides ${JSON.stringify(attrs.strides)}`,
+    );
   }
   const { top, bottom, left, right } = info.padInfo;
   return withTemporaries(backend, (keep) => {

@@ -35,8 +35,10 @@ export function shardOf(global: number, rank: number, size: number): BatchShard 
     throw new RangeError(`shardOf: rank must be an integer in [0, ${size}), got ${String(rank)}`);
   }
   if (!Number.isInteger(global) || global < size) {
-    throw new RangeError(`a global batch of ${String(global)} clips cannot be split over ${size} ranks: `
-      + `every rank needs at least one clip (use a batch size >= the world size, ${size})`);
+    throw new RangeError(
+      `a global batch of ${String(global)} clips cannot be split over ${size} ranks: ` +
+        `every rank needs at least one clip (use a batch size >= the world size, ${size})`,
+    );
   }
   const base = Math.floor(global / size);
   const extra = global % size;
@@ -56,12 +58,19 @@ export class DataParallel {
   private shardOfStep: BatchShard | null = null;
 
   constructor(comm: Communicator, options: DataParallelOptions = {}) {
-    const valid = comm !== null && typeof comm === 'object'
-      && Number.isInteger(comm.rank) && Number.isInteger(comm.size)
-      && comm.size >= 1 && comm.rank >= 0 && comm.rank < comm.size && typeof comm.allReduceSum === 'function';
+    const valid =
+      comm !== null &&
+      typeof comm === 'object' &&
+      Number.isInteger(comm.rank) &&
+      Number.isInteger(comm.size) &&
+      comm.size >= 1 &&
+      comm.rank >= 0 &&
+      comm.rank < comm.size &&
+      typeof comm.allReduceSum === 'function';
     if (!valid) {
-      throw new TypeError('communicator must be a Communicator { rank, size, allReduceSum, barrier, abort }'
-        + ' with 0 <= rank < size');
+      throw new TypeError(
+        'communicator must be a Communicator { rank, size, allReduceSum, barrier, abort }' + ' with 0 <= rank < size',
+      );
     }
     const every = options.checksumEvery ?? DEFAULT_CHECKSUM_EVERY;
     if (!Number.isInteger(every) || every < 1) {
@@ -162,7 +171,10 @@ export class DataParallel {
    * shard's share), the rest are computed on the gathered batch (weight 1).
    */
   lossWeights(perClip: number, count: number): tf.Tensor1D {
-    return tf.tensor1d(Array.from({ length: count }, (_, i) => (i < perClip ? this.share : 1)), 'float32');
+    return tf.tensor1d(
+      Array.from({ length: count }, (_, i) => (i < perClip ? this.share : 1)),
+      'float32',
+    );
   }
 
   /** The global values of a step's loss terms, ordered as for lossWeights. */

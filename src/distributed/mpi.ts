@@ -16,8 +16,9 @@ interface NativeMpi {
 }
 
 /** The fix, in the words every "no MPI" message uses. */
-export const MPI_BUILD_FIX = 'install MPI (Debian/Ubuntu: `apt-get install libopenmpi-dev openmpi-bin`) and rebuild '
-  + 'the addon with `npm run build:native` (CMake links MPI when it finds it)';
+export const MPI_BUILD_FIX =
+  'install MPI (Debian/Ubuntu: `apt-get install libopenmpi-dev openmpi-bin`) and rebuild ' +
+  'the addon with `npm run build:native` (CMake links MPI when it finds it)';
 
 export interface MpiSupport {
   /** The addon was built with MPI. */

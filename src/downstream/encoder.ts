@@ -67,7 +67,9 @@ export async function encodeClips(
   chunkClips = 256,
 ): Promise<CodeSet> {
   if (!encoder.modalities.includes(modality)) {
-    throw new InvalidInputError(`unknown modality '${modality}' for the encoder (it has ${encoder.modalities.join(', ')})`);
+    throw new InvalidInputError(
+      `unknown modality '${modality}' for the encoder (it has ${encoder.modalities.join(', ')})`,
+    );
   }
   dataset.requireModality(modality);
   const clipShape = dataset.featureShape(modality);

@@ -52,7 +52,8 @@ export class DownstreamHead {
     readonly outputs: number,
     seed: number,
   ) {
-    if (!Number.isInteger(dim) || dim < 1) throw new InvalidInputError(`DownstreamHead: 'dim' must be a positive integer, got ${dim}`);
+    if (!Number.isInteger(dim) || dim < 1)
+      throw new InvalidInputError(`DownstreamHead: 'dim' must be a positive integer, got ${dim}`);
     if (!Number.isInteger(outputs) || outputs < 1) {
       throw new InvalidInputError(`DownstreamHead: 'outputs' must be a positive integer, got ${outputs}`);
     }
@@ -67,16 +68,21 @@ export class DownstreamHead {
   private logits(x: Tensor, batch: number, segments: number): Tensor2D {
     const rows = tf.reshape(x, [batch * segments, this.dim]) as Tensor2D;
     const hidden = tf.add(tf.matMul(rows, this.w1 as Tensor2D), this.b1);
-    const pooled =
-      this.kind === 'classify'
-        ? tf.max(tf.reshape(hidden, [batch, segments, this.dim]), 1)
-        : hidden;
+    const pooled = this.kind === 'classify' ? tf.max(tf.reshape(hidden, [batch, segments, this.dim]), 1) : hidden;
     return tf.add(tf.matMul(pooled as Tensor2D, this.w2 as Tensor2D), this.b2) as Tensor2D;
   }
 
   private checkInputs(x: Float32Array, n: number, segments: number, what: string): void {
-    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(segments) || segments < 1 || x.length !== n * segments * this.dim) {
-      throw new InvalidInputError(`DownstreamHead.${what}: ${x.length} values are not [${n}, ${segments}, ${this.dim}]`);
+    if (
+      !Number.isInteger(n) ||
+      n < 1 ||
+      !Number.isInteger(segments) ||
+      segments < 1 ||
+      x.length !== n * segments * this.dim
+    ) {
+      throw new InvalidInputError(
+        `DownstreamHead.${what}: ${x.length} values are not [${n}, ${segments}, ${this.dim}]`,
+      );
     }
   }
 
@@ -84,15 +90,26 @@ export class DownstreamHead {
    * Trains on codes x [n, T, D]. Targets: clip labels [n] for classification, multi-hot
    * [n, T, outputs] for localization. Returns the mean loss of each epoch.
    */
-  async fit(x: Float32Array, n: number, segments: number, targets: Int32Array | Uint8Array, options: HeadTrainingOptions): Promise<number[]> {
+  async fit(
+    x: Float32Array,
+    n: number,
+    segments: number,
+    targets: Int32Array | Uint8Array,
+    options: HeadTrainingOptions,
+  ): Promise<number[]> {
     this.checkInputs(x, n, segments, 'fit');
     const { epochs, batchSize = 80, learningRate = 4e-4 } = options;
-    if (!Number.isInteger(epochs) || epochs < 0) throw new InvalidInputError(`DownstreamHead.fit: 'epochs' must be an integer >= 0, got ${epochs}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidInputError(`DownstreamHead.fit: 'batchSize' must be a positive integer, got ${batchSize}`);
-    if (!(learningRate > 0)) throw new InvalidInputError(`DownstreamHead.fit: 'learningRate' must be > 0, got ${learningRate}`);
+    if (!Number.isInteger(epochs) || epochs < 0)
+      throw new InvalidInputError(`DownstreamHead.fit: 'epochs' must be an integer >= 0, got ${epochs}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new InvalidInputError(`DownstreamHead.fit: 'batchSize' must be a positive integer, got ${batchSize}`);
+    if (!(learningRate > 0))
+      throw new InvalidInputError(`DownstreamHead.fit: 'learningRate' must be > 0, got ${learningRate}`);
     const targetSize = this.kind === 'classify' ? 1 : segments * this.outputs;
     if (targets.length !== n * targetSize) {
-      throw new InvalidInputError(`DownstreamHead.fit: ${targets.length} targets for ${n} clips, expected ${n * targetSize}`);
+      throw new InvalidInputError(
+        `DownstreamHead.fit: ${targets.length} targets for ${n} clips, expected ${n * targetSize}`,
+      );
     }
     if (this.kind === 'classify' && targets.some((label) => label < 0 || label >= this.outputs)) {
       throw new InvalidInputError(`DownstreamHead.fit: a clip label is outside [0, ${this.outputs})`);
@@ -147,7 +164,11 @@ export class DownstreamHead {
     for (let start = 0; start < n; start += batchSize) {
       const b = Math.min(batchSize, n - start);
       const probabilities = tf.tidy(() => {
-        const logits = this.logits(tf.tensor3d(x.subarray(start * rowSize, (start + b) * rowSize), [b, segments, this.dim]), b, segments);
+        const logits = this.logits(
+          tf.tensor3d(x.subarray(start * rowSize, (start + b) * rowSize), [b, segments, this.dim]),
+          b,
+          segments,
+        );
         return this.kind === 'classify' ? tf.softmax(logits) : tf.sigmoid(logits);
       });
       out.set(await probabilities.data(), start * perClip);

@@ -69,7 +69,9 @@ export function recallAtK(
 ): Record<number, number> {
   const queries = targets.length;
   if (similarity.length !== queries * gallery) {
-    throw new RangeError(`recallAtK: ${similarity.length} similarities for ${queries} queries x ${gallery} gallery items`);
+    throw new RangeError(
+      `recallAtK: ${similarity.length} similarities for ${queries} queries x ${gallery} gallery items`,
+    );
   }
   if (queries === 0) throw new RangeError('recallAtK: no queries');
   const hits = ks.map(() => 0);

@@ -43,7 +43,10 @@ export function pairLabel(pair: Pick<PairResult, 'train' | 'test' | 'upperBound'
 
 /** Markdown: a heading, then one table per metric with values in percent. */
 export function formatReport(report: DownstreamReport): string {
-  const dataset = report.trainDataset === report.testDataset ? report.trainDataset : `${report.trainDataset} ${ARROW} ${report.testDataset}`;
+  const dataset =
+    report.trainDataset === report.testDataset
+      ? report.trainDataset
+      : `${report.trainDataset} ${ARROW} ${report.testDataset}`;
   const lines = [`### ${TASK_TITLES[report.task]} on ${dataset}`, ''];
   const settings = Object.entries(report.settings).map(([k, v]) => `${k}=${v}`);
   if (settings.length > 0) lines.push(`settings: ${settings.join(', ')}`, '');
@@ -53,7 +56,9 @@ export function formatReport(report: DownstreamReport): string {
     lines.push(`| encoder | ${columns.join(' | ')} |`);
     lines.push(`|---|${columns.map(() => '---:').join('|')}|`);
     for (const row of report.rows) {
-      const cells = row.pairs.map((p) => (p.metrics[metric] === undefined ? 'n/a' : (100 * p.metrics[metric]).toFixed(1)));
+      const cells = row.pairs.map((p) =>
+        p.metrics[metric] === undefined ? 'n/a' : (100 * p.metrics[metric]).toFixed(1),
+      );
       lines.push(`| ${row.encoder} | ${cells.join(' | ')} |`);
     }
     lines.push('');

@@ -49,7 +49,8 @@ const DEFAULT_EPOCHS: Record<HeadTask, number> = { classify: 30, localize: 50 };
 function checkEncoders(encoders: NamedEncoder[]): void {
   if (!Array.isArray(encoders) || encoders.length === 0) throw new InvalidInputError('downstream: no encoders given');
   const names = encoders.map((e) => e.name);
-  if (new Set(names).size !== names.length) throw new InvalidInputError(`downstream: duplicate encoder names (${names.join(', ')})`);
+  if (new Set(names).size !== names.length)
+    throw new InvalidInputError(`downstream: duplicate encoder names (${names.join(', ')})`);
 }
 
 /** The requested modalities, each checked against the dataset and every encoder. */
@@ -57,14 +58,18 @@ function resolveModalities(dataset: ClipDataset, encoders: NamedEncoder[], reque
   const known = (m: string) => encoders.every((e) => e.encoder.modalities.includes(m));
   if (requested === undefined) {
     const common = dataset.modalities.filter(known);
-    if (common.length === 0) throw new InvalidInputError(`dataset '${dataset.name}' shares no modality with the encoders`);
+    if (common.length === 0)
+      throw new InvalidInputError(`dataset '${dataset.name}' shares no modality with the encoders`);
     return common;
   }
   if (requested.length === 0) throw new InvalidInputError('downstream: the modality list is empty');
   for (const m of requested) {
     dataset.requireModality(m);
     const missing = encoders.find((e) => !e.encoder.modalities.includes(m));
-    if (missing) throw new InvalidInputError(`unknown modality '${m}' for encoder '${missing.name}' (it has ${missing.encoder.modalities.join(', ')})`);
+    if (missing)
+      throw new InvalidInputError(
+        `unknown modality '${m}' for encoder '${missing.name}' (it has ${missing.encoder.modalities.join(', ')})`,
+      );
   }
   return [...requested];
 }
@@ -110,25 +115,35 @@ function labelledSplit(dataset: ClipDataset, split: string): LabelledSplit {
  * The target side of a transfer, relabelled into the source's class space: clips whose class has
  * no counterpart are dropped, and so are events of unmapped classes inside kept clips.
  */
-function mappedSplit(source: ClipDataset, target: ClipDataset, split: string, mapping: Record<string, string> | undefined): LabelledSplit {
+function mappedSplit(
+  source: ClipDataset,
+  target: ClipDataset,
+  split: string,
+  mapping: Record<string, string> | undefined,
+): LabelledSplit {
   const toSource = target.classes.map((name) => {
     const mapped = mapping === undefined ? name : mapping[name];
     if (mapped === undefined) return -1;
     const index = source.classes.indexOf(mapped);
     if (index < 0 && mapping !== undefined) {
-      throw new InvalidInputError(`classMapping maps '${name}' to '${mapped}', which is not a class of '${source.name}'`);
+      throw new InvalidInputError(
+        `classMapping maps '${name}' to '${mapped}', which is not a class of '${source.name}'`,
+      );
     }
     return index;
   });
   if (mapping !== undefined) {
     for (const name of Object.keys(mapping)) {
-      if (!target.classes.includes(name)) throw new InvalidInputError(`classMapping names '${name}', which is not a class of '${target.name}'`);
+      if (!target.classes.includes(name))
+        throw new InvalidInputError(`classMapping names '${name}', which is not a class of '${target.name}'`);
     }
   }
   const all = labelledSplit(target, split);
   const keep = all.clips.filter((_, i) => toSource[all.clipLabels[i]] >= 0);
   if (keep.length === 0) {
-    throw new InvalidInputError(`no clip of '${target.name}' split '${split}' has a class shared with '${source.name}'`);
+    throw new InvalidInputError(
+      `no clip of '${target.name}' split '${split}' has a class shared with '${source.name}'`,
+    );
   }
   const classes = source.classes.length;
   const t = target.segments;
@@ -142,7 +157,8 @@ function mappedSplit(source: ClipDataset, target: ClipDataset, split: string, ma
       const out = new Uint8Array(keep.length * t * classes);
       const width = target.classes.length;
       for (let r = 0; r < keep.length * t; r++) {
-        for (let c = 0; c < width; c++) if (raw[r * width + c] > 0 && toSource[c] >= 0) out[r * classes + toSource[c]] = 1;
+        for (let c = 0; c < width; c++)
+          if (raw[r * width + c] > 0 && toSource[c] >= 0) out[r * classes + toSource[c]] = 1;
       }
       return out;
     },
@@ -169,12 +185,15 @@ async function runHeadPairs(
   const rows: EncoderResult[] = [];
   for (const { name, encoder } of encoders) {
     const testCodes = new Map<string, CodeSet>();
-    for (const y of testModalities) testCodes.set(y, await encodeClips(encoder, test.dataset, y, test.clips, options.encodeChunk));
+    for (const y of testModalities)
+      testCodes.set(y, await encodeClips(encoder, test.dataset, y, test.clips, options.encodeChunk));
     const pairs: PairResult[] = [];
     for (const x of trainModalities) {
       const codes = await encodeClips(encoder, train.dataset, x, train.clips, options.encodeChunk);
       const targets =
-        kind === 'classify' ? train.clipLabels : localizationTargets(train.events(x), codes.n * codes.segments, train.classes);
+        kind === 'classify'
+          ? train.clipLabels
+          : localizationTargets(train.events(x), codes.n * codes.segments, train.classes);
       const head = new DownstreamHead(kind, codes.dim, outputs, options.seed ?? 0);
       try {
         await head.fit(codes.quantized, codes.n, codes.segments, targets, {
@@ -193,7 +212,12 @@ async function runHeadPairs(
           const metrics: Record<string, number> =
             kind === 'classify'
               ? { top1: top1Accuracy(probabilities, test.clipLabels, outputs) }
-              : { ...multiLabelScores(probabilities, localizationTargets(test.events(y), tested.n * tested.segments, test.classes)) };
+              : {
+                  ...multiLabelScores(
+                    probabilities,
+                    localizationTargets(test.events(y), tested.n * tested.segments, test.classes),
+                  ),
+                };
           pairs.push({ train: x, test: y, upperBound: x === y, metrics, samples: tested.n });
         }
       } finally {
@@ -216,7 +240,12 @@ function headSettings(kind: HeadTask, options: CrossModalOptions, trainSplit: st
   };
 }
 
-async function crossModalHeads(kind: HeadTask, encoders: NamedEncoder[], dataset: ClipDataset, options: CrossModalOptions): Promise<DownstreamReport> {
+async function crossModalHeads(
+  kind: HeadTask,
+  encoders: NamedEncoder[],
+  dataset: ClipDataset,
+  options: CrossModalOptions,
+): Promise<DownstreamReport> {
   checkEncoders(encoders);
   const modalities = resolveModalities(dataset, encoders, options.modalities);
   const trainSplit = options.trainSplit ?? 'train';
@@ -234,12 +263,20 @@ async function crossModalHeads(kind: HeadTask, encoders: NamedEncoder[], dataset
 }
 
 /** Event classification (top-1 on clips) for every ordered modality pair of `dataset`. */
-export function crossModalClassify(encoders: NamedEncoder[], dataset: ClipDataset, options: CrossModalOptions = {}): Promise<DownstreamReport> {
+export function crossModalClassify(
+  encoders: NamedEncoder[],
+  dataset: ClipDataset,
+  options: CrossModalOptions = {},
+): Promise<DownstreamReport> {
   return crossModalHeads('classify', encoders, dataset, options);
 }
 
 /** Event localization (per-segment multi-label precision at 0.5, recall, F1) for every ordered pair. */
-export function crossModalLocalize(encoders: NamedEncoder[], dataset: ClipDataset, options: CrossModalOptions = {}): Promise<DownstreamReport> {
+export function crossModalLocalize(
+  encoders: NamedEncoder[],
+  dataset: ClipDataset,
+  options: CrossModalOptions = {},
+): Promise<DownstreamReport> {
   return crossModalHeads('localize', encoders, dataset, options);
 }
 
@@ -259,7 +296,9 @@ export async function crossDatasetTransfer(
     throw new InvalidInputError(`crossDatasetTransfer: 'head' must be 'classify' or 'localize', got '${String(kind)}'`);
   }
   if (source.segments !== target.segments) {
-    throw new InvalidInputError(`crossDatasetTransfer: '${source.name}' has T=${source.segments}, '${target.name}' has T=${target.segments}`);
+    throw new InvalidInputError(
+      `crossDatasetTransfer: '${source.name}' has T=${source.segments}, '${target.name}' has T=${target.segments}`,
+    );
   }
   const sourceModalities = resolveModalities(source, encoders, options.sourceModalities ?? options.modalities);
   const targetModalities = resolveModalities(target, encoders, options.targetModalities ?? options.modalities);
@@ -301,16 +340,34 @@ const RETRIEVAL_BLOCK = 1024;
  * Recall@k of queries [n, dim] against a gallery [n, dim] whose match for query i is item i. The
  * similarity matrix is built RETRIEVAL_BLOCK query rows at a time, so memory stays O(block * n).
  */
-async function blockedRecall(queries: Float32Array, gallery: Float32Array, n: number, dim: number, ks: number[]): Promise<Record<number, number>> {
+async function blockedRecall(
+  queries: Float32Array,
+  gallery: Float32Array,
+  n: number,
+  dim: number,
+  ks: number[],
+): Promise<Record<number, number>> {
   const hits: Record<number, number> = Object.fromEntries(ks.map((k) => [k, 0]));
   const galleryTensor = tf.tensor2d(gallery, [n, dim]);
   try {
     for (let start = 0; start < n; start += RETRIEVAL_BLOCK) {
       const rows = Math.min(RETRIEVAL_BLOCK, n - start);
-      const product = tf.tidy(() => tf.matMul(tf.tensor2d(queries.subarray(start * dim, (start + rows) * dim), [rows, dim]), galleryTensor, false, true));
+      const product = tf.tidy(() =>
+        tf.matMul(
+          tf.tensor2d(queries.subarray(start * dim, (start + rows) * dim), [rows, dim]),
+          galleryTensor,
+          false,
+          true,
+        ),
+      );
       const similarity = (await product.data()) as Float32Array;
       product.dispose();
-      const recall = recallAtK(similarity, Int32Array.from({ length: rows }, (_, i) => start + i), n, ks);
+      const recall = recallAtK(
+        similarity,
+        Int32Array.from({ length: rows }, (_, i) => start + i),
+        n,
+        ks,
+      );
       for (const k of ks) hits[k] += recall[k] * rows;
     }
   } finally {
@@ -324,7 +381,11 @@ async function blockedRecall(queries: Float32Array, gallery: Float32Array, n: nu
  * clips; the hit is the same clip. Clip embedding: mean quantized vector, cosine similarity.
  * Only X≠Y pairs: retrieving a modality from itself is trivially perfect, so there is no upper bound.
  */
-export async function crossModalRetrieve(encoders: NamedEncoder[], dataset: ClipDataset, options: RetrievalOptions = {}): Promise<DownstreamReport> {
+export async function crossModalRetrieve(
+  encoders: NamedEncoder[],
+  dataset: ClipDataset,
+  options: RetrievalOptions = {},
+): Promise<DownstreamReport> {
   checkEncoders(encoders);
   const modalities = resolveModalities(dataset, encoders, options.modalities);
   if (modalities.length < 2) throw new InvalidInputError('crossModalRetrieve: needs at least two modalities');

@@ -42,7 +42,7 @@ export function tocScores(codebook: Tensor | CodebookMatrix): Float64Array {
     let centred = 0;
     for (let i = 0; i < m; i++) centred += (data[i * d + t] - mean) ** 2;
     const variance = centred / (m - 1);
-    scores[t] = PAIRWISE_WEIGHT * pairwiseMean + VARIANCE_WEIGHT * variance / (m - 1);
+    scores[t] = PAIRWISE_WEIGHT * pairwiseMean + (VARIANCE_WEIGHT * variance) / (m - 1);
   }
   return scores;
 }

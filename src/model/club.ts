@@ -12,7 +12,14 @@ export class Club {
   private readonly logvarNet: Mlp;
 
   /** Parameters are named `${name}.p_mu.{0,2,4,6}.*` and `${name}.p_logvar.*` (torch Sequential indices). */
-  constructor(store: ParamStore, group: string, name: string, readonly xDim: number, readonly yDim: number, hidden: number) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    readonly xDim: number,
+    readonly yDim: number,
+    hidden: number,
+  ) {
     const dims = [xDim, hidden / 2, hidden / 2, hidden / 2, yDim];
     this.mu = new Mlp(store, group, `${name}.p_mu`, dims);
     this.logvarNet = new Mlp(store, group, `${name}.p_logvar`, dims);
@@ -35,10 +42,12 @@ export class Club {
    */
   miEst(x: Tensor, y: Tensor, permutation: Int32Array): Scalar {
     const b = y.shape[0];
-    if (permutation.length !== b) throw new RangeError(`miEst: permutation has ${permutation.length} entries, the batch has ${b}`);
+    if (permutation.length !== b)
+      throw new RangeError(`miEst: permutation has ${permutation.length} entries, the batch has ${b}`);
     const [mu, logvar] = this.muLogvar(x);
     const variance = tf.exp(tf.mean(logvar, 1));
-    const score = (target: Tensor) => tf.sum(tf.div(tf.neg(tf.mean(tf.squaredDifference(mu, target), 1)), variance), -1);
+    const score = (target: Tensor) =>
+      tf.sum(tf.div(tf.neg(tf.mean(tf.squaredDifference(mu, target), 1)), variance), -1);
     // A one-hot permutation matrix instead of gather: exact, and its gradient needs no
     // UnsortedSegmentSum kernel (absent on the wasm backend).
     const rows = tf.cast(tf.oneHot(tf.tensor1d(permutation, 'int32'), b), 'float32');

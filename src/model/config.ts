@@ -124,9 +124,12 @@ export const PAPER_TEXT_FRONT: TextFrontConfig = { inputDim: 768, hidden: 128, l
 export function makeConfig(name: ConfigName = 'small', overrides: ConfigOverrides = {}): ModelConfig {
   const base = NAMED_CONFIGS[name];
   if (base === undefined) {
-    throw new Error(`makeConfig: unknown config name '${String(name)}' (expected one of ${Object.keys(NAMED_CONFIGS).join(', ')})`);
+    throw new Error(
+      `makeConfig: unknown config name '${String(name)}' (expected one of ${Object.keys(NAMED_CONFIGS).join(', ')})`,
+    );
   }
-  if (overrides === null || typeof overrides !== 'object') throw new TypeError('makeConfig: overrides must be an object');
+  if (overrides === null || typeof overrides !== 'object')
+    throw new TypeError('makeConfig: overrides must be an object');
   for (const key of Object.keys(overrides)) {
     if (!(key in base)) throw new Error(`makeConfig: unknown config field '${key}'`);
   }
@@ -158,7 +161,9 @@ function probability(value: unknown, field: string, { openAtOne = false } = {}):
 /** Throws a RangeError/TypeError naming the first invalid field. */
 export function validateConfig(config: ModelConfig): void {
   if (!(config.modalities in SET_MEMBERS)) {
-    throw new RangeError(`config.modalities must be one of ${Object.keys(SET_MEMBERS).join(', ')}, got ${String(config.modalities)}`);
+    throw new RangeError(
+      `config.modalities must be one of ${Object.keys(SET_MEMBERS).join(', ')}, got ${String(config.modalities)}`,
+    );
   }
   // Cross-CPC predicts step t+1 from a context ending at t in [1, T-2].
   positiveInt(config.segments, 'segments', 3);
@@ -171,14 +176,18 @@ export function validateConfig(config: ModelConfig): void {
   positiveInt(config.video.width, 'video.width', 5);
   positiveInt(config.video.channels, 'video.channels', 8);
   if (config.video.channels % 8 !== 0) {
-    throw new RangeError(`config.video.channels must be divisible by 8 (squeeze-excitation uses C/8), got ${config.video.channels}`);
+    throw new RangeError(
+      `config.video.channels must be divisible by 8 (squeeze-excitation uses C/8), got ${config.video.channels}`,
+    );
   }
   positiveInt(config.transformer.layers, 'transformer.layers');
   positiveInt(config.transformer.heads, 'transformer.heads');
   positiveInt(config.transformer.feedForward, 'transformer.feedForward');
   probability(config.transformer.dropout, 'transformer.dropout', { openAtOne: true });
   if (config.embeddingDim % config.transformer.heads !== 0) {
-    throw new RangeError(`config.embeddingDim (${config.embeddingDim}) must be divisible by config.transformer.heads (${config.transformer.heads})`);
+    throw new RangeError(
+      `config.embeddingDim (${config.embeddingDim}) must be divisible by config.transformer.heads (${config.transformer.heads})`,
+    );
   }
   if (!Array.isArray(config.videoWidths) || config.videoWidths.length !== 2) {
     throw new RangeError('config.videoWidths must be a pair [first, second]');
@@ -187,16 +196,20 @@ export function validateConfig(config: ModelConfig): void {
   positiveInt(config.videoWidths[1], 'videoWidths[1]');
   positiveInt(config.specificDim, 'specificDim');
   positiveInt(config.clubHidden, 'clubHidden', 2);
-  if (config.clubHidden % 2 !== 0) throw new RangeError(`config.clubHidden must be even (layers are h/2 wide), got ${config.clubHidden}`);
+  if (config.clubHidden % 2 !== 0)
+    throw new RangeError(`config.clubHidden must be even (layers are h/2 wide), got ${config.clubHidden}`);
   positiveInt(config.cpcHidden, 'cpcHidden');
   positiveInt(config.cpcLayers, 'cpcLayers');
   if (config.textFront !== null) {
-    if (typeof config.textFront !== 'object') throw new TypeError('config.textFront must be null or {inputDim, hidden, layers}');
+    if (typeof config.textFront !== 'object')
+      throw new TypeError('config.textFront must be null or {inputDim, hidden, layers}');
     positiveInt(config.textFront.inputDim, 'textFront.inputDim');
     positiveInt(config.textFront.hidden, 'textFront.hidden');
     positiveInt(config.textFront.layers, 'textFront.layers');
     if (2 * config.textFront.hidden !== config.textDim) {
-      throw new RangeError(`config.textDim (${config.textDim}) must equal 2 * textFront.hidden (${2 * config.textFront.hidden}): the BiLSTM front feeds the text encoders`);
+      throw new RangeError(
+        `config.textDim (${config.textDim}) must equal 2 * textFront.hidden (${2 * config.textFront.hidden}): the BiLSTM front feeds the text encoders`,
+      );
     }
   }
   if (typeof config.commitment !== 'number' || !(config.commitment >= 0) || !Number.isFinite(config.commitment)) {
@@ -209,19 +222,25 @@ export function validateConfig(config: ModelConfig): void {
   positiveInt(config.activeBelow, 'activeBelow');
   positiveInt(config.deadAfter, 'deadAfter');
   if (config.deadAfter < config.activeBelow) {
-    throw new RangeError(`config.deadAfter (${config.deadAfter}) must be >= config.activeBelow (${config.activeBelow})`);
+    throw new RangeError(
+      `config.deadAfter (${config.deadAfter}) must be >= config.activeBelow (${config.activeBelow})`,
+    );
   }
   for (const flag of ['useClub', 'useCpc', 'crossModalEma', 'useCmcm', 'resetDeadCodes', 'resetEma'] as const) {
-    if (typeof config[flag] !== 'boolean') throw new TypeError(`config.${flag} must be a boolean, got ${String(config[flag])}`);
+    if (typeof config[flag] !== 'boolean')
+      throw new TypeError(`config.${flag} must be a boolean, got ${String(config[flag])}`);
   }
 }
 
 /** Per-segment input shape (after B, T) of a modality's raw features. */
 export function inputShapeOf(config: ModelConfig, modality: Modality): number[] {
   switch (modality) {
-    case 'audio': return [config.audioDim];
-    case 'text': return [config.textFront ? config.textFront.inputDim : config.textDim];
-    case 'video': return [config.video.height, config.video.width, config.video.channels];
+    case 'audio':
+      return [config.audioDim];
+    case 'text':
+      return [config.textFront ? config.textFront.inputDim : config.textDim];
+    case 'video':
+      return [config.video.height, config.video.width, config.video.channels];
   }
 }
 

@@ -24,7 +24,14 @@ export class CrossCpc {
   private readonly contexts: Lstm[];
   private readonly predictors: Linear[];
 
-  constructor(store: ParamStore, readonly modalities: Modality[], dim: number, hidden: number, layers: number, private readonly backend?: OpBackend) {
+  constructor(
+    store: ParamStore,
+    readonly modalities: Modality[],
+    dim: number,
+    hidden: number,
+    layers: number,
+    private readonly backend?: OpBackend,
+  ) {
     this.contexts = modalities.map((m) => new Lstm(store, 'cpc', `cpc.${m}_ar_lstm`, dim, hidden, layers));
     this.predictors = modalities.map((m) => new Linear(store, 'cpc', `cpc.${m}_predictors.0`, hidden, dim));
   }
@@ -37,15 +44,22 @@ export class CrossCpc {
   forward(z: Tensor3D[], tSample: number, gather: (x: tf.Tensor2D) => tf.Tensor2D = (x) => x): CpcResult {
     const [b, t, d] = z[0].shape;
     if (!Number.isInteger(tSample) || tSample < 0 || tSample > t - 2) {
-      throw new RangeError(`CrossCpc.forward: tSample must be an integer in [0, ${t - 2}] for T = ${t}, got ${String(tSample)}`);
+      throw new RangeError(
+        `CrossCpc.forward: tSample must be an integer in [0, ${t - 2}] for T = ${t}, got ${String(tSample)}`,
+      );
     }
     const targets = z.map((zm) => tf.reshape(tf.slice(zm, [0, tSample + 1, 0], [b, 1, d]), [b, d]) as tf.Tensor2D);
     const preds = z.map((zm, i) => {
       const context = this.contexts[i].apply(tf.slice(zm, [0, 0, 0], [b, tSample + 1, d]));
-      const last = tf.reshape(tf.slice(context, [0, tSample, 0], [b, 1, this.contexts[i].hidden]), [b, this.contexts[i].hidden]);
+      const last = tf.reshape(tf.slice(context, [0, tSample, 0], [b, 1, this.contexts[i].hidden]), [
+        b,
+        this.contexts[i].hidden,
+      ]);
       return this.predictors[i].apply(last) as tf.Tensor2D;
     });
-    const weights = this.modalities.map((_, m) => this.modalities.map((__, n) => (m === n ? CPC_SAME_WEIGHT : CPC_CROSS_WEIGHT)));
+    const weights = this.modalities.map((_, m) =>
+      this.modalities.map((__, n) => (m === n ? CPC_SAME_WEIGHT : CPC_CROSS_WEIGHT)),
+    );
     return infoNceLoss(targets.map(gather), preds.map(gather), weights, { backend: this.backend });
   }
 }

@@ -91,7 +91,10 @@ export class ParamStore {
    * Assigns the given weights. All are checked (names, shapes, finiteness) before any is assigned,
    * so a rejected call changes nothing. With `partial`, parameters absent from `weights` keep their values.
    */
-  importWeights(weights: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>, { partial = false } = {}): void {
+  importWeights(
+    weights: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>,
+    { partial = false } = {},
+  ): void {
     this.checkWeights(weights, { partial });
     for (const [name, w] of Object.entries(weights)) {
       const variable = this.get(name);
@@ -100,8 +103,12 @@ export class ParamStore {
   }
 
   /** The checks of importWeights, without assigning anything. */
-  checkWeights(weights: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>, { partial = false } = {}): void {
-    if (weights === null || typeof weights !== 'object') throw new TypeError('importWeights: weights must be an object');
+  checkWeights(
+    weights: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>,
+    { partial = false } = {},
+  ): void {
+    if (weights === null || typeof weights !== 'object')
+      throw new TypeError('importWeights: weights must be an object');
     for (const name of Object.keys(weights)) {
       if (!this.entries.has(name)) throw new Error(`importWeights: unknown parameter '${name}'`);
     }
@@ -112,11 +119,15 @@ export class ParamStore {
         throw new Error(`importWeights: missing parameter '${name}'`);
       }
       if (w.shape.length !== variable.shape.length || w.shape.some((d, i) => d !== variable.shape[i])) {
-        throw new Error(`importWeights: '${name}' has shape [${w.shape.join(', ')}], expected [${variable.shape.join(', ')}]`);
+        throw new Error(
+          `importWeights: '${name}' has shape [${w.shape.join(', ')}], expected [${variable.shape.join(', ')}]`,
+        );
       }
-      if (w.data.length !== variable.size) throw new Error(`importWeights: '${name}' has ${w.data.length} values, expected ${variable.size}`);
+      if (w.data.length !== variable.size)
+        throw new Error(`importWeights: '${name}' has ${w.data.length} values, expected ${variable.size}`);
       for (let i = 0; i < w.data.length; i++) {
-        if (!Number.isFinite(w.data[i])) throw new Error(`importWeights: '${name}' holds a non-finite value at index ${i}`);
+        if (!Number.isFinite(w.data[i]))
+          throw new Error(`importWeights: '${name}' holds a non-finite value at index ${i}`);
       }
     }
   }

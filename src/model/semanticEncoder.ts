@@ -14,11 +14,22 @@ export class SemanticEncoder {
   private readonly transformer: TransformerEncoder;
 
   /** `featureDim`: what the encoder sees per segment (audioDim, textDim or video channels). */
-  constructor(store: ParamStore, config: ModelConfig, readonly modality: Modality, featureDim: number) {
+  constructor(
+    store: ParamStore,
+    config: ModelConfig,
+    readonly modality: Modality,
+    featureDim: number,
+  ) {
     const group = `semantic.${modality}`;
     this.pool = modality === 'video' ? new SpatialAttentionPool(store, group, `${group}.pool`, featureDim) : null;
     this.projection = new Linear(store, group, `${group}.proj`, featureDim, config.embeddingDim);
-    this.transformer = new TransformerEncoder(store, group, `${group}.transformer`, config.embeddingDim, config.transformer);
+    this.transformer = new TransformerEncoder(
+      store,
+      group,
+      `${group}.transformer`,
+      config.embeddingDim,
+      config.transformer,
+    );
   }
 
   apply(features: Tensor, ctx: ForwardContext): Tensor {

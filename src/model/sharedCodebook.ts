@@ -18,7 +18,13 @@ import type { Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { type OpBackend, OP_BACKENDS } from '../backend.js';
 import { MM_EMA_DEFAULTS } from '../ops/defaults.js';
 import {
-  type CodebookState, type MmEmaStatistics, applyMmEmaStatistics, codeMatchingLoss, equalNum, mmEmaStatistics, quantize,
+  type CodebookState,
+  type MmEmaStatistics,
+  applyMmEmaStatistics,
+  codeMatchingLoss,
+  equalNum,
+  mmEmaStatistics,
+  quantize,
 } from '../ops/index.js';
 import { type TrustedMmEmaOptions, mmEmaStepTrusted } from '../ops/mmEma.js';
 import { checkBoolean, checkNumber, checkOptionKeys, describe, fail } from '../ops/validate.js';
@@ -91,8 +97,21 @@ export interface CodebookUpdateReport {
 /** Never dies: makes the dead-code reset a no-op when resetDeadCodes is off. */
 const NEVER_DEAD = 0x7fffffff;
 const OPTION_KEYS = [
-  'size', 'dim', 'modalities', 'segmentsPerClip', 'commitment', 'decay', 'epsilon', 'deadAfter', 'activeBelow',
-  'crossModalEma', 'useCmcm', 'resetDeadCodes', 'resetEma', 'backend', 'allReduce',
+  'size',
+  'dim',
+  'modalities',
+  'segmentsPerClip',
+  'commitment',
+  'decay',
+  'epsilon',
+  'deadAfter',
+  'activeBelow',
+  'crossModalEma',
+  'useCmcm',
+  'resetDeadCodes',
+  'resetEma',
+  'backend',
+  'allReduce',
 ] as const satisfies readonly (keyof SharedCodebookOptions)[];
 const CLASS = 'SharedCodebook';
 /** docs/algorithm.md §3: embedding ~ U(-1/400, 1/400). */
@@ -121,8 +140,10 @@ export class SharedCodebook {
     const o = checkOptionKeys(CLASS, 'options', options, OPTION_KEYS);
     const optional = <T>(key: (typeof OPTION_KEYS)[number], fallback: T, check: (v: unknown) => T): T =>
       o[key] === undefined ? fallback : check(o[key]);
-    const integer = (key: (typeof OPTION_KEYS)[number], min: number, max = NEVER_DEAD) => (v: unknown) =>
-      checkNumber(CLASS, `options.${key}`, v, { integer: true, min, max });
+    const integer =
+      (key: (typeof OPTION_KEYS)[number], min: number, max = NEVER_DEAD) =>
+      (v: unknown) =>
+        checkNumber(CLASS, `options.${key}`, v, { integer: true, min, max });
     const flag = (key: (typeof OPTION_KEYS)[number], fallback: boolean) =>
       optional(key, fallback, (v) => checkBoolean(CLASS, `options.${key}`, v));
     this.size = integer('size', 2)(o.size);
@@ -245,11 +266,15 @@ export class SharedCodebook {
     let indices: Int32Array[] = [];
     // Only the returned tensors survive the tidy, also when quantize refuses a non-finite z.
     const tensors = tf.tidy(() => {
-      const found = z.map((zm) => quantize(tf.reshape(zm, [b * t, d]) as Tensor2D, codebook, { backend: this.backend }));
+      const found = z.map((zm) =>
+        quantize(tf.reshape(zm, [b * t, d]) as Tensor2D, codebook, { backend: this.backend }),
+      );
       indices = found.map((f) => f.indices.dataSync() as Int32Array);
       const targets = found.map((f) => tf.reshape(tf.gather(codebook, f.indices), [b, t, d]) as Tensor3D);
       const commitment = z.map((zm, m) => {
-        const terms = targets.map((q, n) => tf.mul(tf.mean(tf.squaredDifference(zm, q)), n === m ? 2 * beta : beta / (k - 1)));
+        const terms = targets.map((q, n) =>
+          tf.mul(tf.mean(tf.squaredDifference(zm, q)), n === m ? 2 * beta : beta / (k - 1)),
+        );
         return tf.addN(terms) as Scalar;
       });
       const quantized = z.map((zm, m) => straightThrough(zm, targets[m]));
@@ -259,7 +284,7 @@ export class SharedCodebook {
       return { quantized, commitment, cmcm };
     });
     const zValues = z.map((zm) => zm.dataSync() as Float32Array);
-    const cmcm = Array.isArray(tensors.cmcm) ? null : tensors.cmcm as Scalar;
+    const cmcm = Array.isArray(tensors.cmcm) ? null : (tensors.cmcm as Scalar);
     const { quantized, commitment } = tensors;
     const forward: CodebookForward = { indices, quantized, commitment, cmcm, zValues };
     this.issued.add(forward);
@@ -274,7 +299,7 @@ export class SharedCodebook {
   async update(forward: CodebookForward, seed: number): Promise<CodebookUpdateReport> {
     const where = `${CLASS}.update`;
     this.live('update');
-    if (!this.issued.has(forward)) fail(where, 'forward must be what this codebook\'s forward() returned');
+    if (!this.issued.has(forward)) fail(where, "forward must be what this codebook's forward() returned");
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
       fail(where, `seed must be a uint32, got ${describe(seed)}`);
     }
@@ -333,7 +358,10 @@ export class SharedCodebook {
 
   private checkInputs(z: Tensor[], where: string, count: number): void {
     if (!Array.isArray(z) || z.length !== count) {
-      fail(`${CLASS}.${where}`, `expected ${count} tensor(s) [B,T,D] (${this.modalities.join(', ')}), got ${Array.isArray(z) ? z.length : typeof z}`);
+      fail(
+        `${CLASS}.${where}`,
+        `expected ${count} tensor(s) [B,T,D] (${this.modalities.join(', ')}), got ${Array.isArray(z) ? z.length : typeof z}`,
+      );
     }
     z.forEach((zm, i) => {
       if (!(zm instanceof tf.Tensor) || zm.rank !== 3 || zm.dtype !== 'float32' || zm.isDisposed) {
@@ -342,7 +370,8 @@ export class SharedCodebook {
     });
     const first = z[0].shape;
     z.forEach((zm, i) => {
-      if (zm.shape[2] !== this.dim) fail(`${CLASS}.${where}`, `z[${i}] has D = ${zm.shape[2]}, the codebook has D = ${this.dim}`);
+      if (zm.shape[2] !== this.dim)
+        fail(`${CLASS}.${where}`, `z[${i}] has D = ${zm.shape[2]}, the codebook has D = ${this.dim}`);
       if (zm.shape[0] !== first[0] || zm.shape[1] !== first[1]) {
         fail(`${CLASS}.${where}`, `z[${i}] has shape [${zm.shape.join(', ')}] but z[0] has [${first.join(', ')}]`);
       }
@@ -351,11 +380,14 @@ export class SharedCodebook {
 
   private stateFromTensors(tensors: Partial<Record<keyof CodebookTensors, StateTensor>>, where: string): CodebookState {
     const op = `${CLASS}.${where}`;
-    if (tensors === null || typeof tensors !== 'object') fail(op, `tensors must be an object, got ${describe(tensors)}`);
+    if (tensors === null || typeof tensors !== 'object')
+      fail(op, `tensors must be an object, got ${describe(tensors)}`);
     const m = this.size;
     const d = this.dim;
     const read = <A extends Float32Array | Int32Array>(
-      key: keyof CodebookTensors, dtype: StateTensor['dtype'], shape: number[],
+      key: keyof CodebookTensors,
+      dtype: StateTensor['dtype'],
+      shape: number[],
     ): A => {
       const t = tensors[key];
       if (t === undefined) fail(op, `tensor ${key} is missing`);
@@ -364,13 +396,17 @@ export class SharedCodebook {
       }
       return t.data as A;
     };
-    return this.checkedCopy({
-      embedding: read('embedding', 'float32', [m, d]),
-      emaCount: read('emaCount', 'float32', [m]),
-      emaWeight: read('emaWeight', 'float32', [m, d]),
-      unusedCount: read('unusedCount', 'int32', [m]),
-      m, d,
-    }, where);
+    return this.checkedCopy(
+      {
+        embedding: read('embedding', 'float32', [m, d]),
+        emaCount: read('emaCount', 'float32', [m]),
+        emaWeight: read('emaWeight', 'float32', [m, d]),
+        unusedCount: read('unusedCount', 'int32', [m]),
+        m,
+        d,
+      },
+      where,
+    );
   }
 
   private checkedCopy(state: CodebookState, where: string): CodebookState {
@@ -379,10 +415,16 @@ export class SharedCodebook {
     if (state.m !== this.size || state.d !== this.dim) {
       fail(op, `state is ${state.m} x ${state.d}, this codebook is ${this.size} x ${this.dim}`);
     }
-    const expect = (name: keyof CodebookState, type: Float32ArrayConstructor | Int32ArrayConstructor, length: number) => {
+    const expect = (
+      name: keyof CodebookState,
+      type: Float32ArrayConstructor | Int32ArrayConstructor,
+      length: number,
+    ) => {
       const value = state[name];
-      if (!(value instanceof type) || value.length !== length) fail(op, `state.${name} must be a ${type.name} of ${length} values`);
-      if (value instanceof Float32Array && !value.every(Number.isFinite)) fail(op, `state.${name} holds a non-finite value`);
+      if (!(value instanceof type) || value.length !== length)
+        fail(op, `state.${name} must be a ${type.name} of ${length} values`);
+      if (value instanceof Float32Array && !value.every(Number.isFinite))
+        fail(op, `state.${name} holds a non-finite value`);
     };
     expect('embedding', Float32Array, this.size * this.dim);
     expect('emaCount', Float32Array, this.size);
@@ -411,7 +453,14 @@ function checkModalities(value: unknown): Modality[] {
 function initialState(m: number, d: number, rng: Rng): CodebookState {
   const embedding = new Float32Array(m * d);
   for (let i = 0; i < embedding.length; i++) embedding[i] = (2 * rng.next() - 1) * INIT_BOUND;
-  return { embedding, emaCount: new Float32Array(m), emaWeight: Float32Array.from(embedding), unusedCount: new Int32Array(m).fill(-1), m, d };
+  return {
+    embedding,
+    emaCount: new Float32Array(m),
+    emaWeight: Float32Array.from(embedding),
+    unusedCount: new Int32Array(m).fill(-1),
+    m,
+    d,
+  };
 }
 
 function copyState(s: CodebookState): CodebookState {

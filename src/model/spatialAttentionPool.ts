@@ -9,16 +9,15 @@ import type { ParamStore } from './params.js';
 export class SpatialAttentionPool {
   private readonly squeeze: Linear;
   private readonly excite: Linear;
-  private readonly query: Linear;
-  private readonly key: Linear;
-  private readonly score: Linear;
 
   constructor(store: ParamStore, group: string, name: string, channels: number) {
     this.squeeze = new Linear(store, group, `${name}.squeeze`, channels, channels / 8, { bias: false });
     this.excite = new Linear(store, group, `${name}.excite`, channels / 8, channels, { bias: false });
-    this.query = new Linear(store, group, `${name}.query`, channels, channels / 2);
-    this.key = new Linear(store, group, `${name}.key`, channels, channels / 2);
-    this.score = new Linear(store, group, `${name}.score`, channels / 2, 1);
+    // The query, key and score layers exist as published (their parameters are in the checkpoint and
+    // the optimizer) but cannot change the output, see apply: registered in the store, never read here.
+    new Linear(store, group, `${name}.query`, channels, channels / 2);
+    new Linear(store, group, `${name}.key`, channels, channels / 2);
+    new Linear(store, group, `${name}.score`, channels / 2, 1);
   }
 
   apply(video: Tensor): Tensor {

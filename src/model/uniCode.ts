@@ -6,7 +6,14 @@ import type { OpBackend } from '../backend.js';
 import { tf } from '../tfjs.js';
 import { Rng } from '../util/rng.js';
 import { Club } from './club.js';
-import { type ModelConfig, type Modality, clubFeatureDim, inputShapeOf, modalitiesOf, validateConfig } from './config.js';
+import {
+  type ModelConfig,
+  type Modality,
+  clubFeatureDim,
+  inputShapeOf,
+  modalitiesOf,
+  validateConfig,
+} from './config.js';
 import { CrossCpc } from './crossCpc.js';
 import { type Decoder, DenseDecoder, VideoDecoder } from './decoder.js';
 import { type ForwardContext, INFERENCE } from './layers/context.js';
@@ -51,36 +58,52 @@ export class UniCodeModel {
     const store = new ParamStore(rng);
     this.params = store;
     const d = config.embeddingDim;
-    this.textFront = config.textFront && this.modalities.includes('text') ? new TextFront(store, config.textFront) : null;
-    for (const m of this.modalities) this.semantic.set(m, new SemanticEncoder(store, config, m, this.encoderInputDim(m)));
+    this.textFront =
+      config.textFront && this.modalities.includes('text') ? new TextFront(store, config.textFront) : null;
+    for (const m of this.modalities)
+      this.semantic.set(m, new SemanticEncoder(store, config, m, this.encoderInputDim(m)));
     for (const m of this.modalities) {
-      this.specific.set(m, m === 'video' ? new VideoSpecificEncoder(store, config) : new DenseSpecificEncoder(store, m, this.encoderInputDim(m), config.specificDim));
+      this.specific.set(
+        m,
+        m === 'video'
+          ? new VideoSpecificEncoder(store, config)
+          : new DenseSpecificEncoder(store, m, this.encoderInputDim(m), config.specificDim),
+      );
     }
     for (const m of this.modalities) {
       // As published, the text decoder rebuilds the front's output (not detached), not the raw embedding.
-      this.decoders.set(m, m === 'video' ? new VideoDecoder(store, config) : new DenseDecoder(store, config, m, this.encoderInputDim(m)));
+      this.decoders.set(
+        m,
+        m === 'video' ? new VideoDecoder(store, config) : new DenseDecoder(store, config, m, this.encoderInputDim(m)),
+      );
     }
     if (config.useClub) {
-      for (const m of this.modalities) this.clubs.set(m, new Club(store, `club.${m}`, `club.${m}`, d, clubFeatureDim(config, m), config.clubHidden));
+      for (const m of this.modalities)
+        this.clubs.set(m, new Club(store, `club.${m}`, `club.${m}`, d, clubFeatureDim(config, m), config.clubHidden));
     }
-    this.cpc = config.useCpc ? new CrossCpc(store, this.modalities, d, config.cpcHidden, config.cpcLayers, options.backend) : null;
-    this.codebook = new SharedCodebook({
-      size: config.codebookSize,
-      dim: d,
-      modalities: this.modalities,
-      segmentsPerClip: config.segments,
-      commitment: config.commitment,
-      decay: config.decay,
-      epsilon: config.epsilon,
-      deadAfter: config.deadAfter,
-      activeBelow: config.activeBelow,
-      crossModalEma: config.crossModalEma,
-      useCmcm: config.useCmcm,
-      resetDeadCodes: config.resetDeadCodes,
-      resetEma: config.resetEma,
-      backend: options.backend,
-      allReduce: options.allReduce,
-    }, rng);
+    this.cpc = config.useCpc
+      ? new CrossCpc(store, this.modalities, d, config.cpcHidden, config.cpcLayers, options.backend)
+      : null;
+    this.codebook = new SharedCodebook(
+      {
+        size: config.codebookSize,
+        dim: d,
+        modalities: this.modalities,
+        segmentsPerClip: config.segments,
+        commitment: config.commitment,
+        decay: config.decay,
+        epsilon: config.epsilon,
+        deadAfter: config.deadAfter,
+        activeBelow: config.activeBelow,
+        crossModalEma: config.crossModalEma,
+        useCmcm: config.useCmcm,
+        resetDeadCodes: config.resetDeadCodes,
+        resetEma: config.resetEma,
+        backend: options.backend,
+        allReduce: options.allReduce,
+      },
+      rng,
+    );
   }
 
   /** Sub-model groups trained by the main optimizer, each clipped on its own. */
@@ -90,7 +113,8 @@ export class UniCodeModel {
 
   club(modality: Modality): Club {
     const club = this.clubs.get(modality);
-    if (club === undefined) throw new Error(`UniCodeModel: no CLUB net for ${modality} (useClub is ${this.config.useClub})`);
+    if (club === undefined)
+      throw new Error(`UniCodeModel: no CLUB net for ${modality} (useClub is ${this.config.useClub})`);
     return club;
   }
 
@@ -131,11 +155,18 @@ export class UniCodeModel {
   /** Throws unless `raw` is a float32 tensor [B,T,...] matching the config for `modality`. */
   checkRaw(modality: Modality, raw: unknown): void {
     if (!this.modalities.includes(modality)) {
-      throw new Error(`UniCodeModel: modality '${String(modality)}' is not in this model (${this.modalities.join(', ')})`);
+      throw new Error(
+        `UniCodeModel: modality '${String(modality)}' is not in this model (${this.modalities.join(', ')})`,
+      );
     }
     const expected = [this.config.segments, ...inputShapeOf(this.config, modality)];
-    if (!(raw instanceof tf.Tensor) || raw.dtype !== 'float32') throw new TypeError(`${modality}: expected a float32 tensor [B, ${expected.join(', ')}]`);
-    if (raw.rank !== expected.length + 1 || raw.shape.slice(1).some((v: number, i: number) => v !== expected[i]) || raw.shape[0] < 1) {
+    if (!(raw instanceof tf.Tensor) || raw.dtype !== 'float32')
+      throw new TypeError(`${modality}: expected a float32 tensor [B, ${expected.join(', ')}]`);
+    if (
+      raw.rank !== expected.length + 1 ||
+      raw.shape.slice(1).some((v: number, i: number) => v !== expected[i]) ||
+      raw.shape[0] < 1
+    ) {
       throw new RangeError(`${modality}: expected shape [B, ${expected.join(', ')}], got [${raw.shape.join(', ')}]`);
     }
   }
@@ -159,7 +190,10 @@ export class UniCodeModel {
 
   private encoderOf<T>(map: Map<Modality, T>, modality: Modality): T {
     const found = map.get(modality);
-    if (found === undefined) throw new Error(`UniCodeModel: modality '${String(modality)}' is not in this model (${this.modalities.join(', ')})`);
+    if (found === undefined)
+      throw new Error(
+        `UniCodeModel: modality '${String(modality)}' is not in this model (${this.modalities.join(', ')})`,
+      );
     return found;
   }
 }

@@ -99,11 +99,21 @@ export interface DenseEpilogue {
 
 /** NHWC convolution geometry as tfjs's computeConv2DInfo gives it. Filters are [fh, fw, inC, outC]. */
 export interface DenseConv2dGeometry {
-  batch: number; inHeight: number; inWidth: number; inChannels: number;
-  outHeight: number; outWidth: number; outChannels: number;
-  filterHeight: number; filterWidth: number;
-  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
-  padTop: number; padLeft: number;
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padTop: number;
+  padLeft: number;
 }
 
 export interface NativeBinding {
@@ -111,24 +121,56 @@ export interface NativeBinding {
   cpuThreads(): number;
   cudaInfo(): NativeCudaInfo;
 
-  quantize(device: NativeDevice, args: {
-    z: Float32Array; codebook: Float32Array; n: number; m: number; d: number; gather: boolean;
-  }): NativeQuantizeResult;
+  quantize(
+    device: NativeDevice,
+    args: {
+      z: Float32Array;
+      codebook: Float32Array;
+      n: number;
+      m: number;
+      d: number;
+      gather: boolean;
+    },
+  ): NativeQuantizeResult;
 
-  mmEmaStep(device: NativeDevice, args: {
-    state: NativeCodebookState; m: number; d: number;
-    z: Float32Array[]; indices: Int32Array[]; n: number; options: NativeMmEmaOptions;
-  }): NativeMmEmaResult;
+  mmEmaStep(
+    device: NativeDevice,
+    args: {
+      state: NativeCodebookState;
+      m: number;
+      d: number;
+      z: Float32Array[];
+      indices: Int32Array[];
+      n: number;
+      options: NativeMmEmaOptions;
+    },
+  ): NativeMmEmaResult;
 
-  codeMatching(device: NativeDevice, args: {
-    z: Float32Array[]; codebook: Float32Array; b: number; t: number; d: number; m: number;
-    epsilon: number; wantGrad: boolean;
-  }): NativeCodeMatchingResult;
+  codeMatching(
+    device: NativeDevice,
+    args: {
+      z: Float32Array[];
+      codebook: Float32Array;
+      b: number;
+      t: number;
+      d: number;
+      m: number;
+      epsilon: number;
+      wantGrad: boolean;
+    },
+  ): NativeCodeMatchingResult;
 
-  infoNce(device: NativeDevice, args: {
-    targets: Float32Array[]; preds: Float32Array[]; weights: Float32Array; b: number; d: number;
-    wantGrad: boolean;
-  }): NativeInfoNceResult;
+  infoNce(
+    device: NativeDevice,
+    args: {
+      targets: Float32Array[];
+      preds: Float32Array[];
+      weights: Float32Array;
+      b: number;
+      d: number;
+      wantGrad: boolean;
+    },
+  ): NativeInfoNceResult;
 
   /**
    * Device-resident CUDA timings for the device check (no host transfers inside the timed
@@ -144,38 +186,89 @@ export interface NativeBinding {
    * a holds aBatches matrices [m, k] ([k, m] when transposeA), b holds bBatches [k, n] ([n, k]
    * when transposeB), out holds batch matrices [m, n].
    */
-  denseMatMul(args: {
-    a: Float32Array; b: Float32Array; out: Float32Array; m: number; n: number; k: number;
-    transposeA: boolean; transposeB: boolean; batch: number; aBatches: number; bBatches: number;
-    aBatchIndex: Int32Array; bBatchIndex: Int32Array;
-  } & DenseEpilogue): void;
+  denseMatMul(
+    args: {
+      a: Float32Array;
+      b: Float32Array;
+      out: Float32Array;
+      m: number;
+      n: number;
+      k: number;
+      transposeA: boolean;
+      transposeB: boolean;
+      batch: number;
+      aBatches: number;
+      bBatches: number;
+      aBatchIndex: Int32Array;
+      bBatchIndex: Int32Array;
+    } & DenseEpilogue,
+  ): void;
 
   /** out [batch, outH, outW, outC] = epilogue(conv2d(x [batch, inH, inW, inC], filter)). */
-  denseConv2d(args: { x: Float32Array; filter: Float32Array; out: Float32Array; geometry: DenseConv2dGeometry } & DenseEpilogue): void;
+  denseConv2d(
+    args: { x: Float32Array; filter: Float32Array; out: Float32Array; geometry: DenseConv2dGeometry } & DenseEpilogue,
+  ): void;
 
   /** dx [batch, inH, inW, inC] from dy [batch, outH, outW, outC] (also conv2dTranspose's forward). */
-  denseConv2dBackpropInput(args: { dy: Float32Array; filter: Float32Array; dx: Float32Array; geometry: DenseConv2dGeometry }): void;
+  denseConv2dBackpropInput(args: {
+    dy: Float32Array;
+    filter: Float32Array;
+    dx: Float32Array;
+    geometry: DenseConv2dGeometry;
+  }): void;
 
   /** dw [fh, fw, inC, outC] from x and dy. */
-  denseConv2dBackpropFilter(args: { x: Float32Array; dy: Float32Array; dw: Float32Array; geometry: DenseConv2dGeometry }): void;
+  denseConv2dBackpropFilter(args: {
+    x: Float32Array;
+    dy: Float32Array;
+    dw: Float32Array;
+    geometry: DenseConv2dGeometry;
+  }): void;
 
   /**
    * out = x transposed: out's axis i is x's axis perm[i], read backwards where reversed[perm[i]] is
    * non-zero (reversed: one flag per axis of x, optional). shape is x's shape, rank 1..8.
    */
-  denseTranspose(args: { x: Float32Array; out: Float32Array; rank: number; shape: Int32Array; perm: Int32Array; reversed?: Int32Array }): void;
+  denseTranspose(args: {
+    x: Float32Array;
+    out: Float32Array;
+    rank: number;
+    shape: Int32Array;
+    perm: Int32Array;
+    reversed?: Int32Array;
+  }): void;
 
   /** out[o, j] = scale * sum over r of x[o, r, j], x seen as [outer, reduce, inner] (summed in double; scale default 1). */
-  denseSumAxis(args: { x: Float32Array; out: Float32Array; outer: number; reduce: number; inner: number; scale?: number }): void;
+  denseSumAxis(args: {
+    x: Float32Array;
+    out: Float32Array;
+    outer: number;
+    reduce: number;
+    inner: number;
+    scale?: number;
+  }): void;
 
   /**
    * out = a op b over out [outer, mid, inner]; a and b each hold outer*mid*inner elements, or
    * outer*inner repeated along mid (at most one of them): tfjs broadcasting over one run of axes.
    */
-  denseBinary(args: { op: 'add' | 'sub' | 'mul' | 'div'; a: Float32Array; b: Float32Array; out: Float32Array; outer: number; mid: number; inner: number }): void;
+  denseBinary(args: {
+    op: 'add' | 'sub' | 'mul' | 'div';
+    a: Float32Array;
+    b: Float32Array;
+    out: Float32Array;
+    outer: number;
+    mid: number;
+    inner: number;
+  }): void;
 
   /** out[i] = op(x[i]); step is tfjs's Step: x > 0 ? 1 : alpha (default 0). */
-  denseUnary(args: { op: 'relu' | 'step' | 'sqrt' | 'square' | 'neg'; x: Float32Array; out: Float32Array; alpha?: number }): void;
+  denseUnary(args: {
+    op: 'relu' | 'step' | 'sqrt' | 'square' | 'neg';
+    x: Float32Array;
+    out: Float32Array;
+    alpha?: number;
+  }): void;
 }
 
 /**
@@ -184,10 +277,22 @@ export interface NativeBinding {
  * a build lacking any of them, always asks for exactly what the interface promises.
  */
 const EXPORTED = {
-  buildInfo: true, cpuThreads: true, cudaInfo: true,
-  quantize: true, mmEmaStep: true, codeMatching: true, infoNce: true, cudaTime: true,
-  denseMatMul: true, denseConv2d: true, denseConv2dBackpropInput: true, denseConv2dBackpropFilter: true,
-  denseTranspose: true, denseSumAxis: true, denseBinary: true, denseUnary: true,
+  buildInfo: true,
+  cpuThreads: true,
+  cudaInfo: true,
+  quantize: true,
+  mmEmaStep: true,
+  codeMatching: true,
+  infoNce: true,
+  cudaTime: true,
+  denseMatMul: true,
+  denseConv2d: true,
+  denseConv2dBackpropInput: true,
+  denseConv2dBackpropFilter: true,
+  denseTranspose: true,
+  denseSumAxis: true,
+  denseBinary: true,
+  denseUnary: true,
 } as const satisfies Record<keyof NativeBinding, true>;
 
 /** The names of the addon's exports (the keys of NativeBinding). */
@@ -204,28 +309,53 @@ export type CudaDensePrecision = 'exact' | 'tf32';
  * dense exports'; a matmul's batch broadcast is given as shapes (each axis equal or 1).
  */
 export interface NativeCudaDenseTest {
-  matMul(args: {
-    a: Float32Array; b: Float32Array; out: Float32Array; m: number; n: number; k: number;
-    transposeA: boolean; transposeB: boolean; batchRank: number; aBatchShape: Int32Array;
-    bBatchShape: Int32Array; precision?: CudaDensePrecision;
-  } & DenseEpilogue): void;
-  conv2d(args: {
-    x: Float32Array; filter: Float32Array; out: Float32Array; geometry: DenseConv2dGeometry;
-    precision?: CudaDensePrecision;
-  } & DenseEpilogue): void;
+  matMul(
+    args: {
+      a: Float32Array;
+      b: Float32Array;
+      out: Float32Array;
+      m: number;
+      n: number;
+      k: number;
+      transposeA: boolean;
+      transposeB: boolean;
+      batchRank: number;
+      aBatchShape: Int32Array;
+      bBatchShape: Int32Array;
+      precision?: CudaDensePrecision;
+    } & DenseEpilogue,
+  ): void;
+  conv2d(
+    args: {
+      x: Float32Array;
+      filter: Float32Array;
+      out: Float32Array;
+      geometry: DenseConv2dGeometry;
+      precision?: CudaDensePrecision;
+    } & DenseEpilogue,
+  ): void;
   conv2dBackpropInput(args: {
-    dy: Float32Array; filter: Float32Array; dx: Float32Array; geometry: DenseConv2dGeometry;
+    dy: Float32Array;
+    filter: Float32Array;
+    dx: Float32Array;
+    geometry: DenseConv2dGeometry;
     precision?: CudaDensePrecision;
   }): void;
   conv2dBackpropFilter(args: {
-    x: Float32Array; dy: Float32Array; dw: Float32Array; geometry: DenseConv2dGeometry;
+    x: Float32Array;
+    dy: Float32Array;
+    dw: Float32Array;
+    geometry: DenseConv2dGeometry;
     precision?: CudaDensePrecision;
   }): void;
   /**
    * Device-resident timings (inputs made on the device, CUDA events, one warm-up): per-run ms
    * of a batched product or one convolution pass.
    */
-  time(args: { iters: number; precision?: CudaDensePrecision } & (
-    | { op: 'matMul'; batch: number; m: number; n: number; k: number }
-    | { op: 'conv2d' | 'conv2dBackpropInput' | 'conv2dBackpropFilter'; geometry: DenseConv2dGeometry })): number[];
+  time(
+    args: { iters: number; precision?: CudaDensePrecision } & (
+      | { op: 'matMul'; batch: number; m: number; n: number; k: number }
+      | { op: 'conv2d' | 'conv2dBackpropInput' | 'conv2dBackpropFilter'; geometry: DenseConv2dGeometry }
+    ),
+  ): number[];
 }

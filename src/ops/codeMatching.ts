@@ -29,12 +29,18 @@ function distanceScale(values: Float32Array[]): number {
 }
 
 /** P_m = mean over T of softmax_j(-sqrt(d_tj)), [B, M], from z and the codebook divided by `scale`. */
-function softCodeDistribution(z: tf.Tensor3D, codebookT: tf.Tensor2D, codeNormsSquared: tf.Tensor1D,
-  scale: number): tf.Tensor2D {
+function softCodeDistribution(
+  z: tf.Tensor3D,
+  codebookT: tf.Tensor2D,
+  codeNormsSquared: tf.Tensor1D,
+  scale: number,
+): tf.Tensor2D {
   const [b, t, d] = z.shape;
   const flat = tf.mul(tf.reshape(z, [b * t, d]), tf.scalar(1 / scale)) as tf.Tensor2D;
   const cross = tf.matMul(flat, codebookT);
-  const squared = tf.relu(tf.add(tf.sum(tf.square(flat), 1, true), tf.sub(codeNormsSquared, tf.mul(tf.scalar(2), cross))));
+  const squared = tf.relu(
+    tf.add(tf.sum(tf.square(flat), 1, true), tf.sub(codeNormsSquared, tf.mul(tf.scalar(2), cross))),
+  );
   const root = tf.sqrt(squared);
   // -(root - min root) * scale: 0 for the nearest code, -Infinity (weight 0) where it overflows.
   const logits = tf.mul(tf.sub(root, tf.min(root, 1, true)), tf.scalar(-scale));
@@ -43,7 +49,13 @@ function softCodeDistribution(z: tf.Tensor3D, codebookT: tf.Tensor2D, codeNormsS
 }
 
 /** L_mn = -(1/B) sum_i [(S_ii - c) - log(sum_j exp(S_ij - c) + eps)], c = min S. */
-function pairLoss(pm: tf.Tensor2D, logPm: tf.Tensor2D, pn: tf.Tensor2D, logPn: tf.Tensor2D, epsilon: number): tf.Scalar {
+function pairLoss(
+  pm: tf.Tensor2D,
+  logPm: tf.Tensor2D,
+  pn: tf.Tensor2D,
+  logPn: tf.Tensor2D,
+  epsilon: number,
+): tf.Scalar {
   const b = pm.shape[0];
   const scores = tf.add(tf.matMul(pm, logPn, false, true), tf.matMul(pn, logPm, false, true));
   const shifted = tf.sub(scores, tf.min(scores));
@@ -78,7 +90,10 @@ export function codeMatchingLoss(z: tf.Tensor3D[], codebook: tf.Tensor2D, opts?:
   list.forEach((x, k) => {
     const shape = checkTensor(OP, `z[${k}]`, x, 3);
     if (shape[0] !== b || shape[1] !== t || shape[2] !== d) {
-      fail(OP, `z[${k}] has shape [${shape.join(', ')}] but z[0] has [${b}, ${t}, ${d}]: every modality needs the same B, T and D`);
+      fail(
+        OP,
+        `z[${k}] has shape [${shape.join(', ')}] but z[0] has [${b}, ${t}, ${d}]: every modality needs the same B, T and D`,
+      );
     }
   });
   if (b * t === 0) fail(OP, `z[0] has shape [${b}, ${t}, ${d}]: the batch is empty`);
@@ -99,11 +114,17 @@ export function codeMatchingLoss(z: tf.Tensor3D[], codebook: tf.Tensor2D, opts?:
   if (backend === 'tfjs') {
     const k = z.length;
     // Per modality a dozen [B*T, M] intermediates and per pair about ten [B, B], twice with the gradient.
-    checkTfjsHeap(OP, 2 * (12 * k * b * t * m + 10 * (k * (k - 1)) / 2 * b * b),
-      `K = ${k} modalities of B*T = ${b * t} rows against M = ${m} codes (B = ${b})`);
+    checkTfjsHeap(
+      OP,
+      2 * (12 * k * b * t * m + ((10 * (k * (k - 1))) / 2) * b * b),
+      `K = ${k} modalities of B*T = ${b * t} rows against M = ${m} codes (B = ${b})`,
+    );
     const scale = distanceScale([...zData, eData]);
     // A detached copy keeps the codebook a constant even when it is a trainable variable.
-    const constant = tf.tensor2d(eData.map((v) => v / scale), [m, d]);
+    const constant = tf.tensor2d(
+      eData.map((v) => v / scale),
+      [m, d],
+    );
     try {
       return codeMatchingTfjs(z, constant, scale, epsilon);
     } finally {

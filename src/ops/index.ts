@@ -5,7 +5,12 @@ export { MM_EMA_DEFAULTS } from './defaults.js';
 export type { MmEmaDefaults } from './defaults.js';
 export { mmEmaStep, mmEmaStatistics, applyMmEmaStatistics, equalNum } from './mmEma.js';
 export type {
-  CodebookState, MmEmaOptions, MmEmaApplyOptions, MmEmaReport, MmEmaUpdateReport, MmEmaStatistics,
+  CodebookState,
+  MmEmaOptions,
+  MmEmaApplyOptions,
+  MmEmaReport,
+  MmEmaUpdateReport,
+  MmEmaStatistics,
 } from './mmEma.js';
 export { codeMatchingLoss } from './codeMatching.js';
 export type { CodeMatchingOptions } from './codeMatching.js';

@@ -24,9 +24,11 @@ function checkWeights(weights: unknown, k: number): number[] {
   if (!Array.isArray(weights) || weights.length !== k) fail(OP, `weights must be ${shape}, got ${describe(weights)}`);
   const flat: number[] = [];
   weights.forEach((row: unknown, m) => {
-    if (!Array.isArray(row) || row.length !== k) fail(OP, `weights must be ${shape}; weights[${m}] is ${describe(row)}`);
+    if (!Array.isArray(row) || row.length !== k)
+      fail(OP, `weights must be ${shape}; weights[${m}] is ${describe(row)}`);
     row.forEach((w: unknown, n) => {
-      if (typeof w !== 'number' || !Number.isFinite(w)) fail(OP, `weights[${m}][${n}] must be a finite number, got ${describe(w)}`);
+      if (typeof w !== 'number' || !Number.isFinite(w))
+        fail(OP, `weights[${m}][${n}] must be a finite number, got ${describe(w)}`);
       flat.push(w);
     });
   });
@@ -63,16 +65,26 @@ function infoNceTfjs(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weights: numb
  * InfoNCE over every ordered pair (m = target modality, n = prediction modality) of K modalities,
  * targets[k] and preds[k] of shape [B, D], weighted by weights[m][n].
  */
-export function infoNceLoss(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weights: number[][], opts?: InfoNceOptions): InfoNceResult {
+export function infoNceLoss(
+  targets: tf.Tensor2D[],
+  preds: tf.Tensor2D[],
+  weights: number[][],
+  opts?: InfoNceOptions,
+): InfoNceResult {
   const options = checkOptionKeys(OP, 'opts', opts, ['backend']);
   const targetList = checkModalityList(OP, 'targets', targets);
   const predList = checkModalityList(OP, 'preds', preds);
-  if (predList.length !== targetList.length) fail(OP, `preds has ${predList.length} modalities but targets has ${targetList.length}`);
+  if (predList.length !== targetList.length)
+    fail(OP, `preds has ${predList.length} modalities but targets has ${targetList.length}`);
   const k = targetList.length;
   const [b, d] = checkTensor(OP, 'targets[0]', targetList[0], 2);
   const checkShape = (name: string, x: unknown) => {
     const shape = checkTensor(OP, name, x, 2);
-    if (shape[0] !== b || shape[1] !== d) fail(OP, `${name} has shape [${shape.join(', ')}] but targets[0] has [${b}, ${d}]: every input needs the same B and D`);
+    if (shape[0] !== b || shape[1] !== d)
+      fail(
+        OP,
+        `${name} has shape [${shape.join(', ')}] but targets[0] has [${b}, ${d}]: every input needs the same B and D`,
+      );
   };
   targetList.forEach((x, i) => checkShape(`targets[${i}]`, x));
   predList.forEach((x, i) => checkShape(`preds[${i}]`, x));
@@ -90,8 +102,11 @@ export function infoNceLoss(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weight
 
   if (backend === 'tfjs') {
     // Per ordered pair about ten [B, B] intermediates (scores, log-sum-exp, softmax), twice with the gradient.
-    checkTfjsHeap(OP, 2 * 10 * k * k * b * b,
-      `K = ${k} modalities of B = ${b} rows (${k * k} score matrices of B x B)`);
+    checkTfjsHeap(
+      OP,
+      2 * 10 * k * k * b * b,
+      `K = ${k} modalities of B = ${b} rows (${k * k} score matrices of B x B)`,
+    );
     return infoNceTfjs(targets, preds, flatWeights);
   }
 
@@ -99,13 +114,20 @@ export function infoNceLoss(targets: tf.Tensor2D[], preds: tf.Tensor2D[], weight
   const accuracies: number[][] = [];
   const lossWithGrad = tf.customGrad((..._inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const result = binding.infoNce(backend, {
-      targets: targetData, preds: predData, weights: Float32Array.from(flatWeights), b, d, wantGrad: true,
+      targets: targetData,
+      preds: predData,
+      weights: Float32Array.from(flatWeights),
+      b,
+      d,
+      wantGrad: true,
     });
     // float32 h/b -> the exact ratio, so every backend reports the same numbers.
-    for (let m = 0; m < k; m++) accuracies.push(Array.from(result.accuracies.subarray(m * k, (m + 1) * k), (a) => Math.round(a * b) / b));
+    for (let m = 0; m < k; m++)
+      accuracies.push(Array.from(result.accuracies.subarray(m * k, (m + 1) * k), (a) => Math.round(a * b) / b));
     return {
       value: tf.scalar(result.loss, 'float32'),
-      gradFunc: (dy: tf.Scalar) => [...result.gradTargets, ...result.gradPreds].map((g) => tf.mul(dy, tf.tensor2d(g, [b, d]))),
+      gradFunc: (dy: tf.Scalar) =>
+        [...result.gradTargets, ...result.gradPreds].map((g) => tf.mul(dy, tf.tensor2d(g, [b, d]))),
     };
   });
   const loss = lossWithGrad(...targets, ...preds) as tf.Scalar;

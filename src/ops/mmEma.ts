@@ -13,7 +13,14 @@ import { tf } from '../tfjs.js';
 import { MM_EMA_DEFAULTS } from './defaults.js';
 import { resetNoise, resetRandom } from './resetRandom.js';
 import {
-  checkBoolean, checkFinite, checkModalityList, checkNumber, checkOptionKeys, checkTensor, describe, fail,
+  checkBoolean,
+  checkFinite,
+  checkModalityList,
+  checkNumber,
+  checkOptionKeys,
+  checkTensor,
+  describe,
+  fail,
 } from './validate.js';
 
 /** The codebook state, on the host. Ops return a new state and never modify their input. */
@@ -85,7 +92,16 @@ type ResolvedApplyOptions = Required<MmEmaApplyOptions>;
 
 const INT32_MAX = 0x7fffffff;
 
-const STEP_OPTION_KEYS = ['decay', 'epsilon', 'deadAfter', 'activeBelow', 'seed', 'resetEma', 'crossModal', 'segmentsPerClip'] as const;
+const STEP_OPTION_KEYS = [
+  'decay',
+  'epsilon',
+  'deadAfter',
+  'activeBelow',
+  'seed',
+  'resetEma',
+  'crossModal',
+  'segmentsPerClip',
+] as const;
 
 // ---- validation -------------------------------------------------------------------------------
 
@@ -109,7 +125,8 @@ function readVectors(op: string, name: string, x: unknown, n: number, d: number)
     values = x;
   } else if (x instanceof tf.Tensor) {
     const [rows, cols] = checkTensor(op, name, x, 2);
-    if (rows !== n || cols !== d) fail(op, `${name} must have shape [${n}, ${d}] (n from indices, D from the codebook), got [${rows}, ${cols}]`);
+    if (rows !== n || cols !== d)
+      fail(op, `${name} must have shape [${n}, ${d}] (n from indices, D from the codebook), got [${rows}, ${cols}]`);
     values = x.dataSync() as Float32Array;
   } else fail(op, `${name} must be a float32 tf.Tensor2D or a Float32Array, got ${describe(x)}`);
   checkFinite(op, name, values);
@@ -123,12 +140,14 @@ function readVectors(op: string, name: string, x: unknown, n: number, d: number)
 function readBatch(op: string, z: unknown, indices: unknown, m: number, d?: number): Batch {
   const zList = checkModalityList(op, 'z', z);
   const indexList = checkModalityList(op, 'indices', indices);
-  if (indexList.length !== zList.length) fail(op, `indices has ${indexList.length} modalities but z has ${zList.length}`);
+  if (indexList.length !== zList.length)
+    fail(op, `indices has ${indexList.length} modalities but z has ${zList.length}`);
   const indexData = indexList.map((x, k) => readIndices(op, `indices[${k}]`, x, m));
   const n = indexData[0].length;
   if (n === 0) fail(op, 'indices[0] is empty: the batch must hold at least one vector');
   indexData.forEach((x, k) => {
-    if (x.length !== n) fail(op, `indices[${k}] has ${x.length} entries but indices[0] has ${n}: every modality needs the same B*T`);
+    if (x.length !== n)
+      fail(op, `indices[${k}] has ${x.length} entries but indices[0] has ${n}: every modality needs the same B*T`);
   });
   const width = d ?? inferWidth(op, zList[0], n);
   const zData = zList.map((x, k) => readVectors(op, `z[${k}]`, x, n, width));
@@ -136,22 +155,28 @@ function readBatch(op: string, z: unknown, indices: unknown, m: number, d?: numb
 }
 
 function inferWidth(op: string, z0: unknown, n: number): number {
-  const width = z0 instanceof tf.Tensor && z0.rank === 2 ? z0.shape[1] : z0 instanceof Float32Array ? z0.length / n : NaN;
+  const width =
+    z0 instanceof tf.Tensor && z0.rank === 2 ? z0.shape[1] : z0 instanceof Float32Array ? z0.length / n : NaN;
   if (!Number.isInteger(width) || width < 1) {
-    fail(op, `z[0] must be a float32 [n, d] tensor or a Float32Array of n*d values with n = ${n} from indices[0], got ${describe(z0)}`);
+    fail(
+      op,
+      `z[0] must be a float32 [n, d] tensor or a Float32Array of n*d values with n = ${n} from indices[0], got ${describe(z0)}`,
+    );
   }
   return width;
 }
 
 function checkState(op: string, state: unknown): CodebookState {
-  if (state === null || typeof state !== 'object') fail(op, `state must be a CodebookState object, got ${describe(state)}`);
+  if (state === null || typeof state !== 'object')
+    fail(op, `state must be a CodebookState object, got ${describe(state)}`);
   const s = state as Record<string, unknown>;
   const m = checkNumber(op, 'state.m', s.m, { integer: true, min: 1 });
   const d = checkNumber(op, 'state.d', s.d, { integer: true, min: 1 });
   const expect = (key: string, type: Float32ArrayConstructor | Int32ArrayConstructor, length: number) => {
     const value = s[key];
     if (!(value instanceof type)) fail(op, `state.${key} must be a ${type.name}, got ${describe(value)}`);
-    if (value.length !== length) fail(op, `state.${key} must hold ${length} values for m = ${m}, d = ${d}, got ${value.length}`);
+    if (value.length !== length)
+      fail(op, `state.${key} must hold ${length} values for m = ${m}, d = ${d}, got ${value.length}`);
     if (value instanceof Float32Array) checkFinite(op, `state.${key}`, value);
   };
   expect('embedding', Float32Array, m * d);
@@ -168,7 +193,7 @@ function resolveApplyOptions(op: string, o: Record<string, unknown>): ResolvedAp
   if (o.seed === undefined) fail(op, 'opts.seed is required (a uint32 driving the dead-code reset)');
   const counter = { integer: true, min: 0, max: INT32_MAX };
   const option = <K extends keyof typeof MM_EMA_DEFAULTS>(key: K, rule: Parameters<typeof checkNumber>[3]): number =>
-    (o[key] === undefined ? MM_EMA_DEFAULTS[key] : checkNumber(op, `opts.${key}`, o[key], rule));
+    o[key] === undefined ? MM_EMA_DEFAULTS[key] : checkNumber(op, `opts.${key}`, o[key], rule);
   return {
     decay: option('decay', { min: 0, below: 1 }),
     epsilon: option('epsilon', { above: 0 }),
@@ -231,7 +256,11 @@ function perplexity(counts: Float64Array, n: number): number {
   return Math.exp(entropy);
 }
 
-function apply(state: CodebookState, stats: MmEmaStatistics, o: ResolvedApplyOptions): { state: CodebookState; report: MmEmaUpdateReport } {
+function apply(
+  state: CodebookState,
+  stats: MmEmaStatistics,
+  o: ResolvedApplyOptions,
+): { state: CodebookState; report: MmEmaUpdateReport } {
   const { m, d } = state;
   // The EMA runs in float64 from the float32 state and is rounded once at the end, like the
   // native step; its options struct holds float32, so the constants are rounded the same way.
@@ -293,7 +322,10 @@ function modeOfClip(indices: Int32Array, start: number, length: number): number 
   for (let a = start; a < start + length; a++) {
     let count = 0;
     for (let b = start; b < start + length; b++) if (indices[b] === indices[a]) count++;
-    if (count > bestCount || (count === bestCount && indices[a] < best)) { best = indices[a]; bestCount = count; }
+    if (count > bestCount || (count === bestCount && indices[a] < best)) {
+      best = indices[a];
+      bestCount = count;
+    }
   }
   return best;
 }
@@ -314,7 +346,11 @@ function countEqualClips(indices: Int32Array[], segmentsPerClip: number): number
  * Phase 1 of the tfjs MM-EMA step: per-modality code counts and weighted sums of this batch.
  * Independent of the codebook state, so workers can all-reduce (sum) them before phase 2.
  */
-export function mmEmaStatistics(z: Vectors[], indices: Indices[], opts: { crossModal?: boolean; m: number }): MmEmaStatistics {
+export function mmEmaStatistics(
+  z: Vectors[],
+  indices: Indices[],
+  opts: { crossModal?: boolean; m: number },
+): MmEmaStatistics {
   const op = 'mmEmaStatistics';
   const o = checkOptionKeys(op, 'opts', opts, ['crossModal', 'm']);
   const m = checkNumber(op, 'opts.m', o.m, { integer: true, min: 1 });
@@ -326,23 +362,35 @@ export function mmEmaStatistics(z: Vectors[], indices: Indices[], opts: { crossM
  * Phase 2 of the tfjs MM-EMA step: applies (possibly all-reduced) statistics to the state.
  * Returns a new state; `state` and `stats` are not modified.
  */
-export function applyMmEmaStatistics(state: CodebookState, stats: MmEmaStatistics, opts: MmEmaApplyOptions): { state: CodebookState; report: MmEmaUpdateReport } {
+export function applyMmEmaStatistics(
+  state: CodebookState,
+  stats: MmEmaStatistics,
+  opts: MmEmaApplyOptions,
+): { state: CodebookState; report: MmEmaUpdateReport } {
   const op = 'applyMmEmaStatistics';
   const o = checkOptionKeys(op, 'opts', opts, STEP_OPTION_KEYS);
   const options = resolveApplyOptions(op, o);
   const { m, d } = checkState(op, state);
-  if (stats === null || typeof stats !== 'object') fail(op, `stats must be an MmEmaStatistics object, got ${describe(stats)}`);
+  if (stats === null || typeof stats !== 'object')
+    fail(op, `stats must be an MmEmaStatistics object, got ${describe(stats)}`);
   const n = checkNumber(op, 'stats.n', stats.n, { integer: true, min: 1 });
   const counts = checkModalityList(op, 'stats.counts', stats.counts);
   const sums = checkModalityList(op, 'stats.sums', stats.sums);
-  if (sums.length !== counts.length) fail(op, `stats.sums has ${sums.length} modalities but stats.counts has ${counts.length}`);
+  if (sums.length !== counts.length)
+    fail(op, `stats.sums has ${sums.length} modalities but stats.counts has ${counts.length}`);
   counts.forEach((c, k) => {
-    if (!(c instanceof Float64Array) || c.length !== m) fail(op, `stats.counts[${k}] must be a Float64Array of m = ${m} values, got ${describe(c)}`);
-    c.forEach((v, j) => { if (!(v >= 0 && v <= n)) fail(op, `stats.counts[${k}][${j}] = ${v} is not a count in [0, stats.n = ${n}]`); });
+    if (!(c instanceof Float64Array) || c.length !== m)
+      fail(op, `stats.counts[${k}] must be a Float64Array of m = ${m} values, got ${describe(c)}`);
+    c.forEach((v, j) => {
+      if (!(v >= 0 && v <= n)) fail(op, `stats.counts[${k}][${j}] = ${v} is not a count in [0, stats.n = ${n}]`);
+    });
   });
   sums.forEach((s, k) => {
-    if (!(s instanceof Float64Array) || s.length !== m * d) fail(op, `stats.sums[${k}] must be a Float64Array of m*d = ${m * d} values, got ${describe(s)}`);
-    s.forEach((v, e) => { if (!Number.isFinite(v)) fail(op, `stats.sums[${k}] contains a non-finite value (${v}) at flat index ${e}`); });
+    if (!(s instanceof Float64Array) || s.length !== m * d)
+      fail(op, `stats.sums[${k}] must be a Float64Array of m*d = ${m * d} values, got ${describe(s)}`);
+    s.forEach((v, e) => {
+      if (!Number.isFinite(v)) fail(op, `stats.sums[${k}] contains a non-finite value (${v}) at flat index ${e}`);
+    });
   });
   return apply(state, stats, options);
 }
@@ -353,7 +401,8 @@ export function equalNum(indices: Indices[], segmentsPerClip: number): number {
   const list = checkModalityList(op, 'indices', indices);
   const data = list.map((x, k) => readIndices(op, `indices[${k}]`, x, INT32_MAX));
   data.forEach((x, k) => {
-    if (x.length !== data[0].length) fail(op, `indices[${k}] has ${x.length} entries but indices[0] has ${data[0].length}`);
+    if (x.length !== data[0].length)
+      fail(op, `indices[${k}] has ${x.length} entries but indices[0] has ${data[0].length}`);
   });
   if (data[0].length === 0) fail(op, 'indices[0] is empty');
   return countEqualClips(data, resolveSegmentsPerClip(op, 'segmentsPerClip', segmentsPerClip, data[0].length));
@@ -363,8 +412,12 @@ export function equalNum(indices: Indices[], segmentsPerClip: number): number {
  * One MM-EMA step over K modalities (z[k] are [n, d], indices[k] quantize's output for z[k]):
  * returns the new state and the step's report. The input state is never modified.
  */
-export function mmEmaStep(state: CodebookState, z: Vectors[], indices: Indices[],
-  opts: MmEmaOptions & { backend?: OpBackend }): { state: CodebookState; report: MmEmaReport } {
+export function mmEmaStep(
+  state: CodebookState,
+  z: Vectors[],
+  indices: Indices[],
+  opts: MmEmaOptions & { backend?: OpBackend },
+): { state: CodebookState; report: MmEmaReport } {
   const op = 'mmEmaStep';
   if (opts === undefined) fail(op, 'opts is required (at least seed and segmentsPerClip)');
   const o = checkOptionKeys(op, 'opts', opts, [...STEP_OPTION_KEYS, 'backend']);
@@ -373,7 +426,12 @@ export function mmEmaStep(state: CodebookState, z: Vectors[], indices: Indices[]
   const { m, d } = checkState(op, state);
   const batch = readBatch(op, z, indices, m, d);
   const segmentsPerClip = resolveSegmentsPerClip(op, 'opts.segmentsPerClip', o.segmentsPerClip, batch.n);
-  return runStep(state, batch, { ...applyOptions, crossModal, segmentsPerClip, backend: o.backend as OpBackend | undefined });
+  return runStep(state, batch, {
+    ...applyOptions,
+    crossModal,
+    segmentsPerClip,
+    backend: o.backend as OpBackend | undefined,
+  });
 }
 
 /** Options of {@link mmEmaStepTrusted}: every field given, already validated. */
@@ -384,12 +442,20 @@ export type TrustedMmEmaOptions = Required<MmEmaOptions> & { backend?: OpBackend
  * at its own API boundary, and its z and indices come straight from its forward (finite, in range,
  * n divisible by T). Not part of the ops surface (not exported from the ops index).
  */
-export function mmEmaStepTrusted(state: CodebookState, z: Float32Array[], indices: Int32Array[],
-  options: TrustedMmEmaOptions): { state: CodebookState; report: MmEmaReport } {
+export function mmEmaStepTrusted(
+  state: CodebookState,
+  z: Float32Array[],
+  indices: Int32Array[],
+  options: TrustedMmEmaOptions,
+): { state: CodebookState; report: MmEmaReport } {
   return runStep(state, { z, indices, n: indices[0].length, d: state.d }, options);
 }
 
-function runStep(state: CodebookState, batch: Batch, o: TrustedMmEmaOptions): { state: CodebookState; report: MmEmaReport } {
+function runStep(
+  state: CodebookState,
+  batch: Batch,
+  o: TrustedMmEmaOptions,
+): { state: CodebookState; report: MmEmaReport } {
   const { m, d } = state;
   const { crossModal, segmentsPerClip, backend: requested, ...applyOptions } = o;
   const backend = resolveBackend(requested);
@@ -402,8 +468,18 @@ function runStep(state: CodebookState, batch: Batch, o: TrustedMmEmaOptions): { 
   }
   const options: NativeMmEmaOptions = { ...applyOptions, crossModal, segmentsPerClip };
   const result = requireNativeBinding('mmEmaStep').mmEmaStep(backend, {
-    state: { embedding: state.embedding, emaCount: state.emaCount, emaWeight: state.emaWeight, unusedCount: state.unusedCount },
-    m, d, z: batch.z, indices: batch.indices, n: batch.n, options,
+    state: {
+      embedding: state.embedding,
+      emaCount: state.emaCount,
+      emaWeight: state.emaWeight,
+      unusedCount: state.unusedCount,
+    },
+    m,
+    d,
+    z: batch.z,
+    indices: batch.indices,
+    n: batch.n,
+    options,
   });
   return {
     state: { ...result.state, m, d },

@@ -28,7 +28,13 @@ const OP = 'quantize';
  * sum_t ((double)a[aOffset+t] - (double)b[bOffset+t])^2 summed in order t = 0..d-1. JS numbers
  * are doubles and V8 never fuses multiply-add, so this is ops.h's exactSquaredDistance as is.
  */
-export function exactSquaredDistance(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, d: number): number {
+export function exactSquaredDistance(
+  a: Float32Array,
+  aOffset: number,
+  b: Float32Array,
+  bOffset: number,
+  d: number,
+): number {
   let sum = 0;
   for (let t = 0; t < d; t++) {
     const diff = a[aOffset + t] - b[bOffset + t];
@@ -53,8 +59,15 @@ function rowNorm(values: Float32Array, row: number, d: number): number {
 }
 
 /** The tfjs implementation: tf GEMM per row tile, candidate window, exact rescoring in JS. */
-function quantizeTfjs(z: tf.Tensor2D, codebook: tf.Tensor2D, zData: Float32Array, eData: Float32Array,
-  n: number, m: number, d: number): { indices: Int32Array; distances: Float32Array } {
+function quantizeTfjs(
+  z: tf.Tensor2D,
+  codebook: tf.Tensor2D,
+  zData: Float32Array,
+  eData: Float32Array,
+  n: number,
+  m: number,
+  d: number,
+): { indices: Int32Array; distances: Float32Array } {
   let maxNormE = 0;
   for (let j = 0; j < m; j++) maxNormE = Math.max(maxNormE, rowNorm(eData, j, d));
   const indices = new Int32Array(n);
@@ -83,7 +96,10 @@ function quantizeTfjs(z: tf.Tensor2D, codebook: tf.Tensor2D, zData: Float32Array
           // `!(x > t)` keeps NaN approximations (overflowed norms) as candidates.
           if (!(dt[base + j] > threshold)) {
             const exact = exactSquaredDistance(zData, i * d, eData, j * d, d);
-            if (exact < best) { best = exact; bestIndex = j; }
+            if (exact < best) {
+              best = exact;
+              bestIndex = j;
+            }
           }
         }
         indices[i] = bestIndex;

@@ -24,7 +24,10 @@ export function checkTfjsHeap(op: string, floats: number, what: string): void {
   const free = capacity - tf.memory().numBytes;
   if (bytes > USABLE_SHARE * free) {
     const where = wasm ? "tfjs wasm's 4 GiB heap" : `this machine's ${gib(capacity)} GiB of memory`;
-    fail(op, `the tfjs fallback needs about ${gib(bytes)} GiB for ${what}, more than ${where} can give ` +
-      `(${gib(free)} GiB free); run it on the cpu or cuda backend, or on smaller batches`);
+    fail(
+      op,
+      `the tfjs fallback needs about ${gib(bytes)} GiB for ${what}, more than ${where} can give ` +
+        `(${gib(free)} GiB free); run it on the cpu or cuda backend, or on smaller batches`,
+    );
   }
 }

@@ -7,7 +7,13 @@ import { fail } from '../util/validate.js';
 export { fail };
 
 /** `x` is a live float32 tensor of the given rank; returns its shape. */
-export function checkTensor(op: string, name: string, x: unknown, rank: number, dtype: 'float32' | 'int32' = 'float32'): number[] {
+export function checkTensor(
+  op: string,
+  name: string,
+  x: unknown,
+  rank: number,
+  dtype: 'float32' | 'int32' = 'float32',
+): number[] {
   if (!(x instanceof tf.Tensor)) fail(op, `${name} must be a tf.Tensor${rank}D, got ${describe(x)}`);
   if (x.isDisposed) fail(op, `${name} has been disposed`);
   if (x.rank !== rank) fail(op, `${name} must have rank ${rank}, got shape [${x.shape.join(', ')}]`);
@@ -25,7 +31,8 @@ export function checkFinite(op: string, name: string, values: Float32Array): voi
 /** A list with one entry per modality: 2 or 3 of them. */
 export function checkModalityList(op: string, name: string, list: unknown): unknown[] {
   if (!Array.isArray(list)) fail(op, `${name} must be an array with one entry per modality, got ${describe(list)}`);
-  if (list.length < 2 || list.length > 3) fail(op, `${name} must hold 2 or 3 modalities (K in 2..3), got ${list.length}`);
+  if (list.length < 2 || list.length > 3)
+    fail(op, `${name} must hold 2 or 3 modalities (K in 2..3), got ${list.length}`);
   return list;
 }
 
@@ -45,12 +52,14 @@ export function checkNumber(op: string, name: string, value: unknown, rule: Numb
   if (rule.min !== undefined) bounds.push(`>= ${rule.min}`);
   if (rule.below !== undefined) bounds.push(`< ${rule.below}`);
   if (rule.max !== undefined) bounds.push(`<= ${rule.max}`);
-  const ok = typeof value === 'number' && Number.isFinite(value)
-    && (!rule.integer || Number.isInteger(value))
-    && (rule.above === undefined || value > rule.above)
-    && (rule.min === undefined || value >= rule.min)
-    && (rule.below === undefined || value < rule.below)
-    && (rule.max === undefined || value <= rule.max);
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!rule.integer || Number.isInteger(value)) &&
+    (rule.above === undefined || value > rule.above) &&
+    (rule.min === undefined || value >= rule.min) &&
+    (rule.below === undefined || value < rule.below) &&
+    (rule.max === undefined || value <= rule.max);
   if (!ok) {
     const what = `${rule.integer ? 'an integer' : 'a finite number'}${bounds.length ? ` ${bounds.join(' and ')}` : ''}`;
     fail(op, `${name} must be ${what}, got ${describe(value)}`);
@@ -64,9 +73,15 @@ export function checkBoolean(op: string, name: string, value: unknown): boolean 
 }
 
 /** Rejects option keys the op does not know (usually a typo that would silently be ignored). */
-export function checkOptionKeys(op: string, name: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
+export function checkOptionKeys(
+  op: string,
+  name: string,
+  opts: unknown,
+  known: readonly string[],
+): Record<string, unknown> {
   if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail(op, `${name} must be an object, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    fail(op, `${name} must be an object, got ${describe(opts)}`);
   for (const key of Object.keys(opts)) {
     if (!known.includes(key)) fail(op, `${name}.${key} is not an option (known: ${known.join(', ')})`);
   }
@@ -78,6 +93,7 @@ export function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined)
+    return String(value);
   return typeof value;
 }

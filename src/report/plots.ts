@@ -50,7 +50,10 @@ export interface LossCurveOptions {
  * One small panel per metric (each with its own y scale, since losses differ by orders of
  * magnitude) from metrics-log records such as {step: 10, loss: {total: 1.2, cpc: 0.4}}.
  */
-export async function lossCurvesSvg(records: readonly Record<string, unknown>[], options: LossCurveOptions = {}): Promise<string> {
+export async function lossCurvesSvg(
+  records: readonly Record<string, unknown>[],
+  options: LossCurveOptions = {},
+): Promise<string> {
   if (!Array.isArray(records)) throw new TypeError('lossCurvesSvg: records must be an array of objects');
   const xField = options.x ?? 'step';
   const wanted = options.metrics;
@@ -70,7 +73,10 @@ export async function lossCurvesSvg(records: readonly Record<string, unknown>[],
   });
   if (wanted) {
     const missing = wanted.filter((entry) => ![...series.keys()].some((name) => matches(name, entry)));
-    if (missing.length > 0) throw new Error(`lossCurvesSvg: no record has numeric ${missing.map((m) => `'${m}'`).join(', ')} together with '${xField}'`);
+    if (missing.length > 0)
+      throw new Error(
+        `lossCurvesSvg: no record has numeric ${missing.map((m) => `'${m}'`).join(', ')} together with '${xField}'`,
+      );
   }
   if (series.size === 0) throw new Error(`lossCurvesSvg: no record has a numeric '${xField}' and a metric to plot`);
 
@@ -84,7 +90,13 @@ export async function lossCurvesSvg(records: readonly Record<string, unknown>[],
   return render({
     title: options.title ?? 'Training curves',
     data: { values },
-    facet: { field: 'metric', type: 'nominal', title: null, sort: metricOrder, header: { labelFontSize: 12, labelFontWeight: 'bold' } },
+    facet: {
+      field: 'metric',
+      type: 'nominal',
+      title: null,
+      sort: metricOrder,
+      header: { labelFontSize: 12, labelFontWeight: 'bold' },
+    },
     columns: Math.min(3, series.size),
     spec: {
       width: PANEL_WIDTH,
@@ -122,7 +134,10 @@ export interface CodeUsageOptions {
  * How often each code was chosen, one panel per modality (e.g. {audio: counts[M], video: counts[M]}).
  * Panel headers give the number of codes used and the perplexity of the usage distribution.
  */
-export async function codeUsageSvg(usage: Record<string, ArrayLike<number>>, options: CodeUsageOptions = {}): Promise<string> {
+export async function codeUsageSvg(
+  usage: Record<string, ArrayLike<number>>,
+  options: CodeUsageOptions = {},
+): Promise<string> {
   if (!isPlainObject(usage) || Object.keys(usage).length === 0) {
     throw new TypeError('codeUsageSvg: usage must be an object mapping modality names to per-code counts');
   }
@@ -139,7 +154,8 @@ export async function codeUsageSvg(usage: Record<string, ArrayLike<number>>, opt
     codebookSize = counts.length;
     for (let j = 0; j < counts.length; j++) {
       const c = counts[j];
-      if (!Number.isFinite(c) || c < 0) throw new RangeError(`codeUsageSvg: usage.${modality}[${j}] must be a finite count >= 0, got ${String(c)}`);
+      if (!Number.isFinite(c) || c < 0)
+        throw new RangeError(`codeUsageSvg: usage.${modality}[${j}] must be a finite count >= 0, got ${String(c)}`);
     }
     const { used, perplexity } = usageStats(counts);
     const panel = `${modality}: ${used}/${counts.length} codes used, perplexity ${perplexity.toFixed(1)}`;
@@ -151,13 +167,26 @@ export async function codeUsageSvg(usage: Record<string, ArrayLike<number>>, opt
   return render({
     title: options.title ?? 'Code usage',
     data: { values },
-    facet: { row: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelAngle: 0, labelAnchor: 'start', labelOrient: 'top', labelFontSize: 12 } } },
+    facet: {
+      row: {
+        field: 'panel',
+        type: 'nominal',
+        title: null,
+        sort: panels,
+        header: { labelAngle: 0, labelAnchor: 'start', labelOrient: 'top', labelFontSize: 12 },
+      },
+    },
     spec: {
       width: 560,
       height: 90,
       mark: { type: 'rect', color: '#4c78a8' },
       encoding: {
-        x: { field: 'code', type: 'quantitative', title: 'code index', scale: { domain: [0, codebookSize], nice: false } },
+        x: {
+          field: 'code',
+          type: 'quantitative',
+          title: 'code index',
+          scale: { domain: [0, codebookSize], nice: false },
+        },
         x2: { field: 'codeEnd' },
         y: { field: 'count', type: 'quantitative', title: 'count' },
         y2: { datum: 0 },
@@ -185,17 +214,30 @@ export interface HeatmapOptions {
 }
 
 /** X->Y table as a heatmap: rows = trained on, columns = tested on, cells labelled with the value in percent. */
-export async function crossModalHeatmapSvg(cells: readonly CrossModalCell[], options: HeatmapOptions = {}): Promise<string> {
-  if (!Array.isArray(cells) || cells.length === 0) throw new TypeError('crossModalHeatmapSvg: cells must be a non-empty array');
+export async function crossModalHeatmapSvg(
+  cells: readonly CrossModalCell[],
+  options: HeatmapOptions = {},
+): Promise<string> {
+  if (!Array.isArray(cells) || cells.length === 0)
+    throw new TypeError('crossModalHeatmapSvg: cells must be a non-empty array');
   const panels: string[] = [];
   const modalities: string[] = [];
   const values = cells.map((cell, i) => {
     const { train, test, value, panel = '' } = (cell ?? {}) as Partial<CrossModalCell>;
-    if (typeof train !== 'string' || typeof test !== 'string' || typeof panel !== 'string' || typeof value !== 'number') {
-      throw new TypeError(`crossModalHeatmapSvg: cells[${i}] must be {train: string, test: string, value: number, panel?: string}`);
+    if (
+      typeof train !== 'string' ||
+      typeof test !== 'string' ||
+      typeof panel !== 'string' ||
+      typeof value !== 'number'
+    ) {
+      throw new TypeError(
+        `crossModalHeatmapSvg: cells[${i}] must be {train: string, test: string, value: number, panel?: string}`,
+      );
     }
     if (!Number.isFinite(value) || value < 0 || value > 1) {
-      throw new RangeError(`crossModalHeatmapSvg: cells[${i}].value must be a fraction in [0, 1], got ${String(value)}`);
+      throw new RangeError(
+        `crossModalHeatmapSvg: cells[${i}].value must be a fraction in [0, 1], got ${String(value)}`,
+      );
     }
     if (!panels.includes(panel)) panels.push(panel);
     for (const m of [train, test]) if (!modalities.includes(m)) modalities.push(m);
@@ -214,7 +256,13 @@ export async function crossModalHeatmapSvg(cells: readonly CrossModalCell[], opt
       {
         mark: { type: 'rect' as const },
         encoding: {
-          color: { field: 'value', type: 'quantitative' as const, title: metric, scale: { domain: [0, 1], scheme: 'blues' }, legend: { format: '.0%' } },
+          color: {
+            field: 'value',
+            type: 'quantitative' as const,
+            title: metric,
+            scale: { domain: [0, 1], scheme: 'blues' },
+            legend: { format: '.0%' },
+          },
         },
       },
       {
@@ -231,7 +279,13 @@ export async function crossModalHeatmapSvg(cells: readonly CrossModalCell[], opt
   return render({
     title,
     data: { values },
-    facet: { field: 'panel', type: 'nominal', title: null, sort: panels, header: { labelFontSize: 12, labelFontWeight: 'bold' } },
+    facet: {
+      field: 'panel',
+      type: 'nominal',
+      title: null,
+      sort: panels,
+      header: { labelFontSize: 12, labelFontWeight: 'bold' },
+    },
     columns: Math.min(3, panels.length),
     spec: heatmap,
   });

@@ -48,13 +48,19 @@ function shownMetrics(report: DownstreamReport): string[] {
 export function formatDownstreamTable(report: DownstreamReport): string {
   const metrics = shownMetrics(report);
   const encoders = report.rows.map((r) => r.encoder);
-  const header = ['pair (train -> test)', ...encoders.flatMap((e) => metrics.map((m) => (metrics.length > 1 ? `${e} ${m}` : e)))];
+  const header = [
+    'pair (train -> test)',
+    ...encoders.flatMap((e) => metrics.map((m) => (metrics.length > 1 ? `${e} ${m}` : e))),
+  ];
   const pairs = report.rows[0]?.pairs ?? [];
   const rows = pairs.map((pair, i) => [
     `${pair.train} ${ARROW} ${pair.test}${pair.upperBound ? ' (upper bound)' : ''}`,
     ...report.rows.flatMap((row) => metrics.map((m) => percent(row.pairs[i]?.metrics[m]))),
   ]);
-  const dataset = report.trainDataset === report.testDataset ? report.trainDataset : `${report.trainDataset} ${ARROW} ${report.testDataset}`;
+  const dataset =
+    report.trainDataset === report.testDataset
+      ? report.trainDataset
+      : `${report.trainDataset} ${ARROW} ${report.testDataset}`;
   const metricNote = metrics.length > 1 ? '' : ` (${metrics[0]})`;
   return formatTable(header, rows, { title: `${TASK_TITLES[report.task]} on ${dataset}${metricNote}` });
 }
@@ -64,5 +70,6 @@ export function heatmapCells(report: DownstreamReport, metric = report.metrics[0
   return report.rows.flatMap((row) =>
     row.pairs
       .filter((p) => p.metrics[metric] !== undefined && Number.isFinite(p.metrics[metric]))
-      .map((p) => ({ train: p.train, test: p.test, value: p.metrics[metric], panel: row.encoder })));
+      .map((p) => ({ train: p.train, test: p.test, value: p.metrics[metric], panel: row.encoder })),
+  );
 }

@@ -9,12 +9,16 @@ export interface TableOptions {
 export function formatTable(header: string[], rows: string[][], options: TableOptions = {}): string {
   const columns = header.length;
   rows.forEach((row, i) => {
-    if (row.length !== columns) throw new RangeError(`formatTable: rows[${i}] has ${row.length} cells, the header ${columns}`);
+    if (row.length !== columns)
+      throw new RangeError(`formatTable: rows[${i}] has ${row.length} cells, the header ${columns}`);
   });
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const align = options.align ?? header.map((_, c) => (c === 0 ? 'left' : 'right'));
   const line = (cells: string[]): string =>
-    cells.map((cell, c) => (align[c] === 'left' ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
+    cells
+      .map((cell, c) => (align[c] === 'left' ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   const out = [line(header), rule, ...rows.map(line)];
   if (options.title) out.unshift(options.title);

@@ -46,16 +46,20 @@ export class ResumableAdam extends tf.AdamOptimizer {
 
   /** Per-epoch schedules change the rate between steps. */
   setLearningRate(value: number): void {
-    if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`setLearningRate: value must be a finite number > 0, got ${value}`);
+    if (!(value > 0) || !Number.isFinite(value))
+      throw new RangeError(`setLearningRate: value must be a finite number > 0, got ${value}`);
     this.learningRate = value;
   }
 
   snapshot(): AdamSnapshot {
     const internals = this as unknown as AdamInternals;
     const moments = internals.accumulatedFirstMoment.length;
-    const tensors = [internals.accBeta1, internals.accBeta2,
-      ...internals.accumulatedFirstMoment.map((m) => m.variable), ...internals.accumulatedSecondMoment.map((m) => m.variable)]
-      .map((v) => tf.clone(v));
+    const tensors = [
+      internals.accBeta1,
+      internals.accBeta2,
+      ...internals.accumulatedFirstMoment.map((m) => m.variable),
+      ...internals.accumulatedSecondMoment.map((m) => m.variable),
+    ].map((v) => tf.clone(v));
     return { iterations: this.iterations, tensors, moments, dispose: () => tf.dispose(tensors) };
   }
 
@@ -65,7 +69,10 @@ export class ResumableAdam extends tf.AdamOptimizer {
     const [beta1, beta2, ...moments] = snapshot.tensors;
     internals.accBeta1.assign(beta1);
     internals.accBeta2.assign(beta2);
-    for (const [list, offset] of [[internals.accumulatedFirstMoment, 0], [internals.accumulatedSecondMoment, snapshot.moments]] as const) {
+    for (const [list, offset] of [
+      [internals.accumulatedFirstMoment, 0],
+      [internals.accumulatedSecondMoment, snapshot.moments],
+    ] as const) {
       list.slice(snapshot.moments).forEach((m) => m.variable.dispose());
       list.length = snapshot.moments;
       list.forEach((m, i) => m.variable.assign(moments[offset + i]));
@@ -79,7 +86,10 @@ export class ResumableAdam extends tf.AdamOptimizer {
   }
 
   /** State as checkpoint tensors `${prefix}.m.${param}` / `${prefix}.v.${param}` plus JSON meta. */
-  async exportState(prefix: string, paramNames: string[]): Promise<{ meta: AdamMeta; tensors: Record<string, CheckpointTensor> }> {
+  async exportState(
+    prefix: string,
+    paramNames: string[],
+  ): Promise<{ meta: AdamMeta; tensors: Record<string, CheckpointTensor> }> {
     const weights = await this.getWeights();
     const iterations = (await weights[0].tensor.data())[0];
     const moments = weights.slice(1);
@@ -88,11 +98,20 @@ export class ResumableAdam extends tf.AdamOptimizer {
     const hasMoments = moments.length > 0;
     if (hasMoments) {
       if (moments.length !== 2 * paramNames.length) {
-        throw new Error(`ResumableAdam.exportState(${prefix}): the optimizer holds ${moments.length / 2} moment pairs for ${paramNames.length} parameters`);
+        throw new Error(
+          `ResumableAdam.exportState(${prefix}): the optimizer holds ${moments.length / 2} moment pairs for ${paramNames.length} parameters`,
+        );
       }
       paramNames.forEach((name, i) => {
-        for (const [kind, entry] of [['m', moments[i]], ['v', moments[paramNames.length + i]]] as const) {
-          tensors[`${prefix}.${kind}.${name}`] = { dtype: 'float32', shape: [...entry.tensor.shape], data: Float32Array.from(entry.tensor.dataSync()) };
+        for (const [kind, entry] of [
+          ['m', moments[i]],
+          ['v', moments[paramNames.length + i]],
+        ] as const) {
+          tensors[`${prefix}.${kind}.${name}`] = {
+            dtype: 'float32',
+            shape: [...entry.tensor.shape],
+            data: Float32Array.from(entry.tensor.dataSync()),
+          };
         }
       });
     }
@@ -109,7 +128,12 @@ export class ResumableAdam extends tf.AdamOptimizer {
   }
 
   /** Restores exportState's output for parameters `params` (same names and order). Checks everything first. */
-  async importState(prefix: string, meta: AdamMeta, tensors: Record<string, CheckpointTensor>, params: { name: string; engineName: string; shape: number[] }[]): Promise<void> {
+  async importState(
+    prefix: string,
+    meta: AdamMeta,
+    tensors: Record<string, CheckpointTensor>,
+    params: { name: string; engineName: string; shape: number[] }[],
+  ): Promise<void> {
     const moment = ResumableAdam.checkState(prefix, meta, tensors, params);
     const named: { name: string; tensor: tf.Tensor }[] = [];
     if (meta.hasMoments) {
@@ -134,20 +158,32 @@ export class ResumableAdam extends tf.AdamOptimizer {
   }
 
   /** Throws unless importState would succeed; returns the moment lookup. */
-  static checkState(prefix: string, meta: AdamMeta, tensors: Record<string, CheckpointTensor>, params: { name: string; shape: number[] }[]) {
+  static checkState(
+    prefix: string,
+    meta: AdamMeta,
+    tensors: Record<string, CheckpointTensor>,
+    params: { name: string; shape: number[] }[],
+  ) {
     for (const key of ['learningRate', 'iterations', 'accBeta1', 'accBeta2'] as const) {
-      if (typeof meta?.[key] !== 'number' || !Number.isFinite(meta[key])) throw new Error(`optimizer ${prefix}: meta.${key} is missing or not a finite number`);
+      if (typeof meta?.[key] !== 'number' || !Number.isFinite(meta[key]))
+        throw new Error(`optimizer ${prefix}: meta.${key} is missing or not a finite number`);
     }
     const moment = (kind: 'm' | 'v', p: { name: string; shape: number[] }): CheckpointTensor => {
       const t = tensors[`${prefix}.${kind}.${p.name}`];
       if (t === undefined) throw new Error(`optimizer ${prefix}: no ${kind} state for parameter '${p.name}'`);
       if (t.dtype !== 'float32' || t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-        throw new Error(`optimizer ${prefix}: ${kind} state of '${p.name}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+        throw new Error(
+          `optimizer ${prefix}: ${kind} state of '${p.name}' has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`,
+        );
       }
       return t;
     };
     if (typeof meta.hasMoments !== 'boolean') throw new Error(`optimizer ${prefix}: meta.hasMoments must be a boolean`);
-    if (meta.hasMoments) params.forEach((p) => { moment('m', p); moment('v', p); });
+    if (meta.hasMoments)
+      params.forEach((p) => {
+        moment('m', p);
+        moment('v', p);
+      });
     return moment;
   }
 }

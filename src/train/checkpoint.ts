@@ -130,7 +130,9 @@ function describePayload(payload: CheckpointPayload): Header {
       throw new TypeError(`${where}.data must be a ${ArrayType.name} for dtype ${dtype}`);
     }
     if (data.length !== expected) {
-      throw new RangeError(`${where}.data has ${data.length} elements but shape [${shape.join(', ')}] needs ${expected}`);
+      throw new RangeError(
+        `${where}.data has ${data.length} elements but shape [${shape.join(', ')}] needs ${expected}`,
+      );
     }
     offset = alignUp(offset);
     entries.push({ name, dtype, shape: [...shape], offset, byteLength: data.length * BYTES_PER_ELEMENT });
@@ -167,7 +169,9 @@ function parseAndVerify(bytes: Buffer, report: (what: string) => never): Header 
   }
   const headerLength = bytes.readUInt32LE(12);
   if (PREAMBLE_BYTES + headerLength + CHECKSUM_BYTES > bytes.byteLength) {
-    report(`truncated: the header alone needs ${PREAMBLE_BYTES + headerLength + CHECKSUM_BYTES} bytes, the file has ${bytes.byteLength}`);
+    report(
+      `truncated: the header alone needs ${PREAMBLE_BYTES + headerLength + CHECKSUM_BYTES} bytes, the file has ${bytes.byteLength}`,
+    );
   }
   let header: unknown;
   try {
@@ -180,8 +184,10 @@ function parseAndVerify(bytes: Buffer, report: (what: string) => never): Header 
   }
   const dataByteLength = (header as { dataByteLength: number }).dataByteLength;
   const expectedSize = PREAMBLE_BYTES + headerLength + dataByteLength + CHECKSUM_BYTES;
-  if (bytes.byteLength < expectedSize) report(`truncated: expected ${expectedSize} bytes, the file has ${bytes.byteLength}`);
-  if (bytes.byteLength > expectedSize) report(`${bytes.byteLength - expectedSize} unexpected bytes after the end of the checkpoint`);
+  if (bytes.byteLength < expectedSize)
+    report(`truncated: expected ${expectedSize} bytes, the file has ${bytes.byteLength}`);
+  if (bytes.byteLength > expectedSize)
+    report(`${bytes.byteLength - expectedSize} unexpected bytes after the end of the checkpoint`);
 
   const body = bytes.subarray(0, bytes.byteLength - CHECKSUM_BYTES);
   const stored = bytes.subarray(bytes.byteLength - CHECKSUM_BYTES);
@@ -192,7 +198,11 @@ function parseAndVerify(bytes: Buffer, report: (what: string) => never): Header 
 }
 
 /** Checks the directory of a checksum-valid header (guards against files written by other tools). */
-function validateHeader(header: Record<string, unknown>, dataByteLength: number, report: (what: string) => never): Header {
+function validateHeader(
+  header: Record<string, unknown>,
+  dataByteLength: number,
+  report: (what: string) => never,
+): Header {
   if (!isPlainObject(header.meta)) report('invalid header: meta must be an object');
   if (!Array.isArray(header.tensors)) report('invalid header: tensors must be an array');
   const seen = new Set<string>();
@@ -218,7 +228,13 @@ function validateHeader(header: Record<string, unknown>, dataByteLength: number,
     }
     end = (offset as number) + count * BYTES_PER_ELEMENT;
     if (end > dataByteLength) report(`${where} extends past the data section`);
-    entries.push({ name: name as string, dtype: dtype as CheckpointDtype, shape: shape as number[], offset: offset as number, byteLength: count * BYTES_PER_ELEMENT });
+    entries.push({
+      name: name as string,
+      dtype: dtype as CheckpointDtype,
+      shape: shape as number[],
+      offset: offset as number,
+      byteLength: count * BYTES_PER_ELEMENT,
+    });
   });
   return { meta: header.meta as Record<string, unknown>, tensors: entries, dataByteLength };
 }
@@ -226,7 +242,9 @@ function validateHeader(header: Record<string, unknown>, dataByteLength: number,
 function fromLittleEndian(raw: Uint8Array, dtype: CheckpointDtype): Float32Array | Int32Array {
   // Copy into a fresh, aligned buffer: the caller owns the result and the file buffer is released.
   const copy = LITTLE_ENDIAN_HOST ? new Uint8Array(raw) : swap32(raw);
-  return dtype === 'float32' ? new Float32Array(copy.buffer, 0, copy.byteLength / 4) : new Int32Array(copy.buffer, 0, copy.byteLength / 4);
+  return dtype === 'float32'
+    ? new Float32Array(copy.buffer, 0, copy.byteLength / 4)
+    : new Int32Array(copy.buffer, 0, copy.byteLength / 4);
 }
 
 // ---- shared ---------------------------------------------------------------------------------
@@ -241,7 +259,8 @@ function checkShape(shape: unknown, where: string, ErrorType: new (message: stri
     }
     count *= dim;
   }
-  if (!Number.isSafeInteger(count * BYTES_PER_ELEMENT)) throw new ErrorType(`${where} describes a tensor too large to store`);
+  if (!Number.isSafeInteger(count * BYTES_PER_ELEMENT))
+    throw new ErrorType(`${where} describes a tensor too large to store`);
   return count;
 }
 

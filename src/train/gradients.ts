@@ -16,8 +16,11 @@ interface EngineState {
  * tf.variableGrads(f, variables) in a tidy; on an exception, also frees the abandoned tape and
  * calls `onError` (for tensors f kept past the tidy).
  */
-export function variableGradsOrNothing(f: () => tf.Scalar, variables: tf.Variable[],
-  onError?: () => void): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+export function variableGradsOrNothing(
+  f: () => tf.Scalar,
+  variables: tf.Variable[],
+  onError?: () => void,
+): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   try {
     return tf.tidy(() => tf.variableGrads(f, variables));
   } catch (err) {

@@ -36,7 +36,7 @@ const WHERE = 'Trainer';
 export function resolveHyperparameters(options: Partial<TrainerHyperparameters>): TrainerHyperparameters {
   if (options === null || typeof options !== 'object') throw new TypeError(`${WHERE}: options must be an object`);
   const given = <K extends keyof TrainerHyperparameters>(key: K, check: (v: unknown) => TrainerHyperparameters[K]) =>
-    (options[key] === undefined ? DEFAULT_HYPERPARAMETERS[key] : check(options[key]));
+    options[key] === undefined ? DEFAULT_HYPERPARAMETERS[key] : check(options[key]);
   const positive = (key: 'learningRate' | 'clubLearningRate' | 'clipNorm' | 'gamma') =>
     given(key, (v) => checkNumber(WHERE, `options.${key}`, v, { above: 0 }));
   return {
@@ -44,12 +44,14 @@ export function resolveHyperparameters(options: Partial<TrainerHyperparameters>)
     clubLearningRate: positive('clubLearningRate'),
     clubSteps: given('clubSteps', (v) => checkNumber(WHERE, 'options.clubSteps', v, { integer: true, min: 0 })),
     clipNorm: positive('clipNorm'),
-    milestones: [...given('milestones', (v) => {
-      if (!Array.isArray(v) || v.some((m) => !Number.isInteger(m) || m < 0)) {
-        fail(WHERE, `options.milestones must be an array of non-negative integers (epochs), got ${describe(v)}`);
-      }
-      return v as number[];
-    })],
+    milestones: [
+      ...given('milestones', (v) => {
+        if (!Array.isArray(v) || v.some((m) => !Number.isInteger(m) || m < 0)) {
+          fail(WHERE, `options.milestones must be an array of non-negative integers (epochs), got ${describe(v)}`);
+        }
+        return v as number[];
+      }),
+    ],
     gamma: positive('gamma'),
     clipGroups: given('clipGroups', (v) => {
       if (!(CLIP_GROUPINGS as readonly unknown[]).includes(v)) {
@@ -58,7 +60,8 @@ export function resolveHyperparameters(options: Partial<TrainerHyperparameters>)
       }
       return v as ClipGrouping;
     }),
-    legacyEncoderPasses: given('legacyEncoderPasses',
-      (v) => checkNumber(WHERE, 'options.legacyEncoderPasses', v, { integer: true, min: 0 })),
+    legacyEncoderPasses: given('legacyEncoderPasses', (v) =>
+      checkNumber(WHERE, 'options.legacyEncoderPasses', v, { integer: true, min: 0 }),
+    ),
   };
 }

@@ -28,11 +28,18 @@ export class MetricsLog {
   private size = 0;
 
   constructor(path: string, options: MetricsLogOptions = {}) {
-    if (typeof path !== 'string' || path.length === 0) throw new TypeError('MetricsLog: path must be a non-empty string');
-    if (options.append && options.overwrite) throw new TypeError('MetricsLog: options.append and options.overwrite exclude each other');
+    if (typeof path !== 'string' || path.length === 0)
+      throw new TypeError('MetricsLog: path must be a non-empty string');
+    if (options.append && options.overwrite)
+      throw new TypeError('MetricsLog: options.append and options.overwrite exclude each other');
     const { keepThroughStep } = options;
-    if (keepThroughStep !== undefined && (!options.append || !Number.isSafeInteger(keepThroughStep) || keepThroughStep < 0)) {
-      throw new TypeError(`MetricsLog: options.keepThroughStep must be a non-negative integer, with append; got ${String(keepThroughStep)}`);
+    if (
+      keepThroughStep !== undefined &&
+      (!options.append || !Number.isSafeInteger(keepThroughStep) || keepThroughStep < 0)
+    ) {
+      throw new TypeError(
+        `MetricsLog: options.keepThroughStep must be a non-negative integer, with append; got ${String(keepThroughStep)}`,
+      );
     }
     this.path = path;
     if (options.append) keepCompleteRecords(path, keepThroughStep);
@@ -41,7 +48,9 @@ export class MetricsLog {
       this.fd = fs.openSync(path, flags, 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new Error(`MetricsLog: ${path} already exists; pass { append: true } to continue it or { overwrite: true } to replace it`);
+        throw new Error(
+          `MetricsLog: ${path} already exists; pass { append: true } to continue it or { overwrite: true } to replace it`,
+        );
       }
       throw new Error(`MetricsLog: cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
@@ -59,14 +68,17 @@ export class MetricsLog {
     const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
     try {
       // At explicit offsets: after a cut-back write the file position may lie past the end.
-      for (let done = 0; done < line.byteLength;) done += fs.writeSync(this.fd, line, done, line.byteLength - done, this.size + done);
+      for (let done = 0; done < line.byteLength; )
+        done += fs.writeSync(this.fd, line, done, line.byteLength - done, this.size + done);
     } catch (err) {
       try {
         fs.ftruncateSync(this.fd, this.size);
       } catch {
         // Readers and the next append ignore a last line without its newline.
       }
-      throw new Error(`MetricsLog: could not write a record to ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`MetricsLog: could not write a record to ${this.path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.size += line.byteLength;
   }
@@ -95,7 +107,9 @@ function keepCompleteRecords(path: string, throughStep: number | undefined): voi
   const lines = text.split('\n').slice(0, -1); // the text after the last newline is a fragment
   const kept = lines.filter((line) => {
     const record = parseRecord(line);
-    return record !== null && (throughStep === undefined || (typeof record.step === 'number' && record.step <= throughStep));
+    return (
+      record !== null && (throughStep === undefined || (typeof record.step === 'number' && record.step <= throughStep))
+    );
   });
   const next = kept.map((line) => `${line}\n`).join('');
   if (next !== text) writeFileAtomic(path, next);

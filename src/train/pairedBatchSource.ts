@@ -20,8 +20,11 @@ export interface PairedBatchSource {
 }
 
 /** Accepts a PairedBatchSource, or a plain (re-iterable) iterable of batches replayed every epoch. */
-export function toBatchSource(data: PairedBatchSource | Iterable<PairedBatch> | AsyncIterable<PairedBatch>): PairedBatchSource {
-  if (data !== null && typeof data === 'object' && typeof (data as PairedBatchSource).epoch === 'function') return data as PairedBatchSource;
+export function toBatchSource(
+  data: PairedBatchSource | Iterable<PairedBatch> | AsyncIterable<PairedBatch>,
+): PairedBatchSource {
+  if (data !== null && typeof data === 'object' && typeof (data as PairedBatchSource).epoch === 'function')
+    return data as PairedBatchSource;
   if (data !== null && typeof data === 'object' && (Symbol.iterator in data || Symbol.asyncIterator in data)) {
     const iterable = data as Iterable<PairedBatch> | AsyncIterable<PairedBatch>;
     return { epoch: () => iterable, ...(Array.isArray(data) ? { batchesPerEpoch: data.length } : {}) };
@@ -43,17 +46,21 @@ export interface ModelBatch {
  */
 export function prepareBatch(config: ModelConfig, batch: unknown): ModelBatch {
   if (batch === null || typeof batch !== 'object' || Array.isArray(batch)) {
-    throw new TypeError(`batch must be an object { ${modalitiesOf(config.modalities).join(', ')} } of features, got ${batch === null ? 'null' : typeof batch}`);
+    throw new TypeError(
+      `batch must be an object { ${modalitiesOf(config.modalities).join(', ')} } of features, got ${batch === null ? 'null' : typeof batch}`,
+    );
   }
   for (const key of Object.keys(batch)) {
-    if (!(MODALITY_ORDER as readonly string[]).includes(key)) throw new Error(`batch.${key} is not a modality (expected ${MODALITY_ORDER.join(', ')})`);
+    if (!(MODALITY_ORDER as readonly string[]).includes(key))
+      throw new Error(`batch.${key} is not a modality (expected ${MODALITY_ORDER.join(', ')})`);
   }
   const modalities = modalitiesOf(config.modalities);
   const record = batch as PairedBatch;
   let size = -1;
   const checked = modalities.map((m) => {
     const value = record[m];
-    if (value === undefined) throw new Error(`batch.${m} is missing: this ${config.modalities} model needs ${modalities.join(', ')}`);
+    if (value === undefined)
+      throw new Error(`batch.${m} is missing: this ${config.modalities} model needs ${modalities.join(', ')}`);
     const perClip = [config.segments, ...inputShapeOf(config, m)];
     const perClipSize = perClip.reduce((a, b) => a * b, 1);
     let b: number;
@@ -69,7 +76,9 @@ export function prepareBatch(config: ModelConfig, batch: unknown): ModelBatch {
       data = value.dataSync() as Float32Array;
     } else if (value instanceof Float32Array) {
       if (value.length === 0 || value.length % perClipSize !== 0) {
-        throw new RangeError(`batch.${m} has ${value.length} values, not a positive multiple of ${perClip.join('*')} = ${perClipSize} (shape [B, ${perClip.join(', ')}])`);
+        throw new RangeError(
+          `batch.${m} has ${value.length} values, not a positive multiple of ${perClip.join('*')} = ${perClipSize} (shape [B, ${perClip.join(', ')}])`,
+        );
       }
       b = value.length / perClipSize;
       data = value;
@@ -77,10 +86,12 @@ export function prepareBatch(config: ModelConfig, batch: unknown): ModelBatch {
       throw new TypeError(`batch.${m} must be a Float32Array or a float32 tf.Tensor [B, ${perClip.join(', ')}]`);
     }
     if (b < 1) throw new RangeError(`batch.${m} is empty (B = 0)`);
-    if (size !== -1 && b !== size) throw new RangeError(`batch.${m} has B = ${b} clips but batch.${modalities[0]} has ${size}`);
+    if (size !== -1 && b !== size)
+      throw new RangeError(`batch.${m} has B = ${b} clips but batch.${modalities[0]} has ${size}`);
     size = b;
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new RangeError(`batch.${m} holds a non-finite value (${data[i]}) at flat index ${i}`);
+      if (!Number.isFinite(data[i]))
+        throw new RangeError(`batch.${m} holds a non-finite value (${data[i]}) at flat index ${i}`);
     }
     return { value, shape: [b, ...perClip] };
   });

@@ -9,7 +9,9 @@ export function multiStepLr(base: number, milestones: readonly number[], gamma: 
 /** Each group's global L2 gradient norm, the total_norm torch.nn.utils.clip_grad_norm_ computes. */
 export function gradientNorms(groups: tf.Tensor[][]): number[] {
   if (groups.length === 0) return [];
-  const normTensor = tf.tidy(() => tf.stack(groups.map((grads) => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))))));
+  const normTensor = tf.tidy(() =>
+    tf.stack(groups.map((grads) => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))))),
+  );
   const norms = Array.from(normTensor.dataSync());
   normTensor.dispose();
   return norms;

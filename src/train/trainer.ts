@@ -32,12 +32,22 @@ import { variableGradsOrNothing } from './gradients.js';
 import { StepUndo } from './stepUndo.js';
 import { type CheckpointPayload, loadCheckpoint } from './checkpoint.js';
 import { MetricsLog } from './metricsLog.js';
-import { type ModelBatch, type PairedBatch, type PairedBatchSource, prepareBatch, toBatchSource } from './pairedBatchSource.js';
+import {
+  type ModelBatch,
+  type PairedBatch,
+  type PairedBatchSource,
+  prepareBatch,
+  toBatchSource,
+} from './pairedBatchSource.js';
 import { PhaseTimer, type PhaseTimings } from './phaseTimer.js';
 import { type ClipGroup, clipGroupsOf } from './clipGroups.js';
 import { type TrainerHyperparameters, resolveHyperparameters } from './hyperparameters.js';
 import {
-  type OptimizerSlot, type TrainingState, readTrainingCheckpoint, restoreTrainingState, saveTrainingCheckpoint,
+  type OptimizerSlot,
+  type TrainingState,
+  readTrainingCheckpoint,
+  restoreTrainingState,
+  saveTrainingCheckpoint,
 } from './trainingCheckpoint.js';
 import { clipScale, gradientNorms, multiStepLr } from './schedule.js';
 
@@ -181,17 +191,28 @@ export class Trainer {
     if (!(model instanceof UniCodeModel)) throw new TypeError('Trainer: model must be a UniCodeModel');
     this.hyper = resolveHyperparameters(options);
     const seed = options.seed ?? model.seed;
-    if (!Number.isSafeInteger(seed)) throw new TypeError(`Trainer: options.seed must be a safe integer, got ${String(seed)}`);
-    if (options.checkpointEvery !== undefined && (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 1)) {
-      throw new RangeError(`Trainer: options.checkpointEvery must be a positive integer, got ${String(options.checkpointEvery)}`);
+    if (!Number.isSafeInteger(seed))
+      throw new TypeError(`Trainer: options.seed must be a safe integer, got ${String(seed)}`);
+    if (
+      options.checkpointEvery !== undefined &&
+      (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 1)
+    ) {
+      throw new RangeError(
+        `Trainer: options.checkpointEvery must be a positive integer, got ${String(options.checkpointEvery)}`,
+      );
     }
     if (options.checkpointEvery !== undefined && options.checkpointPath === undefined) {
       throw new Error('Trainer: options.checkpointEvery needs options.checkpointPath');
     }
-    this.parallel = options.communicator === undefined ? null : new DataParallel(options.communicator, { checksumEvery: options.checksumEvery });
+    this.parallel =
+      options.communicator === undefined
+        ? null
+        : new DataParallel(options.communicator, { checksumEvery: options.checksumEvery });
     if (this.parallel !== null) {
       if (options.allReduceGradients !== undefined || model.codebook.allReduce !== undefined) {
-        throw new Error('Trainer: options.communicator does its own all-reduce; leave allReduceGradients and the model\'s allReduce unset');
+        throw new Error(
+          "Trainer: options.communicator does its own all-reduce; leave allReduceGradients and the model's allReduce unset",
+        );
       }
       model.codebook.allReduce = this.parallel.sumCodebookStatistics;
     }
@@ -203,7 +224,10 @@ export class Trainer {
     this.mainNames = model.mainGroups().flatMap((g) => model.params.namesIn(g));
     this.clipGroups = clipGroupsOf(model, this.hyper.clipGroups);
     this.measuredClubNames = this.clipGroups.filter((g) => !g.applied).flatMap((g) => g.params);
-    this.clubNames = model.params.groups().filter((g) => g.startsWith('club.')).flatMap((g) => model.params.namesIn(g));
+    this.clubNames = model.params
+      .groups()
+      .filter((g) => g.startsWith('club.'))
+      .flatMap((g) => model.params.namesIn(g));
     this.mainOptimizer = new ResumableAdam(this.hyper.learningRate);
     if (model.config.useClub) {
       for (const m of model.modalities) this.clubOptimizers.set(m, new ResumableAdam(this.hyper.clubLearningRate));
@@ -211,7 +235,10 @@ export class Trainer {
   }
 
   /** A model and trainer rebuilt from a checkpoint (its config, seeds and hyperparameters unless overridden). */
-  static async fromCheckpoint(path: string, options: TrainerOptions & Omit<UniCodeModelOptions, 'seed'> = {}): Promise<Trainer> {
+  static async fromCheckpoint(
+    path: string,
+    options: TrainerOptions & Omit<UniCodeModelOptions, 'seed'> = {},
+  ): Promise<Trainer> {
     const { payload, recipe } = readTrainingCheckpoint(path);
     const { backend, allReduce, ...trainerOptions } = options;
     const model = new UniCodeModel(recipe.config, { seed: recipe.modelSeed, backend, allReduce });
@@ -221,10 +248,14 @@ export class Trainer {
   }
 
   /** Runs epochs over `data` until `epochs` are done (or maxSteps), continuing from the current position. */
-  async train(data: PairedBatchSource | Iterable<PairedBatch> | AsyncIterable<PairedBatch>, options: TrainOptions): Promise<TrainSummary> {
+  async train(
+    data: PairedBatchSource | Iterable<PairedBatch> | AsyncIterable<PairedBatch>,
+    options: TrainOptions,
+  ): Promise<TrainSummary> {
     this.live('train');
     const { epochs, maxSteps } = options ?? ({} as TrainOptions);
-    if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`train: options.epochs must be a positive integer, got ${String(epochs)}`);
+    if (!Number.isInteger(epochs) || epochs < 1)
+      throw new RangeError(`train: options.epochs must be a positive integer, got ${String(epochs)}`);
     if (maxSteps !== undefined && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
       throw new RangeError(`train: options.maxSteps must be a non-negative integer, got ${String(maxSteps)}`);
     }
@@ -232,7 +263,8 @@ export class Trainer {
     const lead = this.parallel?.isLead ?? true;
     // A resumed run continues the log from its checkpoint's step (see metricsLog.ts).
     const logMode = this.globalStep > 0 ? { append: true, keepThroughStep: this.globalStep } : { overwrite: true };
-    const log = this.options.metricsPath === undefined || !lead ? null : new MetricsLog(this.options.metricsPath, logMode);
+    const log =
+      this.options.metricsPath === undefined || !lead ? null : new MetricsLog(this.options.metricsPath, logMode);
     if (lead && this.options.checkpointPath !== undefined) removeStaleTempFiles(this.options.checkpointPath);
     const progress = lead ? this.makeProgress(source, epochs, maxSteps) : null;
     let last: StepMetrics | null = null;
@@ -247,8 +279,13 @@ export class Trainer {
           last = await this.step(batch);
           log?.write(last as unknown as Record<string, unknown>);
           progress?.tick(1, { loss: last.loss.total });
-          if (this.parallel !== null && this.globalStep % this.parallel.checksumEvery === 0) this.parallel.checkIdentical(this.model, this.globalStep);
-          if (lead && this.options.checkpointEvery !== undefined && this.globalStep % this.options.checkpointEvery === 0) {
+          if (this.parallel !== null && this.globalStep % this.parallel.checksumEvery === 0)
+            this.parallel.checkIdentical(this.model, this.globalStep);
+          if (
+            lead &&
+            this.options.checkpointEvery !== undefined &&
+            this.globalStep % this.options.checkpointEvery === 0
+          ) {
             await this.saveCheckpoint(this.options.checkpointPath!);
           }
         }
@@ -291,7 +328,9 @@ export class Trainer {
       const draws = this.options.replayDraws?.(drawn) ?? drawn;
       this.options.afterPhase?.('draws');
       const legacyResets = await this.legacyEncoderPasses(batch, draws, timer);
-      const club = this.model.config.useClub ? this.trainClubs(batch, draws, timer) : { loglikeli: {}, lastGrads: new Map() };
+      const club = this.model.config.useClub
+        ? this.trainClubs(batch, draws, timer)
+        : { loglikeli: {}, lastGrads: new Map() };
       const clubLoglikeli = club.loglikeli;
       let main: ReturnType<Trainer['mainGradients']>;
       try {
@@ -305,11 +344,18 @@ export class Trainer {
         this.options.afterPhase?.('gradients');
         const local = Array.from(main.terms.dataSync());
         const terms = this.parallel === null ? local : this.parallel.globalTerms(local, 2 * batch.modalities.length);
-        if (!terms.every(Number.isFinite)) throw new Error(`step ${this.globalStep + 1}: a loss term is not finite (${this.describeTerms(terms)})`);
-        const report = await timer.timeAsync('codebook', () => this.model.codebook.update(main.codebook, draws.emaSeed));
+        if (!terms.every(Number.isFinite))
+          throw new Error(`step ${this.globalStep + 1}: a loss term is not finite (${this.describeTerms(terms)})`);
+        const report = await timer.timeAsync('codebook', () =>
+          this.model.codebook.update(main.codebook, draws.emaSeed),
+        );
         this.options.afterPhase?.('codebook');
         if (this.parallel !== null) [report.equalNum] = this.parallel.sumCounts([report.equalNum]);
-        const gradNorm = await this.applyMainGradients(main.grads, this.clubClipGradients(main.clubGrads, club.lastGrads), timer);
+        const gradNorm = await this.applyMainGradients(
+          main.grads,
+          this.clubClipGradients(main.clubGrads, club.lastGrads),
+          timer,
+        );
         this.globalStep++;
         this.stepInEpoch++;
         this.lastTimings = timer.result();
@@ -335,7 +381,9 @@ export class Trainer {
   private checkBatchSize(clips: number): void {
     const { useClub, useCpc } = this.model.config;
     if ((useClub || useCpc) && clips < 2) {
-      throw new RangeError(`step: the batch has ${clips} clip; ${useClub ? 'CLUB' : 'Cross-CPC'} needs at least 2 to compare clips with each other`);
+      throw new RangeError(
+        `step: the batch has ${clips} clip; ${useClub ? 'CLUB' : 'Cross-CPC'} needs at least 2 to compare clips with each other`,
+      );
     }
   }
 
@@ -412,12 +460,23 @@ export class Trainer {
           batch.modalities.forEach((mod, i) => {
             const club = this.model.club(mod);
             const names = this.model.params.namesIn(`club.${mod}`);
-            let { value, grads } = variableGradsOrNothing(() => tf.neg(club.loglikeli(pairs[i].x, pairs[i].y)), names.map((n) => this.model.params.get(n)));
+            let { value, grads } = variableGradsOrNothing(
+              () => tf.neg(club.loglikeli(pairs[i].x, pairs[i].y)),
+              names.map((n) => this.model.params.get(n)),
+            );
             if (this.parallel !== null) ({ value, grads } = this.parallel.globalMean(value, grads));
             try {
               const cost = value.dataSync()[0];
-              if (!Number.isFinite(cost)) throw new Error(`step ${this.globalStep + 1}: CLUB (${mod}) log-likelihood is not finite`);
-              this.clubOptimizers.get(mod)!.applyOrdered(names.map((n) => ({ engineName: this.model.params.engineName(n), grad: grads[this.model.params.engineName(n)] })));
+              if (!Number.isFinite(cost))
+                throw new Error(`step ${this.globalStep + 1}: CLUB (${mod}) log-likelihood is not finite`);
+              this.clubOptimizers
+                .get(mod)!
+                .applyOrdered(
+                  names.map((n) => ({
+                    engineName: this.model.params.engineName(n),
+                    grad: grads[this.model.params.engineName(n)],
+                  })),
+                );
               loglikeli[mod] = -cost;
             } finally {
               value.dispose();
@@ -433,7 +492,10 @@ export class Trainer {
         lastGrads.forEach((g) => g.dispose());
         throw err;
       } finally {
-        pairs.forEach((p) => { p.x.dispose(); p.y.dispose(); });
+        pairs.forEach((p) => {
+          p.x.dispose();
+          p.y.dispose();
+        });
       }
       return { loglikeli, lastGrads };
     });
@@ -453,29 +515,60 @@ export class Trainer {
     const forwardBefore = timer.sum(FORWARD_PHASES);
     const start = performance.now();
     const variables = [...this.mainNames, ...this.measuredClubNames].map((n) => m.params.get(n));
-    const { value, grads } = variableGradsOrNothing(() => {
-      const encoded = timer.time('encoders', () => this.encodeAll(batch, this.forwardContext(draws.dropoutSeed)));
-      const gather = this.parallel?.gather ?? (<T>(x: T) => x);
-      const cb = timer.time('codebook', () => m.codebook.forward(encoded.z, gather));
-      codebook = cb;
-      const mi = timer.time('club', () => (m.config.useClub
-        ? batch.modalities.map((mod, i) => m.club(mod).miEst(gather(cb.quantized[i]), gather(encoded.clubFeature[i]), draws.permutations[i]))
-        : []));
-      const cpc = timer.time('cpc', () => (m.cpc === null ? null : m.cpc.forward(encoded.z, draws.tSample, gather)));
-      accuracies = cpc?.accuracies ?? null;
-      const recon = timer.time('decoders', () => batch.modalities.map((mod, i) => tf.mean(tf.squaredDifference(m.decode(mod, encoded.psi[i], cb.quantized[i]), encoded.inputs[i])) as tf.Scalar));
-      const zero = tf.scalar(0);
-      // Term order: recon[k], commitment[k], mi[k], cpc, cmcm (see metrics()).
-      const stacked = tf.stack([...recon, ...cb.commitment, ...(mi.length === k ? mi : Array(k).fill(zero)), cpc?.loss ?? zero, cb.cmcm ?? zero]);
-      kept.terms = tf.keep(stacked) as tf.Tensor1D;
-      // Data-parallel: shard means weighted by the shard's share, gathered-batch terms as they are.
-      return (this.parallel === null ? tf.sum(stacked) : tf.sum(tf.mul(stacked, this.parallel.lossWeights(2 * k, stacked.size)))) as tf.Scalar;
-    }, variables, () => kept.terms?.dispose());
+    const { value, grads } = variableGradsOrNothing(
+      () => {
+        const encoded = timer.time('encoders', () => this.encodeAll(batch, this.forwardContext(draws.dropoutSeed)));
+        const gather = this.parallel?.gather ?? (<T>(x: T) => x);
+        const cb = timer.time('codebook', () => m.codebook.forward(encoded.z, gather));
+        codebook = cb;
+        const mi = timer.time('club', () =>
+          m.config.useClub
+            ? batch.modalities.map((mod, i) =>
+                m.club(mod).miEst(gather(cb.quantized[i]), gather(encoded.clubFeature[i]), draws.permutations[i]),
+              )
+            : [],
+        );
+        const cpc = timer.time('cpc', () => (m.cpc === null ? null : m.cpc.forward(encoded.z, draws.tSample, gather)));
+        accuracies = cpc?.accuracies ?? null;
+        const recon = timer.time('decoders', () =>
+          batch.modalities.map(
+            (mod, i) =>
+              tf.mean(
+                tf.squaredDifference(m.decode(mod, encoded.psi[i], cb.quantized[i]), encoded.inputs[i]),
+              ) as tf.Scalar,
+          ),
+        );
+        const zero = tf.scalar(0);
+        // Term order: recon[k], commitment[k], mi[k], cpc, cmcm (see metrics()).
+        const stacked = tf.stack([
+          ...recon,
+          ...cb.commitment,
+          ...(mi.length === k ? mi : Array(k).fill(zero)),
+          cpc?.loss ?? zero,
+          cb.cmcm ?? zero,
+        ]);
+        kept.terms = tf.keep(stacked) as tf.Tensor1D;
+        // Data-parallel: shard means weighted by the shard's share, gathered-batch terms as they are.
+        return (
+          this.parallel === null
+            ? tf.sum(stacked)
+            : tf.sum(tf.mul(stacked, this.parallel.lossWeights(2 * k, stacked.size)))
+        ) as tf.Scalar;
+      },
+      variables,
+      () => kept.terms?.dispose(),
+    );
     timer.add('backward', performance.now() - start - (timer.sum(FORWARD_PHASES) - forwardBefore));
     value.dispose();
     const ordered = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
     const main = this.mainNames.length;
-    return { codebook: codebook!, terms: kept.terms!, accuracies, grads: ordered.slice(0, main), clubGrads: ordered.slice(main) };
+    return {
+      codebook: codebook!,
+      terms: kept.terms!,
+      accuracies,
+      grads: ordered.slice(0, main),
+      clubGrads: ordered.slice(main),
+    };
   }
 
   /**
@@ -484,12 +577,18 @@ export class Trainer {
    * arrays and frees each generation of gradients as soon as the next exists
    * (at the paper size a set of gradients is ~0.4 GB).
    */
-  private async applyMainGradients(grads: tf.Tensor[], clubGrads: tf.Tensor[], timer: PhaseTimer): Promise<Record<string, number>> {
+  private async applyMainGradients(
+    grads: tf.Tensor[],
+    clubGrads: tf.Tensor[],
+    timer: PhaseTimer,
+  ): Promise<Record<string, number>> {
     const start = performance.now();
     let current = grads;
     const replace = (next: tf.Tensor[]) => {
       const kept = new Set(next);
-      current.forEach((g) => { if (!kept.has(g)) g.dispose(); });
+      current.forEach((g) => {
+        if (!kept.has(g)) g.dispose();
+      });
       current = next;
     };
     try {
@@ -497,7 +596,11 @@ export class Trainer {
       const allReduce = this.options.allReduceGradients ?? this.parallel?.sumGradients;
       if (allReduce !== undefined) {
         const arrays = await allReduce(current.map((g) => g.dataSync() as Float32Array));
-        if (!Array.isArray(arrays) || arrays.length !== current.length || arrays.some((a, i) => !(a instanceof Float32Array) || a.length !== current[i].size)) {
+        if (
+          !Array.isArray(arrays) ||
+          arrays.length !== current.length ||
+          arrays.some((a, i) => !(a instanceof Float32Array) || a.length !== current[i].size)
+        ) {
           throw new Error('allReduceGradients must return one Float32Array per gradient, each of the same length');
         }
         replace(arrays.map((a, i) => tf.tensor(a, current[i].shape, 'float32')));
@@ -507,15 +610,24 @@ export class Trainer {
       const groupGrads = this.clipGroups.map((g) => g.params.map((n) => byName.get(n)!));
       const norms = gradientNorms(groupGrads);
       const scales = norms.map((norm) => clipScale(norm, this.hyper.clipNorm));
-      this.options.inspectGradients?.(this.clipGroups.map((g, i) => ({
-        name: g.name, params: g.params, grads: groupGrads[i], norm: norms[i], scale: scales[i], applied: g.applied,
-      })));
+      this.options.inspectGradients?.(
+        this.clipGroups.map((g, i) => ({
+          name: g.name,
+          params: g.params,
+          grads: groupGrads[i],
+          norm: norms[i],
+          scale: scales[i],
+          applied: g.applied,
+        })),
+      );
       const bad = this.clipGroups.filter((_, i) => !Number.isFinite(norms[i])).map((g) => g.name);
       if (bad.length > 0) throw new Error(`step ${this.globalStep + 1}: non-finite gradients in ${bad.join(', ')}`);
       this.options.afterPhase?.('clip');
       const scaleOf = new Map(this.clipGroups.flatMap((g, i) => g.params.map((n) => [n, scales[i]] as const)));
       replace(this.mainNames.map((n, i) => (scaleOf.get(n)! === 1 ? current[i] : tf.mul(current[i], scaleOf.get(n)!))));
-      this.mainOptimizer.applyOrdered(this.mainNames.map((n, i) => ({ engineName: this.model.params.engineName(n), grad: current[i] })));
+      this.mainOptimizer.applyOrdered(
+        this.mainNames.map((n, i) => ({ engineName: this.model.params.engineName(n), grad: current[i] })),
+      );
       timer.add('optimizer', performance.now() - start);
       return Object.fromEntries(this.clipGroups.map((g, i) => [g.name, norms[i]]));
     } finally {
@@ -532,13 +644,24 @@ export class Trainer {
     });
   }
 
-  private metrics(terms: number[], clubLoglikeli: Partial<Record<Modality, number>>, accuracies: number[][] | null,
-    report: { perplexity: number[]; equalNum: number; resetCodes: number[] }, gradNorm: Record<string, number>, timeMs: PhaseTimings): StepMetrics {
+  private metrics(
+    terms: number[],
+    clubLoglikeli: Partial<Record<Modality, number>>,
+    accuracies: number[][] | null,
+    report: { perplexity: number[]; equalNum: number; resetCodes: number[] },
+    gradNorm: Record<string, number>,
+    timeMs: PhaseTimings,
+  ): StepMetrics {
     const mods = this.model.modalities;
     const k = mods.length;
     const perModality = (offset: number) => Object.fromEntries(mods.map((mod, i) => [mod, terms[offset + i]]));
     const cpcAccuracy: Record<string, number> = {};
-    if (accuracies !== null) mods.forEach((a, i) => mods.forEach((b, j) => { cpcAccuracy[`${a}->${b}`] = accuracies[i][j]; }));
+    if (accuracies !== null)
+      mods.forEach((a, i) =>
+        mods.forEach((b, j) => {
+          cpcAccuracy[`${a}->${b}`] = accuracies[i][j];
+        }),
+      );
     return {
       step: this.globalStep,
       epoch: this.epoch,
@@ -562,7 +685,11 @@ export class Trainer {
   }
 
   private describeTerms(terms: number[]): string {
-    const names = [...['recon', 'commitment', 'mi'].flatMap((t) => this.model.modalities.map((m) => `${t}_${m}`)), 'cpc', 'cmcm'];
+    const names = [
+      ...['recon', 'commitment', 'mi'].flatMap((t) => this.model.modalities.map((m) => `${t}_${m}`)),
+      'cpc',
+      'cmcm',
+    ];
     return terms.map((v, i) => `${names[i]}=${v}`).join(', ');
   }
 
@@ -575,8 +702,13 @@ export class Trainer {
     const perEpoch = source.batchesPerEpoch;
     const planned = perEpoch === undefined ? maxSteps : Math.min(maxSteps ?? Infinity, epochs * perEpoch);
     if (planned === undefined) return null;
-    const stream = this.options.progress === true || this.options.progress === undefined ? undefined : this.options.progress;
-    return new Progress({ total: Math.max(0, planned - this.globalStep), label: 'pretrain', ...(stream ? { stream } : {}) });
+    const stream =
+      this.options.progress === true || this.options.progress === undefined ? undefined : this.options.progress;
+    return new Progress({
+      total: Math.max(0, planned - this.globalStep),
+      label: 'pretrain',
+      ...(stream ? { stream } : {}),
+    });
   }
 
   // ---- checkpoints ------------------------------------------------------------------------------

@@ -94,16 +94,24 @@ export function readTrainingCheckpoint(path: string): { payload: CheckpointPaylo
   }
   const embedding = payload.tensors[`${CODEBOOK}embedding`];
   if (embedding === undefined) fail(path, `missing tensor ${CODEBOOK}embedding`);
-  for (const [field, axis] of [['codebookSize', 0], ['embeddingDim', 1]] as const) {
+  for (const [field, axis] of [
+    ['codebookSize', 0],
+    ['embeddingDim', 1],
+  ] as const) {
     if (embedding.shape[axis] !== config[field]) {
-      fail(path, `the checkpoint's config.${field} (${config[field]}) does not match its codebook `
-        + `[${embedding.shape.join(', ')}]: the file is inconsistent`);
+      fail(
+        path,
+        `the checkpoint's config.${field} (${config[field]}) does not match its codebook ` +
+          `[${embedding.shape.join(', ')}]: the file is inconsistent`,
+      );
     }
   }
   const saved = (meta.trainer ?? {}) as Record<string, unknown>;
   // Only hyperparameters come from the file, never paths or hooks.
   const hyper = Object.fromEntries(
-    Object.keys(DEFAULT_HYPERPARAMETERS).filter((k) => k in saved).map((k) => [k, saved[k]]),
+    Object.keys(DEFAULT_HYPERPARAMETERS)
+      .filter((k) => k in saved)
+      .map((k) => [k, saved[k]]),
   );
   return {
     payload,
@@ -117,7 +125,9 @@ export function readTrainingCheckpoint(path: string): { payload: CheckpointPaylo
  * states and RNG. Returns the position to continue from. A refused checkpoint changes nothing.
  */
 export async function restoreTrainingState(
-  payload: CheckpointPayload, path: string, state: TrainingState,
+  payload: CheckpointPayload,
+  path: string,
+  state: TrainingState,
 ): Promise<TrainingPosition> {
   const { model } = state;
   const meta = checkedMeta(payload, path);
@@ -150,8 +160,12 @@ export async function restoreTrainingState(
   model.params.importWeights(weights);
   model.codebook.fromTensors(codebook);
   for (const { key, optimizer, names } of state.optimizers) {
-    await optimizer.importState(`optimizer.${key}`, optimizerMeta[key], payload.tensors,
-      shapes(names).map((p) => ({ ...p, engineName: model.params.engineName(p.name) })));
+    await optimizer.importState(
+      `optimizer.${key}`,
+      optimizerMeta[key],
+      payload.tensors,
+      shapes(names).map((p) => ({ ...p, engineName: model.params.engineName(p.name) })),
+    );
   }
   state.rng.setState(rngState!);
   return { globalStep: position!.globalStep!, epoch: position!.epoch!, stepInEpoch: position!.stepInEpoch! };
@@ -174,7 +188,7 @@ function checkedMeta(payload: CheckpointPayload, path: string): Record<string, u
   }
   if (meta.config === null || typeof meta.config !== 'object') fail(path, 'the checkpoint has no model config');
   if (!Number.isSafeInteger(meta.modelSeed) || !Number.isSafeInteger(meta.trainerSeed)) {
-    fail(path, 'the checkpoint\'s seeds are missing');
+    fail(path, "the checkpoint's seeds are missing");
   }
   return meta;
 }

@@ -43,7 +43,9 @@ function check(value: unknown, where: string, options: JsonCheckOptions, ancesto
     for (const [key, item] of Object.entries(value)) check(item, `${where}.${key}`, options, ancestors);
   } else {
     const kind = (value as object).constructor?.name ?? 'object';
-    throw new TypeError(`${where} is a ${kind}; only plain objects, arrays, strings, numbers, booleans and null can be stored as JSON`);
+    throw new TypeError(
+      `${where} is a ${kind}; only plain objects, arrays, strings, numbers, booleans and null can be stored as JSON`,
+    );
   }
   ancestors.delete(value);
 }

@@ -38,7 +38,8 @@ export class Progress {
 
   constructor(options: ProgressOptions) {
     const { total, label } = options ?? ({} as ProgressOptions);
-    if (!Number.isSafeInteger(total) || total < 0) throw new RangeError(`Progress: total must be a non-negative integer, got ${String(total)}`);
+    if (!Number.isSafeInteger(total) || total < 0)
+      throw new RangeError(`Progress: total must be a non-negative integer, got ${String(total)}`);
     if (typeof label !== 'string') throw new TypeError('Progress: label must be a string');
     this.total = total;
     this.label = label;
@@ -51,7 +52,8 @@ export class Progress {
   /** Records n more units of work; info (e.g. {loss: 0.12}) is shown with the next output. */
   tick(n = 1, info?: ProgressInfo): void {
     if (this.finished) throw new Error(`Progress(${this.label}): tick() after done()`);
-    if (!Number.isFinite(n) || n < 0) throw new RangeError(`Progress.tick: n must be a non-negative number, got ${String(n)}`);
+    if (!Number.isFinite(n) || n < 0)
+      throw new RangeError(`Progress.tick: n must be a non-negative number, got ${String(n)}`);
     this.count += n;
     if (info) this.info = { ...this.info, ...info };
     const t = this.now();

@@ -5,7 +5,12 @@ import { type OptionSpecs, type ParsedOptions, defineCommand } from '../args.js'
 
 const options = {
   suites: { kind: 'string', valueName: 'names', description: 'comma-separated suite names, e.g. ops [default: all]' },
-  'max-case-seconds': { kind: 'int', min: 1, valueName: 's', description: 'time budget per (case, backend); predicted-slower cases are skipped [default: 150]' },
+  'max-case-seconds': {
+    kind: 'int',
+    min: 1,
+    valueName: 's',
+    description: 'time budget per (case, backend); predicted-slower cases are skipped [default: 150]',
+  },
 } as const satisfies OptionSpecs;
 
 export type BenchOptions = ParsedOptions<typeof options>;

@@ -13,11 +13,16 @@ export async function run(options: BenchOptions): Promise<void> {
   if (!fs.existsSync(RUNNER)) {
     // The npm package ships neither bench/ nor benny: the suites run from a source checkout.
     const sourceCheckout = fs.existsSync(fileURLToPath(new URL('../../../../bench/index.ts', import.meta.url)));
-    throw new Error(sourceCheckout
-      ? `the benchmarks are not built (${RUNNER} is missing); run 'npm run build' first`
-      : "the benchmarks run from a source checkout only (the npm package leaves them out): clone the repository, then 'npm ci && npm run bench'");
+    throw new Error(
+      sourceCheckout
+        ? `the benchmarks are not built (${RUNNER} is missing); run 'npm run build' first`
+        : "the benchmarks run from a source checkout only (the npm package leaves them out): clone the repository, then 'npm ci && npm run bench'",
+    );
   }
-  const suites = (options.suites ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const suites = (options.suites ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const env = { ...process.env };
   if (options['max-case-seconds'] !== undefined) env.UCMG_BENCH_MAX_CASE_S = String(options['max-case-seconds']);
   const status = await new Promise<number>((resolve, reject) => {

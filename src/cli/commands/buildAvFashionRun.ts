@@ -23,6 +23,10 @@ export async function run(options: BuildAvFashionCliOptions): Promise<void> {
       if (done >= total) bar.done();
     },
   });
-  const splits = Object.entries(result.clipsPerSplit).map(([s, n]) => `${s} ${n}`).join(', ');
-  process.stdout.write(`AV-Fashion written to ${result.dir}: ${splits} clips, ${result.utterances} utterances, ${result.seconds.toFixed(1)} s\n`);
+  const splits = Object.entries(result.clipsPerSplit)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(', ');
+  process.stdout.write(
+    `AV-Fashion written to ${result.dir}: ${splits} clips, ${result.utterances} utterances, ${result.seconds.toFixed(1)} s\n`,
+  );
 }

@@ -7,7 +7,8 @@ const options = {
   cuda: {
     kind: 'choice',
     choices: ['AUTO', 'ON', 'OFF'],
-    description: 'compile the CUDA kernels; AUTO: only when nvcc and an NVIDIA driver are present ' +
+    description:
+      'compile the CUDA kernels; AUTO: only when nvcc and an NVIDIA driver are present ' +
       '[default: UCMG_CUDA, else AUTO]',
   },
 } as const satisfies OptionSpecs;

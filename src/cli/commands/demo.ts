@@ -7,12 +7,23 @@ import { type OptionSpecs, type ParsedOptions, defineCommand } from '../args.js'
 import { MODALITY_CHOICES, computeOptions, outputOptions, seedOption } from '../commonOptions.js';
 
 const options = {
-  modalities: { kind: 'choice', choices: MODALITY_CHOICES, multiple: true, description: 'modalities to pair [default: audio,video]' },
+  modalities: {
+    kind: 'choice',
+    choices: MODALITY_CHOICES,
+    multiple: true,
+    description: 'modalities to pair [default: audio,video]',
+  },
   steps: { kind: 'int', default: 60, min: 1, description: 'pretraining steps per model' },
   'batch-size': { kind: 'int', default: 32, min: 2, description: 'clips per pretraining step' },
   clips: { kind: 'int', default: 600, min: 20, description: 'synthetic clips (70% train, 10% val, 20% test)' },
   'head-epochs': { kind: 'int', default: 20, min: 1, description: 'downstream head epochs' },
-  minutes: { kind: 'number', default: 10, min: 0, description: 'time budget: if --steps would overrun it (judged from the first steps), both models train fewer steps; 0 = no limit' },
+  minutes: {
+    kind: 'number',
+    default: 10,
+    min: 0,
+    description:
+      'time budget: if --steps would overrun it (judged from the first steps), both models train fewer steps; 0 = no limit',
+  },
   ...seedOption,
   ...computeOptions,
   ...outputOptions('the report and plots'),
@@ -26,7 +37,7 @@ export const demo = defineCommand({
   description: [
     'Pretrains the small config twice (Uni-Code, and the plain shared-VQ baseline without CLUB, Cross-CPC,',
     'MM-EMA cross terms and L_cmcm), then for every ordered pair X->Y trains a classification and a',
-    'localization head on X\'s codes and tests it on Y\'s; X->X is the labelled-modality upper bound.',
+    "localization head on X's codes and tests it on Y's; X->X is the labelled-modality upper bound.",
     'Writes report.json, report.md, loss curves, code usage and heatmaps into --out. Takes about 6 minutes',
     'on an idle 2-core machine; --minutes caps the total.',
   ].join('\n'),

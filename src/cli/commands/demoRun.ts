@@ -11,7 +11,15 @@ import { readMetricsLog } from '../../train/metricsLog.js';
 import { setupCompute } from '../computeSetup.js';
 import { checkOutputDir, createOutputDir, defaultRunDir } from '../outputDir.js';
 import {
-  UNI_CODE, encodeSplit, finalLosses, modalitySetOf, namedEncoder, openDataFor, runDownstream, startPretraining, uniCodeAndPlainVq,
+  UNI_CODE,
+  encodeSplit,
+  finalLosses,
+  modalitySetOf,
+  namedEncoder,
+  openDataFor,
+  runDownstream,
+  startPretraining,
+  uniCodeAndPlainVq,
 } from '../pipeline.js';
 import { packageVersion } from '../version.js';
 import type { DemoOptions } from './demo.js';
@@ -25,15 +33,25 @@ export async function run(options: DemoOptions): Promise<void> {
   const command = 'demo';
   const started = performance.now();
   const dir = checkOutputDir(options.out ?? defaultRunDir('demo'), options.force, command);
-  const modalitySet = modalitySetOf(options.modalities.length > 0 ? options.modalities : ['audio', 'video'], '--modalities', command);
+  const modalitySet = modalitySetOf(
+    options.modalities.length > 0 ? options.modalities : ['audio', 'video'],
+    '--modalities',
+    command,
+  );
   const compute = await setupCompute(options, command);
   const configs = uniCodeAndPlainVq('small', modalitySet);
-  const dataset = openDataFor(configs[UNI_CODE], { data: 'synthetic', clips: options.clips, dataSeed: options.seed }, command);
+  const dataset = openDataFor(
+    configs[UNI_CODE],
+    { data: 'synthetic', clips: options.clips, dataSeed: options.seed },
+    command,
+  );
   createOutputDir(dir, command);
   const say = (text: string): void => {
     process.stderr.write(`demo: ${text}\n`);
   };
-  say(`${dataset.name}: ${dataset.numClips} clips of ${modalitiesOf(modalitySet).join(' + ')}, ${dataset.classes.length} event classes; op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}`);
+  say(
+    `${dataset.name}: ${dataset.numClips} clips of ${modalitiesOf(modalitySet).join(' + ')}, ${dataset.classes.length} event classes; op backend ${compute.backend}, tfjs ${compute.tfjsBackend}, dense kernels ${compute.dense}`,
+  );
 
   const trainClips = dataset.split('train').length;
   const batchSize = Math.min(options['batch-size'], trainClips);
@@ -42,7 +60,17 @@ export async function run(options: DemoOptions): Promise<void> {
   for (const [name, config] of Object.entries(configs)) {
     const subdir = path.join(dir, name === UNI_CODE ? 'uni-code' : 'plain-vq');
     createOutputDir(subdir, command);
-    const run = await startPretraining({ config, dataset, split: 'train', dir: subdir, seed: options.seed, batchSize, learningRate: 4e-4, epochs, backend: compute.backend });
+    const run = await startPretraining({
+      config,
+      dataset,
+      split: 'train',
+      dir: subdir,
+      seed: options.seed,
+      batchSize,
+      learningRate: 4e-4,
+      epochs,
+      backend: compute.backend,
+    });
     pretrained.push({ name, subdir, run });
   }
   // Time the first steps of both models, then train both to the same step count, fewer than
@@ -57,7 +85,9 @@ export async function run(options: DemoOptions): Promise<void> {
     const affordable = calibration + Math.max(0, Math.floor(secondsLeft / secondsPerStep));
     if (affordable < steps) {
       steps = affordable;
-      say(`${secondsPerStep.toFixed(1)} s per step of both models: training ${steps} steps instead of ${options.steps} to stay within --minutes ${options.minutes} (0 disables the limit)`);
+      say(
+        `${secondsPerStep.toFixed(1)} s per step of both models: training ${steps} steps instead of ${options.steps} to stay within --minutes ${options.minutes} (0 disables the limit)`,
+      );
     }
   }
   for (const p of steps > calibration ? pretrained : []) {
@@ -67,19 +97,42 @@ export async function run(options: DemoOptions): Promise<void> {
 
   say(`downstream heads: ${options['head-epochs']} epochs per pair`);
   const encoders = pretrained.map((p) => namedEncoder(p.name, p.run.model));
-  const reports = await runDownstream({ tasks: ['classify', 'localize'], encoders, dataset, epochs: options['head-epochs'], seed: options.seed });
+  const reports = await runDownstream({
+    tasks: ['classify', 'localize'],
+    encoders,
+    dataset,
+    epochs: options['head-epochs'],
+    seed: options.seed,
+  });
 
   const writer = new ReportWriter(dir);
   const usage: Record<string, Record<string, ReturnType<typeof usageStats>>> = {};
   for (const p of pretrained) {
     const slug = path.basename(p.subdir);
-    await writer.svg(`${slug}/loss-curves.svg`, lossCurvesSvg(readMetricsLog(p.run.metricsLog), { metrics: ['loss', 'perplexity'], title: `${p.name} pretraining` }));
+    await writer.svg(
+      `${slug}/loss-curves.svg`,
+      lossCurvesSvg(readMetricsLog(p.run.metricsLog), {
+        metrics: ['loss', 'perplexity'],
+        title: `${p.name} pretraining`,
+      }),
+    );
     const codes = await encodeSplit(p.run.model, dataset, dataset.split('test'), modalitiesOf(modalitySet));
-    await writer.svg(`${slug}/code-usage.svg`, codeUsageSvg(Object.fromEntries(codes.map((c) => [c.modality, c.usage])), { title: `${p.name}: code usage on the test split` }));
+    await writer.svg(
+      `${slug}/code-usage.svg`,
+      codeUsageSvg(Object.fromEntries(codes.map((c) => [c.modality, c.usage])), {
+        title: `${p.name}: code usage on the test split`,
+      }),
+    );
     usage[p.name] = Object.fromEntries(codes.map((c) => [c.modality, usageStats(c.usage)]));
   }
   for (const report of reports) {
-    await writer.svg(`cross-modal-${report.task}.svg`, crossModalHeatmapSvg(heatmapCells(report), { metric: report.metrics[0], title: `${TASK_TITLES[report.task]} (${report.metrics[0]})` }));
+    await writer.svg(
+      `cross-modal-${report.task}.svg`,
+      crossModalHeatmapSvg(heatmapCells(report), {
+        metric: report.metrics[0],
+        title: `${TASK_TITLES[report.task]} (${report.metrics[0]})`,
+      }),
+    );
   }
   writer.text('report.md', reports.map(formatReport).join('\n'));
   const seconds = (performance.now() - started) / 1000;
@@ -89,12 +142,36 @@ export async function run(options: DemoOptions): Promise<void> {
     createdAt: new Date().toISOString(),
     seconds,
     compute,
-    settings: { modalities: modalitySet, steps, requestedSteps: options.steps, minutes: options.minutes, batchSize, clips: options.clips, headEpochs: options['head-epochs'], seed: options.seed },
-    data: { name: dataset.name, clips: dataset.numClips, classes: dataset.classes.length, splits: Object.fromEntries(dataset.splitNames.map((s) => [s, dataset.split(s).length])) },
-    pretraining: Object.fromEntries(pretrained.map((p) => [p.name, {
-      config: p.run.model.config, steps: p.run.summary?.steps ?? 0, seconds: p.run.seconds, final: finalLosses(p.run.summary?.last ?? null), codeUsage: usage[p.name],
-      checkpoint: path.relative(dir, p.run.checkpoint), metrics: path.relative(dir, p.run.metricsLog),
-    }])),
+    settings: {
+      modalities: modalitySet,
+      steps,
+      requestedSteps: options.steps,
+      minutes: options.minutes,
+      batchSize,
+      clips: options.clips,
+      headEpochs: options['head-epochs'],
+      seed: options.seed,
+    },
+    data: {
+      name: dataset.name,
+      clips: dataset.numClips,
+      classes: dataset.classes.length,
+      splits: Object.fromEntries(dataset.splitNames.map((s) => [s, dataset.split(s).length])),
+    },
+    pretraining: Object.fromEntries(
+      pretrained.map((p) => [
+        p.name,
+        {
+          config: p.run.model.config,
+          steps: p.run.summary?.steps ?? 0,
+          seconds: p.run.seconds,
+          final: finalLosses(p.run.summary?.last ?? null),
+          codeUsage: usage[p.name],
+          checkpoint: path.relative(dir, p.run.checkpoint),
+          metrics: path.relative(dir, p.run.metricsLog),
+        },
+      ]),
+    ),
     downstream: reports,
   });
   pretrained.forEach((p) => p.run.model.dispose());
@@ -102,5 +179,7 @@ export async function run(options: DemoOptions): Promise<void> {
 
   process.stdout.write(`\nCross-modal generalization on ${dataset.name} (train a head on X's codes, test on Y's):\n`);
   for (const report of reports) process.stdout.write(`\n${formatDownstreamTable(report)}`);
-  process.stdout.write(`\nFinished in ${(seconds / 60).toFixed(1)} min. Report and plots in ${dir}/:\n${writer.files.map((f) => `  ${path.relative(dir, f)}`).join('\n')}\n`);
+  process.stdout.write(
+    `\nFinished in ${(seconds / 60).toFixed(1)} min. Report and plots in ${dir}/:\n${writer.files.map((f) => `  ${path.relative(dir, f)}`).join('\n')}\n`,
+  );
 }

@@ -4,10 +4,25 @@ import { type OptionSpecs, type ParsedOptions, defineCommand } from '../args.js'
 import { MODALITY_CHOICES, SYNTHETIC, computeOptions, outputOptions } from '../commonOptions.js';
 
 const options = {
-  checkpoint: { kind: 'string', required: true, valueName: 'file', description: 'pretraining checkpoint (checkpoint.ckpt of a pretrain run)' },
-  data: { kind: 'string', default: SYNTHETIC, valueName: 'dir|synthetic', description: 'dataset directory, or "synthetic" (shaped for the checkpoint\'s model)' },
+  checkpoint: {
+    kind: 'string',
+    required: true,
+    valueName: 'file',
+    description: 'pretraining checkpoint (checkpoint.ckpt of a pretrain run)',
+  },
+  data: {
+    kind: 'string',
+    default: SYNTHETIC,
+    valueName: 'dir|synthetic',
+    description: 'dataset directory, or "synthetic" (shaped for the checkpoint\'s model)',
+  },
   split: { kind: 'string', default: 'test', valueName: 'name', description: 'split to encode' },
-  modalities: { kind: 'choice', choices: MODALITY_CHOICES, multiple: true, description: 'modalities to encode [default: all of the model\'s]' },
+  modalities: {
+    kind: 'choice',
+    choices: MODALITY_CHOICES,
+    multiple: true,
+    description: "modalities to encode [default: all of the model's]",
+  },
   'batch-size': { kind: 'int', default: 256, min: 1, description: 'clips per encoder call' },
   clips: { kind: 'int', default: 1000, min: 10, description: 'synthetic data: clips to generate' },
   'data-seed': { kind: 'int', default: 0, min: 0, description: 'synthetic data: generator seed' },
@@ -25,7 +40,9 @@ export const encode = defineCommand({
     'code-usage.svg and encode.json (shapes, code usage, perplexity) into --out.',
   ].join('\n'),
   options,
-  examples: ['encode --checkpoint runs/av/checkpoint.ckpt --out runs/av-codes', 'encode --checkpoint model.ckpt --data ./my-dataset --split val --modalities audio'],
+  examples: [
+    'encode --checkpoint runs/av/checkpoint.ckpt --out runs/av-codes',
+    'encode --checkpoint model.ckpt --data ./my-dataset --split val --modalities audio',
+  ],
   load: () => import('./encodeRun.js'),
 });
-

@@ -10,4 +10,13 @@ import { evaluate } from './eval.js';
 import { info } from './info.js';
 import { pretrain } from './pretrain.js';
 
-export const COMMANDS: readonly Command[] = [pretrain, encode, evaluate, demo, info, bench, buildAvFashionCommand, buildNative];
+export const COMMANDS: readonly Command[] = [
+  pretrain,
+  encode,
+  evaluate,
+  demo,
+  info,
+  bench,
+  buildAvFashionCommand,
+  buildNative,
+];

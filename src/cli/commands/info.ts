@@ -12,7 +12,8 @@ export type InfoOptions = ParsedOptions<typeof options>;
 export const info = defineCommand({
   name: 'info',
   summary: 'Show the native build, CUDA/CPU runtime and the selected compute backends.',
-  description: 'The op backend follows UCMG_BACKEND (cuda|cpu|tfjs), the tfjs backend UCMG_TFJS_BACKEND (wasm|cpu) and the dense kernels UCMG_DENSE (native|tfjs) when set.',
+  description:
+    'The op backend follows UCMG_BACKEND (cuda|cpu|tfjs), the tfjs backend UCMG_TFJS_BACKEND (wasm|cpu) and the dense kernels UCMG_DENSE (native|tfjs) when set.',
   options,
   examples: ['info', 'info --json'],
   load: () => import('./infoRun.js'),

@@ -5,38 +5,81 @@ import { type OptionSpecs, type ParsedOptions, defineCommand } from '../args.js'
 import { ABLATIONS, MODALITY_CHOICES, SYNTHETIC, computeOptions, outputOptions, seedOption } from '../commonOptions.js';
 
 const options = {
-  data: { kind: 'string', default: SYNTHETIC, valueName: 'dir|synthetic', description: 'dataset directory (manifest.json + .npy files) or "synthetic" for the embedded generator' },
+  data: {
+    kind: 'string',
+    default: SYNTHETIC,
+    valueName: 'dir|synthetic',
+    description: 'dataset directory (manifest.json + .npy files) or "synthetic" for the embedded generator',
+  },
   split: { kind: 'string', default: 'train', valueName: 'name', description: 'split to train on' },
-  config: { kind: 'choice', choices: ['small', 'paper'], description: 'model size: small (D=64, M=96) or paper (D=256, M=400) [default: small]' },
-  modalities: { kind: 'choice', choices: MODALITY_CHOICES, multiple: true, description: 'modalities to pair [default: synthetic: audio,video; a directory: all it has]' },
-  without: { kind: 'choice', choices: ABLATIONS, multiple: true, description: 'ablations: switch off CLUB, Cross-CPC, the cross-modal EMA terms, L_cmcm or dead-code reset' },
+  config: {
+    kind: 'choice',
+    choices: ['small', 'paper'],
+    description: 'model size: small (D=64, M=96) or paper (D=256, M=400) [default: small]',
+  },
+  modalities: {
+    kind: 'choice',
+    choices: MODALITY_CHOICES,
+    multiple: true,
+    description: 'modalities to pair [default: synthetic: audio,video; a directory: all it has]',
+  },
+  without: {
+    kind: 'choice',
+    choices: ABLATIONS,
+    multiple: true,
+    description: 'ablations: switch off CLUB, Cross-CPC, the cross-modal EMA terms, L_cmcm or dead-code reset',
+  },
   epochs: { kind: 'int', default: 6, min: 1, description: 'epochs over the split' },
-  'max-steps': { kind: 'int', min: 1, valueName: 'n', description: 'stop after this many steps in total (across resumes)' },
+  'max-steps': {
+    kind: 'int',
+    min: 1,
+    valueName: 'n',
+    description: 'stop after this many steps in total (across resumes)',
+  },
   'dead-after': {
-    kind: 'int', min: 1, valueName: 'steps',
+    kind: 'int',
+    min: 1,
+    valueName: 'steps',
     description: 'dead-code reset: a code unused for more than this many steps is revived [default: 300]',
   },
   'active-below': {
-    kind: 'int', min: 1, valueName: 'steps',
+    kind: 'int',
+    min: 1,
+    valueName: 'steps',
     description: 'dead-code reset: codes used within this many steps are the donors [default: 100]',
   },
   'reset-scale': {
-    kind: 'choice', choices: ['auto'],
-    description: 'auto: scale --dead-after and --active-below to the planned steps as published, 300 and 100 at 3,000 '
-      + 'steps (round halves up, at least 3 and 1; docs/algorithm.md §3.5)',
+    kind: 'choice',
+    choices: ['auto'],
+    description:
+      'auto: scale --dead-after and --active-below to the planned steps as published, 300 and 100 at 3,000 ' +
+      'steps (round halves up, at least 3 and 1; docs/algorithm.md §3.5)',
   },
   'legacy-encoder-passes': {
     kind: 'flag',
-    description: 'experimental: 5 extra encoder passes without gradients per step, each followed by a codebook update, '
-      + 'as the first released training loop ran (docs/algorithm.md §5.4)',
+    description:
+      'experimental: 5 extra encoder passes without gradients per step, each followed by a codebook update, ' +
+      'as the first released training loop ran (docs/algorithm.md §5.4)',
   },
   'batch-size': {
-    kind: 'int', default: 80, min: 2,
+    kind: 'int',
+    default: 80,
+    min: 2,
     description: 'clips per step (under mpirun: the global batch, split over the ranks)',
   },
   lr: { kind: 'number', default: 4e-4, min: 0, exclusiveMin: true, description: 'Adam learning rate' },
-  'checkpoint-every': { kind: 'int', min: 1, valueName: 'steps', description: 'also checkpoint every this many steps [default: at the end only]' },
-  resume: { kind: 'string', valueName: 'checkpoint', description: 'continue from a checkpoint (its config and position); --config, --modalities and --without come from it' },
+  'checkpoint-every': {
+    kind: 'int',
+    min: 1,
+    valueName: 'steps',
+    description: 'also checkpoint every this many steps [default: at the end only]',
+  },
+  resume: {
+    kind: 'string',
+    valueName: 'checkpoint',
+    description:
+      'continue from a checkpoint (its config and position); --config, --modalities and --without come from it',
+  },
   clips: { kind: 'int', default: 1000, min: 10, description: 'synthetic data: clips to generate' },
   'data-seed': { kind: 'int', default: 0, min: 0, description: 'synthetic data: generator seed' },
   distributed: {

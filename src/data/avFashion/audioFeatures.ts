@@ -14,7 +14,11 @@ export interface SegmentSound {
   /** RMS level of the noise under the segment, linear re full scale. */
   noiseLevel: number;
   /** A word's samples and the gain they are mixed at, or none. */
-  speech?: { samples: Float32Array; gain: number; /** Where in the second it starts, as a share of the free room. */ offset: number };
+  speech?: {
+    samples: Float32Array;
+    gain: number /** Where in the second it starts, as a share of the free room. */;
+    offset: number;
+  };
 }
 
 /** The segment's samples (one second at `sampleRate`); noise is drawn from `rng`. */
@@ -37,7 +41,10 @@ export class SegmentAudioFeatures {
   private readonly logMel: LogMelExtractor;
   readonly dim: number;
 
-  constructor(options: LogMelOptions, readonly parts: number) {
+  constructor(
+    options: LogMelOptions,
+    readonly parts: number,
+  ) {
     this.logMel = new LogMelExtractor(options);
     this.dim = options.melBins * parts;
   }

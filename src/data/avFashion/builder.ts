@@ -22,8 +22,21 @@ import {
   segmentLabels,
 } from './composer.js';
 import { type AvFashionConfig, type AvFashionOverrides, resolveAvFashionConfig } from './config.js';
-import { ESPEAK_APT_PACKAGE, type EspeakInstallation, type SpeechStyle, UtteranceBank, checkVoice, probeEspeak } from './espeak.js';
-import { FASHION_MNIST_APT_PACKAGE, type FashionMnistImages, type FashionMnistPart, loadFashionMnist, missingFashionMnistFiles } from './fashionMnist.js';
+import {
+  ESPEAK_APT_PACKAGE,
+  type EspeakInstallation,
+  type SpeechStyle,
+  UtteranceBank,
+  checkVoice,
+  probeEspeak,
+} from './espeak.js';
+import {
+  FASHION_MNIST_APT_PACKAGE,
+  type FashionMnistImages,
+  type FashionMnistPart,
+  loadFashionMnist,
+  missingFashionMnistFiles,
+} from './fashionMnist.js';
 
 export const PROVENANCE_FILE = 'provenance.json';
 
@@ -66,7 +79,11 @@ export function missingAvFashionPackages(config: AvFashionConfig): MissingPackag
     missing.push({ aptPackage: ESPEAK_APT_PACKAGE, why: `'${config.sources.espeak}' cannot be run` });
   }
   const files = missingFashionMnistFiles(config.sources.fashionMnistDir);
-  if (files.length > 0) missing.push({ aptPackage: FASHION_MNIST_APT_PACKAGE, why: `${config.sources.fashionMnistDir} lacks ${files.join(', ')}` });
+  if (files.length > 0)
+    missing.push({
+      aptPackage: FASHION_MNIST_APT_PACKAGE,
+      why: `${config.sources.fashionMnistDir} lacks ${files.join(', ')}`,
+    });
   return missing;
 }
 
@@ -98,7 +115,12 @@ export interface ChannelStatistics {
  * an arbitrary offset, grey levels and edge histograms different scales, description embeddings a
  * component every template shares; the encoders train better on zero-mean, unit-variance input.
  */
-function standardize(features: Float32Array, channels: number, plans: readonly ClipPlan[], split: string): ChannelStatistics {
+function standardize(
+  features: Float32Array,
+  channels: number,
+  plans: readonly ClipPlan[],
+  split: string,
+): ChannelStatistics {
   const perClip = features.length / plans.length;
   const mean = new Float64Array(channels);
   const square = new Float64Array(channels);
@@ -125,15 +147,20 @@ function isNonEmptyDirectory(dir: string): boolean {
 }
 
 /** Builds the dataset into `options.out`. Nothing is written unless every check passes. */
-export async function buildAvFashion(options: BuildAvFashionOptions, { onProgress }: { onProgress?: (progress: BuildProgress) => void } = {}): Promise<BuildAvFashionResult> {
+export async function buildAvFashion(
+  options: BuildAvFashionOptions,
+  { onProgress }: { onProgress?: (progress: BuildProgress) => void } = {},
+): Promise<BuildAvFashionResult> {
   const started = performance.now();
-  if (typeof options?.out !== 'string' || options.out === '') throw new InvalidInputError("buildAvFashion: 'out' must name the output directory");
+  if (typeof options?.out !== 'string' || options.out === '')
+    throw new InvalidInputError("buildAvFashion: 'out' must name the output directory");
   const config = resolveAvFashionConfig(options.configFile, options.overrides);
   if (isNonEmptyDirectory(options.out) && !options.force) {
     throw new InvalidInputError(`${options.out}: exists and is not empty (pass force / --force to replace it)`);
   }
   const espeak = requireSources(config);
-  for (const [name, split] of Object.entries(config.splits)) split.voices.forEach((v, i) => checkVoice(espeak, v, `splits.${name}.voices[${i}]`));
+  for (const [name, split] of Object.entries(config.splits))
+    split.voices.forEach((v, i) => checkVoice(espeak, v, `splits.${name}.voices[${i}]`));
 
   const parts = [...new Set(Object.values(config.splits).map((s) => s.images.part))];
   const images = {} as Record<FashionMnistPart, FashionMnistImages>;
@@ -148,13 +175,20 @@ export async function buildAvFashion(options: BuildAvFashionOptions, { onProgres
   const speech = new UtteranceBank();
   let stylesDone = 0;
   onProgress?.({ stage: 'speech', done: 0, total: styles.size });
-  await speech.add(espeak.binary, vocabulary, [...styles.values()], () => onProgress?.({ stage: 'speech', done: ++stylesDone, total: styles.size }));
+  await speech.add(espeak.binary, vocabulary, [...styles.values()], () =>
+    onProgress?.({ stage: 'speech', done: ++stylesDone, total: styles.size }),
+  );
 
   const n = config.numClips;
   const t = config.segments;
   const shapes = featureShapes(config);
-  const features = Object.fromEntries(AV_FASHION_MODALITIES.map((m) => [m, new Float32Array(n * t * shapes[m].reduce((a, b) => a * b, 1))])) as Record<AvFashionModality, Float32Array>;
-  const audioFeatures = new SegmentAudioFeatures({ sampleRate: speech.sampleRate, ...config.audio }, config.audio.parts);
+  const features = Object.fromEntries(
+    AV_FASHION_MODALITIES.map((m) => [m, new Float32Array(n * t * shapes[m].reduce((a, b) => a * b, 1))]),
+  ) as Record<AvFashionModality, Float32Array>;
+  const audioFeatures = new SegmentAudioFeatures(
+    { sampleRate: speech.sampleRate, ...config.audio },
+    config.audio.parts,
+  );
   const every = Math.max(1, Math.floor(n / 100));
   plans.forEach((plan, clip) => {
     renderClip(plan, clip, config, { images, speech, audioFeatures }, features);
@@ -163,7 +197,9 @@ export async function buildAvFashion(options: BuildAvFashionOptions, { onProgres
   const statsSplit = statisticsSplit(config);
   const standardization = {
     split: statsSplit,
-    ...Object.fromEntries(AV_FASHION_MODALITIES.map((m) => [m, standardize(features[m], shapes[m].at(-1)!, plans, statsSplit)])),
+    ...Object.fromEntries(
+      AV_FASHION_MODALITIES.map((m) => [m, standardize(features[m], shapes[m].at(-1)!, plans, statsSplit)]),
+    ),
   };
 
   const numClasses = config.classes.length;
@@ -171,21 +207,33 @@ export async function buildAvFashion(options: BuildAvFashionOptions, { onProgres
   const dataset = new InMemoryDataset({
     name: config.name,
     classes: config.classes.map((c) => c.name),
-    modalities: Object.fromEntries(AV_FASHION_MODALITIES.map((m) => [m, { data: features[m], shape: [n, t, ...shapes[m]] }])),
+    modalities: Object.fromEntries(
+      AV_FASHION_MODALITIES.map((m) => [m, { data: features[m], shape: [n, t, ...shapes[m]] }]),
+    ),
     clipLabels: Int32Array.from(plans, (p) => p.label),
     segmentLabels: segmentLabels(plans, numClasses),
-    modalitySegmentLabels: Object.fromEntries(AV_FASHION_MODALITIES.map((m) => [m, segmentLabels(plans, numClasses, m)])),
-    splits: Object.fromEntries(splitNames.map((s) => [s, Int32Array.from(plans.flatMap((p, i) => (p.split === s ? [i] : [])))])),
+    modalitySegmentLabels: Object.fromEntries(
+      AV_FASHION_MODALITIES.map((m) => [m, segmentLabels(plans, numClasses, m)]),
+    ),
+    splits: Object.fromEntries(
+      splitNames.map((s) => [s, Int32Array.from(plans.flatMap((p, i) => (p.split === s ? [i] : [])))]),
+    ),
   });
   onProgress?.({ stage: 'write', done: 0, total: 1 });
   const manifest = writeDataset(options.out, dataset, { force: options.force, featureDtype: config.featureDtype });
-  writeFileAtomic(path.join(options.out, PROVENANCE_FILE), JSON.stringify({
-    builder: 'unicode-cmg build-av-fashion',
-    sources: { espeak: { binary: espeak.binary, version: espeak.version }, fashionMnistDir: config.sources.fashionMnistDir },
-    config,
-    standardization,
-    clips: plans,
-  }) + '\n');
+  writeFileAtomic(
+    path.join(options.out, PROVENANCE_FILE),
+    `${JSON.stringify({
+      builder: 'unicode-cmg build-av-fashion',
+      sources: {
+        espeak: { binary: espeak.binary, version: espeak.version },
+        fashionMnistDir: config.sources.fashionMnistDir,
+      },
+      config,
+      standardization,
+      clips: plans,
+    })}\n`,
+  );
   onProgress?.({ stage: 'write', done: 1, total: 1 });
 
   return {

@@ -21,7 +21,10 @@ export interface ImageRef {
   index: number;
 }
 
-export type AudioContent = { kind: 'word'; word: string; offset: number } | { kind: 'silence' } | { kind: 'noise'; levelDb: number };
+export type AudioContent =
+  | { kind: 'word'; word: string; offset: number }
+  | { kind: 'silence' }
+  | { kind: 'noise'; levelDb: number };
 export type VideoContent = { kind: 'image'; image: ImageRef; shift: [number, number] } | { kind: 'blank' };
 
 export interface SegmentPlan {
@@ -56,13 +59,17 @@ export function imagePools(config: AvFashionConfig, images: Record<FashionMnistP
     const { part, from, to } = split.images;
     const source = images[part];
     if (to > source.count) {
-      throw new InvalidInputError(`av-fashion config: 'splits.${name}.images.to' is ${to}, but Fashion-MNIST '${part}' has ${source.count} images`);
+      throw new InvalidInputError(
+        `av-fashion config: 'splits.${name}.images.to' is ${to}, but Fashion-MNIST '${part}' has ${source.count} images`,
+      );
     }
     pools[name] = config.classes.map((c, k) => {
       const pool: number[] = [];
       for (let i = from; i < to; i++) if (source.labels[i] === c.fashionMnistLabel) pool.push(i);
       if (pool.length === 0 && split.fraction > 0) {
-        throw new InvalidInputError(`av-fashion config: 'splits.${name}.images' (${part} [${from}, ${to})) holds no image of class ${k} '${c.name}'`);
+        throw new InvalidInputError(
+          `av-fashion config: 'splits.${name}.images' (${part} [${from}, ${to})) holds no image of class ${k} '${c.name}'`,
+        );
       }
       return Int32Array.from(pool);
     });
@@ -73,7 +80,9 @@ export function imagePools(config: AvFashionConfig, images: Record<FashionMnistP
 /** The (voice, pitch, speed) combinations a split's speakers use. */
 export function speechStyles(config: AvFashionConfig, split: string): SpeechStyle[] {
   const { pitches, speeds } = config.speech;
-  return config.splits[split].voices.flatMap((voice) => pitches.flatMap((pitch) => speeds.map((speed) => ({ voice, pitch, speed }))));
+  return config.splits[split].voices.flatMap((voice) =>
+    pitches.flatMap((pitch) => speeds.map((speed) => ({ voice, pitch, speed }))),
+  );
 }
 
 const uniform = (rng: Rng, [low, high]: Range) => low + (high - low) * rng.next();
@@ -86,7 +95,10 @@ function splitCounts(config: AvFashionConfig): [string, number][] {
   const total = names.reduce((sum, s) => sum + config.splits[s].fraction, 0);
   let assigned = 0;
   return names.map((s, i) => {
-    const count = i === names.length - 1 ? config.numClips - assigned : Math.round((config.numClips * config.splits[s].fraction) / total);
+    const count =
+      i === names.length - 1
+        ? config.numClips - assigned
+        : Math.round((config.numClips * config.splits[s].fraction) / total);
     assigned += count;
     return [s, count];
   });
@@ -104,7 +116,10 @@ export function planClips(config: AvFashionConfig, pools: ImagePools): ClipPlan[
   const backgroundTotal = backgroundKinds[0] + backgroundKinds[1] + backgroundKinds[2];
 
   const otherClass = (label: number) => (label + 1 + rng.int(numClasses - 1)) % numClasses;
-  const shift = (): [number, number] => [rng.int(2 * video.maxShift + 1) - video.maxShift, rng.int(2 * video.maxShift + 1) - video.maxShift];
+  const shift = (): [number, number] => [
+    rng.int(2 * video.maxShift + 1) - video.maxShift,
+    rng.int(2 * video.maxShift + 1) - video.maxShift,
+  ];
 
   return Array.from(order, (slot) => {
     const split = splitOfClip[slot];
@@ -112,10 +127,18 @@ export function planClips(config: AvFashionConfig, pools: ImagePools): ClipPlan[
     const label = rng.int(numClasses);
     const length = config.eventLength[0] + rng.int(config.eventLength[1] - config.eventLength[0] + 1);
     const start = rng.int(config.segments - length + 1);
-    const speaker: SpeechStyle = { voice: pick(rng, config.splits[split].voices), pitch: pick(rng, speech.pitches), speed: pick(rng, speech.speeds) };
+    const speaker: SpeechStyle = {
+      voice: pick(rng, config.splits[split].voices),
+      pitch: pick(rng, speech.pitches),
+      speed: pick(rng, speech.speeds),
+    };
     const gainDb = uniform(rng, speech.gainDb);
     const noiseFloorDb = uniform(rng, speech.noiseFloorDb);
-    const lighting: Lighting = { contrast: uniform(rng, video.contrast), brightness: uniform(rng, video.brightness), gamma: uniform(rng, video.gamma) };
+    const lighting: Lighting = {
+      contrast: uniform(rng, video.contrast),
+      brightness: uniform(rng, video.brightness),
+      gamma: uniform(rng, video.gamma),
+    };
     const noiseSeed = rng.nextUint32();
     const words = config.classes[label].words;
 
@@ -131,13 +154,24 @@ export function planClips(config: AvFashionConfig, pools: ImagePools): ClipPlan[
       else {
         const r = rng.next() * backgroundTotal;
         if (r < backgroundKinds[0]) audio = { kind: 'silence' };
-        else if (r < backgroundKinds[0] + backgroundKinds[1]) audio = { kind: 'noise', levelDb: uniform(rng, speech.noiseBurstDb) };
+        else if (r < backgroundKinds[0] + backgroundKinds[1])
+          audio = { kind: 'noise', levelDb: uniform(rng, speech.noiseBurstDb) };
         else audio = { kind: 'word', word: pick(rng, speech.backgroundWords), offset: rng.next() };
       }
       let videoContent: VideoContent;
-      if (event.video) videoContent = { kind: 'image', image: { part: config.splits[split].images.part, index: pick(rng, pool[label]) }, shift: shift() };
+      if (event.video)
+        videoContent = {
+          kind: 'image',
+          image: { part: config.splits[split].images.part, index: pick(rng, pool[label]) },
+          shift: shift(),
+        };
       else if (rng.next() < video.blankFraction) videoContent = { kind: 'blank' };
-      else videoContent = { kind: 'image', image: { part: config.splits[split].images.part, index: pick(rng, pool[otherClass(label)]) }, shift: shift() };
+      else
+        videoContent = {
+          kind: 'image',
+          image: { part: config.splits[split].images.part, index: pick(rng, pool[otherClass(label)]) },
+          shift: shift(),
+        };
       const description = event.text
         ? fillTemplate(pick(rng, text.eventTemplates), pick(rng, words))
         : fillTemplate(pick(rng, text.backgroundTemplates), pick(rng, speech.backgroundWords));
@@ -155,13 +189,23 @@ export interface RenderSources {
 
 /** Per-segment feature sizes: audio and text [dim], video [7, 7, 32]. */
 export function featureShapes(config: AvFashionConfig): Record<AvFashionModality, number[]> {
-  return { audio: [config.audio.melBins * config.audio.parts], video: [GRID, GRID, VIDEO_CHANNELS], text: [config.text.dim] };
+  return {
+    audio: [config.audio.melBins * config.audio.parts],
+    video: [GRID, GRID, VIDEO_CHANNELS],
+    text: [config.text.dim],
+  };
 }
 
 const decibels = (db: number) => 10 ** (db / 20);
 
 /** Writes the features of clip `clip` (its plan) into the [N, T, ...] arrays of `out`. */
-export function renderClip(plan: ClipPlan, clip: number, config: AvFashionConfig, sources: RenderSources, out: Record<AvFashionModality, Float32Array>): void {
+export function renderClip(
+  plan: ClipPlan,
+  clip: number,
+  config: AvFashionConfig,
+  sources: RenderSources,
+  out: Record<AvFashionModality, Float32Array>,
+): void {
   const rng = new Rng(plan.noiseSeed);
   const sizes = featureShapes(config);
   const per = (m: AvFashionModality) => sizes[m].reduce((a, b) => a * b, 1);
@@ -172,30 +216,59 @@ export function renderClip(plan: ClipPlan, clip: number, config: AvFashionConfig
 
     const { audio } = segment;
     const noiseLevel = decibels(audio.kind === 'noise' ? audio.levelDb : plan.noiseFloorDb);
-    const speech = audio.kind === 'word'
-      ? { samples: sources.speech.get(audio.word, plan.speaker).samples, gain: decibels(plan.gainDb), offset: audio.offset }
-      : undefined;
-    sources.audioFeatures.compute(mixSegment({ noiseLevel, ...(speech ? { speech } : {}) }, sampleRate, rng), out.audio, row * per('audio'));
+    const speech =
+      audio.kind === 'word'
+        ? {
+            samples: sources.speech.get(audio.word, plan.speaker).samples,
+            gain: decibels(plan.gainDb),
+            offset: audio.offset,
+          }
+        : undefined;
+    sources.audioFeatures.compute(
+      mixSegment({ noiseLevel, ...(speech ? { speech } : {}) }, sampleRate, rng),
+      out.audio,
+      row * per('audio'),
+    );
 
     for (let i = 0; i < pixelNoise.length; i++) pixelNoise[i] = rng.normal();
     const { video } = segment;
-    const pixels = video.kind === 'image'
-      ? sources.images[video.image.part].pixels.subarray(video.image.index * pixelNoise.length, (video.image.index + 1) * pixelNoise.length)
-      : null;
-    const frame = renderFrame(pixels, video.kind === 'image' ? video.shift : [0, 0], plan.lighting, pixelNoise, config.video.noiseStd);
+    const pixels =
+      video.kind === 'image'
+        ? sources.images[video.image.part].pixels.subarray(
+            video.image.index * pixelNoise.length,
+            (video.image.index + 1) * pixelNoise.length,
+          )
+        : null;
+    const frame = renderFrame(
+      pixels,
+      video.kind === 'image' ? video.shift : [0, 0],
+      plan.lighting,
+      pixelNoise,
+      config.video.noiseStd,
+    );
     patchGridFeatures(frame, out.video, row * per('video'));
 
-    out.text.set(hashedNgramEmbedding(segment.text, config.text.dim, config.text.ngram[0], config.text.ngram[1]), row * per('text'));
+    out.text.set(
+      hashedNgramEmbedding(segment.text, config.text.dim, config.text.ngram[0], config.text.ngram[1]),
+      row * per('text'),
+    );
   });
 }
 
 /** [N, T, C] multi-hot labels: of one modality, or (shared) where the event is in every modality. */
-export function segmentLabels(plans: readonly ClipPlan[], numClasses: number, modality?: AvFashionModality): Uint8Array {
+export function segmentLabels(
+  plans: readonly ClipPlan[],
+  numClasses: number,
+  modality?: AvFashionModality,
+): Uint8Array {
   const t = plans.length === 0 ? 0 : plans[0].segments.length;
   const labels = new Uint8Array(plans.length * t * numClasses);
-  plans.forEach((plan, clip) => plan.segments.forEach((segment, s) => {
-    const present = modality === undefined ? AV_FASHION_MODALITIES.every((m) => segment.event[m]) : segment.event[modality];
-    if (present) labels[(clip * t + s) * numClasses + plan.label] = 1;
-  }));
+  plans.forEach((plan, clip) =>
+    plan.segments.forEach((segment, s) => {
+      const present =
+        modality === undefined ? AV_FASHION_MODALITIES.every((m) => segment.event[m]) : segment.event[modality];
+      if (present) labels[(clip * t + s) * numClasses + plan.label] = 1;
+    }),
+  );
   return labels;
 }

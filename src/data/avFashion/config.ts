@@ -96,10 +96,18 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** The defaults, from config/av-fashion.json (frozen: every build starts from the same ones). */
-export const AV_FASHION_DEFAULTS: AvFashionConfig = deepFreeze(validateAvFashionConfig(defaults, 'config/av-fashion.json'));
+export const AV_FASHION_DEFAULTS: AvFashionConfig = deepFreeze(
+  validateAvFashionConfig(defaults, 'config/av-fashion.json'),
+);
 
 /** Any part of a config: objects merge field by field into the defaults, arrays and values replace, null removes. */
-export type AvFashionOverrides = { [K in keyof AvFashionConfig]?: AvFashionConfig[K] extends unknown[] ? AvFashionConfig[K] : AvFashionConfig[K] extends object ? { [F in keyof AvFashionConfig[K]]?: unknown } : AvFashionConfig[K] };
+export type AvFashionOverrides = {
+  [K in keyof AvFashionConfig]?: AvFashionConfig[K] extends unknown[]
+    ? AvFashionConfig[K]
+    : AvFashionConfig[K] extends object
+      ? { [F in keyof AvFashionConfig[K]]?: unknown }
+      : AvFashionConfig[K];
+};
 
 /**
  * `over` merged into `base`: plain objects field by field (recursively), anything else replaced;
@@ -128,7 +136,9 @@ export function resolveAvFashionConfig(configFile?: string, overrides: AvFashion
     try {
       text = fs.readFileSync(configFile, 'utf8');
     } catch (err) {
-      throw new InvalidInputError(`config file ${configFile}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new InvalidInputError(
+        `config file ${configFile}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
     let parsed: unknown;
     try {
@@ -151,19 +161,30 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
   const object = (value: unknown, field: string, keys: readonly string[]): Record<string, unknown> => {
     if (!isPlainObject(value)) return fail(field, 'must be an object');
     const unknown = Object.keys(value).find((k) => !keys.includes(k));
-    if (unknown !== undefined) fail(`${field === '' ? '' : `${field}.`}${unknown}`, `is not a known field (known: ${keys.join(', ')})`);
+    if (unknown !== undefined)
+      fail(`${field === '' ? '' : `${field}.`}${unknown}`, `is not a known field (known: ${keys.join(', ')})`);
     for (const k of keys) if (value[k] === undefined) fail(`${field === '' ? '' : `${field}.`}${k}`, 'is missing');
     return value;
   };
   const number = (value: unknown, field: string, min: number, max: number, integer = false): number => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < min ||
+      value > max ||
+      (integer && !Number.isInteger(value))
+    ) {
       fail(field, `must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(value)}`);
     }
     return value as number;
   };
   const range = (value: unknown, field: string, min: number, max: number, integer = false): Range => {
-    if (!Array.isArray(value) || value.length !== 2) return fail(field, `must be a pair [low, high], got ${JSON.stringify(value)}`);
-    const [low, high] = [number(value[0], `${field}[0]`, min, max, integer), number(value[1], `${field}[1]`, min, max, integer)];
+    if (!Array.isArray(value) || value.length !== 2)
+      return fail(field, `must be a pair [low, high], got ${JSON.stringify(value)}`);
+    const [low, high] = [
+      number(value[0], `${field}[0]`, min, max, integer),
+      number(value[1], `${field}[1]`, min, max, integer),
+    ];
     if (low > high) fail(field, `must have low <= high, got [${low}, ${high}]`);
     return [low, high];
   };
@@ -174,7 +195,8 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
     return items;
   };
   const text = (value: unknown, field: string): string => {
-    if (typeof value !== 'string' || value.trim() === '') fail(field, `must be a non-empty string, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'string' || value.trim() === '')
+      fail(field, `must be a non-empty string, got ${JSON.stringify(value)}`);
     return value as string;
   };
   // Words and templates of any language, in NFC so that a letter typed precomposed or as base plus
@@ -196,7 +218,20 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
   };
 
   const top = object(raw, '', [
-    'name', 'numClips', 'segments', 'seed', 'eventLength', 'misalignedFraction', 'featureDtype', 'sources', 'classes', 'splits', 'speech', 'audio', 'video', 'text',
+    'name',
+    'numClips',
+    'segments',
+    'seed',
+    'eventLength',
+    'misalignedFraction',
+    'featureDtype',
+    'sources',
+    'classes',
+    'splits',
+    'speech',
+    'audio',
+    'video',
+    'text',
   ]);
   const name = text(top.name, 'name');
   const numClips = number(top.numClips, 'numClips', 1, 10_000_000, true);
@@ -204,18 +239,33 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
   const seed = number(top.seed, 'seed', 0, Number.MAX_SAFE_INTEGER, true);
   const eventLength = range(top.eventLength, 'eventLength', 1, segments, true);
   const misalignedFraction = number(top.misalignedFraction, 'misalignedFraction', 0, 1);
-  if (top.featureDtype !== 'float32' && top.featureDtype !== 'float16') fail('featureDtype', `must be "float32" or "float16", got ${JSON.stringify(top.featureDtype)}`);
+  if (top.featureDtype !== 'float32' && top.featureDtype !== 'float16')
+    fail('featureDtype', `must be "float32" or "float16", got ${JSON.stringify(top.featureDtype)}`);
   const sourcesRaw = object(top.sources, 'sources', ['fashionMnistDir', 'espeak']);
-  const sources = { fashionMnistDir: text(sourcesRaw.fashionMnistDir, 'sources.fashionMnistDir'), espeak: text(sourcesRaw.espeak, 'sources.espeak') };
+  const sources = {
+    fashionMnistDir: text(sourcesRaw.fashionMnistDir, 'sources.fashionMnistDir'),
+    espeak: text(sourcesRaw.espeak, 'sources.espeak'),
+  };
 
-  const classes = list(top.classes, 'classes', (v, f) => {
-    const c = object(v, f, ['name', 'fashionMnistLabel', 'words']);
-    return {
-      name: text(c.name, `${f}.name`),
-      fashionMnistLabel: number(c.fashionMnistLabel, `${f}.fashionMnistLabel`, 0, FASHION_MNIST_CLASSES.length - 1, true),
-      words: list(c.words, `${f}.words`, word),
-    };
-  }, { unique: false });
+  const classes = list(
+    top.classes,
+    'classes',
+    (v, f) => {
+      const c = object(v, f, ['name', 'fashionMnistLabel', 'words']);
+      return {
+        name: text(c.name, `${f}.name`),
+        fashionMnistLabel: number(
+          c.fashionMnistLabel,
+          `${f}.fashionMnistLabel`,
+          0,
+          FASHION_MNIST_CLASSES.length - 1,
+          true,
+        ),
+        words: list(c.words, `${f}.words`, word),
+      };
+    },
+    { unique: false },
+  );
   if (classes.length < 2) fail('classes', `must name at least 2 classes, got ${classes.length}`);
   const once = <T>(values: T[], field: (i: number) => string, what: string) => {
     values.forEach((v, i) => {
@@ -223,16 +273,37 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
       if (first !== i) fail(field(i), `repeats ${what} ${JSON.stringify(v)} of ${field(first)}`);
     });
   };
-  once(classes.map((c) => c.name), (i) => `classes[${i}].name`, 'the name');
-  once(classes.map((c) => c.fashionMnistLabel), (i) => `classes[${i}].fashionMnistLabel`, 'the label');
+  once(
+    classes.map((c) => c.name),
+    (i) => `classes[${i}].name`,
+    'the name',
+  );
+  once(
+    classes.map((c) => c.fashionMnistLabel),
+    (i) => `classes[${i}].fashionMnistLabel`,
+    'the label',
+  );
   const classWords = classes.flatMap((c, i) => c.words.map((w, j) => ({ w, field: `classes[${i}].words[${j}]` })));
-  once(classWords.map((x) => x.w), (i) => classWords[i].field, 'the word');
+  once(
+    classWords.map((x) => x.w),
+    (i) => classWords[i].field,
+    'the word',
+  );
 
-  const speechRaw = object(top.speech, 'speech', ['pitches', 'speeds', 'gainDb', 'noiseFloorDb', 'backgroundWords', 'background', 'noiseBurstDb']);
+  const speechRaw = object(top.speech, 'speech', [
+    'pitches',
+    'speeds',
+    'gainDb',
+    'noiseFloorDb',
+    'backgroundWords',
+    'background',
+    'noiseBurstDb',
+  ]);
   const backgroundWords = list(speechRaw.backgroundWords, 'speech.backgroundWords', word);
   backgroundWords.forEach((w, i) => {
     const clash = classWords.find((x) => x.w === w);
-    if (clash) fail(`speech.backgroundWords[${i}]`, `'${w}' is also ${clash.field}: a background word must not name a class`);
+    if (clash)
+      fail(`speech.backgroundWords[${i}]`, `'${w}' is also ${clash.field}: a background word must not name a class`);
   });
   const backgroundRaw = object(speechRaw.background, 'speech.background', ['silence', 'noise', 'words']);
   const background = {
@@ -240,7 +311,8 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
     noise: number(backgroundRaw.noise, 'speech.background.noise', 0, 1e6),
     words: number(backgroundRaw.words, 'speech.background.words', 0, 1e6),
   };
-  if (background.silence + background.noise + background.words <= 0) fail('speech.background', 'must give some kind a positive weight');
+  if (background.silence + background.noise + background.words <= 0)
+    fail('speech.background', 'must give some kind a positive weight');
   const speech = {
     pitches: list(speechRaw.pitches, 'speech.pitches', (v, f) => number(v, f, 0, 99, true)),
     speeds: list(speechRaw.speeds, 'speech.speeds', (v, f) => number(v, f, 80, 450, true)),
@@ -252,14 +324,16 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
   };
 
   const splitsRaw = top.splits;
-  if (!isPlainObject(splitsRaw) || Object.keys(splitsRaw).length === 0) return fail('splits', 'must be an object naming at least one split');
+  if (!isPlainObject(splitsRaw) || Object.keys(splitsRaw).length === 0)
+    return fail('splits', 'must be an object naming at least one split');
   const splits: Record<string, SplitConfig> = {};
   for (const [splitName, value] of Object.entries(splitsRaw)) {
     const f = `splits.${splitName}`;
     if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(splitName)) fail(f, 'is not a valid split name (letters, digits, _ and -)');
     const s = object(value, f, ['fraction', 'voices', 'images']);
     const images = object(s.images, `${f}.images`, ['part', 'from', 'to']);
-    if (!FASHION_MNIST_PARTS.includes(images.part as FashionMnistPart)) fail(`${f}.images.part`, `must be one of ${FASHION_MNIST_PARTS.join(', ')}, got ${JSON.stringify(images.part)}`);
+    if (!FASHION_MNIST_PARTS.includes(images.part as FashionMnistPart))
+      fail(`${f}.images.part`, `must be one of ${FASHION_MNIST_PARTS.join(', ')}, got ${JSON.stringify(images.part)}`);
     const from = number(images.from, `${f}.images.from`, 0, 1e9, true);
     const to = number(images.to, `${f}.images.to`, from + 1, 1e9, true);
     splits[splitName] = {
@@ -271,14 +345,20 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
   const splitNames = Object.keys(splits);
   if (splitNames.every((s) => splits[s].fraction === 0)) fail('splits', 'must give some split a positive fraction');
   // No leakage: a speaker or an image belongs to one split only.
-  splitNames.forEach((a, i) => splitNames.slice(i + 1).forEach((b) => {
-    const shared = splits[a].voices.find((v) => splits[b].voices.includes(v));
-    if (shared !== undefined) fail(`splits.${b}.voices`, `shares voice '${shared}' with splits.${a}: splits must not share speakers`);
-    const [ra, rb] = [splits[a].images, splits[b].images];
-    if (ra.part === rb.part && ra.from < rb.to && rb.from < ra.to) {
-      fail(`splits.${b}.images`, `overlaps splits.${a}.images (${ra.part} [${ra.from}, ${ra.to})): splits must not share images`);
-    }
-  }));
+  splitNames.forEach((a, i) =>
+    splitNames.slice(i + 1).forEach((b) => {
+      const shared = splits[a].voices.find((v) => splits[b].voices.includes(v));
+      if (shared !== undefined)
+        fail(`splits.${b}.voices`, `shares voice '${shared}' with splits.${a}: splits must not share speakers`);
+      const [ra, rb] = [splits[a].images, splits[b].images];
+      if (ra.part === rb.part && ra.from < rb.to && rb.from < ra.to) {
+        fail(
+          `splits.${b}.images`,
+          `overlaps splits.${a}.images (${ra.part} [${ra.from}, ${ra.to})): splits must not share images`,
+        );
+      }
+    }),
+  );
 
   const audioRaw = object(top.audio, 'audio', ['melBins', 'parts', 'frameLength', 'hop', 'minHz', 'maxHz']);
   const audio = {
@@ -289,7 +369,14 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
     minHz: number(audioRaw.minHz, 'audio.minHz', 0, 1e5),
     maxHz: number(audioRaw.maxHz, 'audio.maxHz', 1, 1e5),
   };
-  const videoRaw = object(top.video, 'video', ['blankFraction', 'contrast', 'brightness', 'gamma', 'maxShift', 'noiseStd']);
+  const videoRaw = object(top.video, 'video', [
+    'blankFraction',
+    'contrast',
+    'brightness',
+    'gamma',
+    'maxShift',
+    'noiseStd',
+  ]);
   const video = {
     blankFraction: number(videoRaw.blankFraction, 'video.blankFraction', 0, 1),
     contrast: range(videoRaw.contrast, 'video.contrast', 0, 10),
@@ -299,12 +386,15 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
     noiseStd: number(videoRaw.noiseStd, 'video.noiseStd', 0, 1),
   };
   const textRaw = object(top.text, 'text', ['dim', 'ngram', 'eventTemplates', 'backgroundTemplates']);
-  const template = (mustHaveWord: boolean) => (v: unknown, f: string): string => {
-    const t = written(v, f);
-    const slots = t.split('{word}').length - 1;
-    if (slots > 1 || (mustHaveWord && slots === 0)) fail(f, `must contain '{word}' ${mustHaveWord ? 'exactly' : 'at most'} once, got ${JSON.stringify(t)}`);
-    return t;
-  };
+  const template =
+    (mustHaveWord: boolean) =>
+    (v: unknown, f: string): string => {
+      const t = written(v, f);
+      const slots = t.split('{word}').length - 1;
+      if (slots > 1 || (mustHaveWord && slots === 0))
+        fail(f, `must contain '{word}' ${mustHaveWord ? 'exactly' : 'at most'} once, got ${JSON.stringify(t)}`);
+      return t;
+    };
   const textConfig = {
     dim: number(textRaw.dim, 'text.dim', 1, 65536, true),
     ngram: range(textRaw.ngram, 'text.ngram', 1, 16, true),
@@ -312,8 +402,19 @@ export function validateAvFashionConfig(raw: unknown, where: string): AvFashionC
     backgroundTemplates: list(textRaw.backgroundTemplates, 'text.backgroundTemplates', template(false)),
   };
   return {
-    name, numClips, segments, seed, eventLength, misalignedFraction,
+    name,
+    numClips,
+    segments,
+    seed,
+    eventLength,
+    misalignedFraction,
     featureDtype: top.featureDtype as 'float32' | 'float16',
-    sources, classes, splits, speech, audio, video, text: textConfig,
+    sources,
+    classes,
+    splits,
+    speech,
+    audio,
+    video,
+    text: textConfig,
   };
 }

@@ -41,10 +41,18 @@ export function probeEspeak(binary: string): EspeakInstallation | null {
 export function checkVoice(espeak: EspeakInstallation, voice: string, field: string): void {
   const [language, variant, ...rest] = voice.split('+');
   if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(language ?? '') || rest.length > 0 || variant === '') {
-    throw new InvalidInputError(`${field}: '${voice}' is not an espeak-ng voice of the form language[+variant] (e.g. en-gb+f2)`);
+    throw new InvalidInputError(
+      `${field}: '${voice}' is not an espeak-ng voice of the form language[+variant] (e.g. en-gb+f2)`,
+    );
   }
-  if (variant !== undefined && espeak.dataDir !== '' && !fs.existsSync(path.join(espeak.dataDir, 'voices', '!v', variant))) {
-    throw new InvalidInputError(`${field}: espeak-ng has no voice variant '${variant}' (in '${voice}'; see 'espeak-ng --voices=variant' and ${path.join(espeak.dataDir, 'voices', '!v')})`);
+  if (
+    variant !== undefined &&
+    espeak.dataDir !== '' &&
+    !fs.existsSync(path.join(espeak.dataDir, 'voices', '!v', variant))
+  ) {
+    throw new InvalidInputError(
+      `${field}: espeak-ng has no voice variant '${variant}' (in '${voice}'; see 'espeak-ng --voices=variant' and ${path.join(espeak.dataDir, 'voices', '!v')})`,
+    );
   }
 }
 
@@ -52,7 +60,8 @@ export function checkVoice(espeak: EspeakInstallation, voice: string, field: str
 export function parseWav(bytes: Uint8Array, what: string): { samples: Float32Array; sampleRate: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
-  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new InvalidInputError(`${what}: not a WAV stream`);
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE')
+    throw new InvalidInputError(`${what}: not a WAV stream`);
   let at = 12;
   let sampleRate = 0;
   while (at + 8 <= bytes.length) {
@@ -64,7 +73,9 @@ export function parseWav(bytes: Uint8Array, what: string): { samples: Float32Arr
       const channels = view.getUint16(body + 2, true);
       const bits = view.getUint16(body + 14, true);
       if (format !== 1 || channels !== 1 || bits !== 16) {
-        throw new InvalidInputError(`${what}: expected mono 16-bit PCM, got format ${format}, ${channels} channel(s), ${bits} bits`);
+        throw new InvalidInputError(
+          `${what}: expected mono 16-bit PCM, got format ${format}, ${channels} channel(s), ${bits} bits`,
+        );
       }
       sampleRate = view.getUint32(body + 4, true);
     } else if (id === 'data') {
@@ -115,22 +126,36 @@ function styleText(style: SpeechStyle): string {
 }
 
 /** Runs espeak-ng once on SSML text; resolves to its WAV output decoded. */
-function runEspeak(binary: string, ssml: string, style: SpeechStyle): Promise<{ samples: Float32Array; sampleRate: number }> {
+function runEspeak(
+  binary: string,
+  ssml: string,
+  style: SpeechStyle,
+): Promise<{ samples: Float32Array; sampleRate: number }> {
   const args = ['--stdout', '-v', style.voice, '-p', String(style.pitch), '-s', String(style.speed), '-m', '--', ssml];
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let errText = '';
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => { errText += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      errText += chunk.toString();
+    });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'ENOENT'
-        ? new InvalidInputError(`espeak-ng binary '${binary}' not found: install the Debian package ${ESPEAK_APT_PACKAGE} (apt-get install -y ${ESPEAK_APT_PACKAGE})`)
-        : new InvalidInputError(`could not run ${binary}: ${err.message}`));
+      reject(
+        err.code === 'ENOENT'
+          ? new InvalidInputError(
+              `espeak-ng binary '${binary}' not found: install the Debian package ${ESPEAK_APT_PACKAGE} (apt-get install -y ${ESPEAK_APT_PACKAGE})`,
+            )
+          : new InvalidInputError(`could not run ${binary}: ${err.message}`),
+      );
     });
     child.on('close', (code) => {
       if (code !== 0) {
-        reject(new InvalidInputError(`${binary} failed for ${styleText(style)} (exit ${code}): ${errText.trim() || 'no message'}`));
+        reject(
+          new InvalidInputError(
+            `${binary} failed for ${styleText(style)} (exit ${code}): ${errText.trim() || 'no message'}`,
+          ),
+        );
         return;
       }
       try {
@@ -150,7 +175,9 @@ export async function speakWords(binary: string, words: readonly string[], style
   if (ranges.length !== words.length) {
     throw new InvalidInputError(
       `${binary} (${styleText(style)}) spoke ${words.length} words as ${ranges.length} stretches of speech separated by ${WORD_GAP_SECONDS} s of silence; ` +
-        'a word may be silent or pause inside (words: ' + words.map((w) => `'${w}'`).join(', ') + ')',
+        'a word may be silent or pause inside (words: ' +
+        words.map((w) => `'${w}'`).join(', ') +
+        ')',
     );
   }
   return ranges.map(([a, b]) => ({ samples: samples.slice(a, b), sampleRate }));
@@ -191,28 +218,44 @@ export class UtteranceBank {
   }
 
   /** Synthesises `words` in each of `styles` not yet held, `parallel` espeak-ng processes at a time. */
-  async add(binary: string, words: readonly string[], styles: readonly SpeechStyle[], onStyleDone?: () => void, parallel = os.availableParallelism()): Promise<void> {
+  async add(
+    binary: string,
+    words: readonly string[],
+    styles: readonly SpeechStyle[],
+    onStyleDone?: () => void,
+    parallel = os.availableParallelism(),
+  ): Promise<void> {
     const todo = styles.filter((style) => words.some((w) => !this.utterances.has(UtteranceBank.key(w, style))));
-    const spoken = await inParallel(todo.map((style) => async () => {
-      const utterances = await speakWords(binary, words, style);
-      onStyleDone?.();
-      return utterances;
-    }), parallel);
+    const spoken = await inParallel(
+      todo.map((style) => async () => {
+        const utterances = await speakWords(binary, words, style);
+        onStyleDone?.();
+        return utterances;
+      }),
+      parallel,
+    );
     // Check everything before storing anything, so a failed call leaves the bank as it was.
     let sampleRate = this.rate;
-    todo.forEach((style, s) => spoken[s].forEach((utterance) => {
-      if (sampleRate === 0) sampleRate = utterance.sampleRate;
-      if (utterance.sampleRate !== sampleRate) {
-        throw new InvalidInputError(`${binary}: ${styleText(style)} speaks at ${utterance.sampleRate} Hz, other voices at ${sampleRate} Hz`);
-      }
-    }));
+    todo.forEach((style, s) =>
+      spoken[s].forEach((utterance) => {
+        if (sampleRate === 0) sampleRate = utterance.sampleRate;
+        if (utterance.sampleRate !== sampleRate) {
+          throw new InvalidInputError(
+            `${binary}: ${styleText(style)} speaks at ${utterance.sampleRate} Hz, other voices at ${sampleRate} Hz`,
+          );
+        }
+      }),
+    );
     this.rate = sampleRate;
-    todo.forEach((style, s) => words.forEach((word, w) => this.utterances.set(UtteranceBank.key(word, style), spoken[s][w])));
+    todo.forEach((style, s) =>
+      words.forEach((word, w) => this.utterances.set(UtteranceBank.key(word, style), spoken[s][w])),
+    );
   }
 
   get(word: string, style: SpeechStyle): Utterance {
     const utterance = this.utterances.get(UtteranceBank.key(word, style));
-    if (utterance === undefined) throw new Error(`UtteranceBank: '${word}' was not synthesised for ${styleText(style)}`);
+    if (utterance === undefined)
+      throw new Error(`UtteranceBank: '${word}' was not synthesised for ${styleText(style)}`);
     return utterance;
   }
 

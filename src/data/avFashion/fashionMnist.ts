@@ -8,7 +8,18 @@ import { readIdxFile } from './idx.js';
 export const FASHION_MNIST_APT_PACKAGE = 'dataset-fashion-mnist';
 export const FASHION_MNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist';
 export const FASHION_MNIST_SIDE = 28;
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
 
 /** The two parts of the dataset, named as in their file names. */
 export const FASHION_MNIST_PARTS = ['train', 't10k'] as const;
@@ -20,7 +31,9 @@ function partFiles(part: FashionMnistPart): { images: string; labels: string } {
 
 /** The files of the dataset that `dir` lacks (all four when it does not exist). */
 export function missingFashionMnistFiles(dir: string): string[] {
-  return FASHION_MNIST_PARTS.flatMap((part) => Object.values(partFiles(part))).filter((f) => !fs.existsSync(path.join(dir, f)));
+  return FASHION_MNIST_PARTS.flatMap((part) => Object.values(partFiles(part))).filter(
+    (f) => !fs.existsSync(path.join(dir, f)),
+  );
 }
 
 export interface FashionMnistImages {
@@ -42,9 +55,12 @@ export function loadFashionMnist(dir: string, part: FashionMnistPart): FashionMn
     throw new InvalidInputError(`${files.images}: images are [${images.shape.join(', ')}], expected [n, 28, 28]`);
   }
   if (labels.shape.length !== 1 || labels.shape[0] !== count) {
-    throw new InvalidInputError(`${files.labels}: labels are [${labels.shape.join(', ')}], expected [${count}] to match the images`);
+    throw new InvalidInputError(
+      `${files.labels}: labels are [${labels.shape.join(', ')}], expected [${count}] to match the images`,
+    );
   }
   const bad = labels.data.findIndex((l) => l >= FASHION_MNIST_CLASSES.length);
-  if (bad >= 0) throw new InvalidInputError(`${files.labels}: label ${labels.data[bad]} of image ${bad} is outside [0, 10)`);
+  if (bad >= 0)
+    throw new InvalidInputError(`${files.labels}: label ${labels.data[bad]} of image ${bad} is outside [0, 10)`);
   return { part, count, pixels: images.data, labels: labels.data };
 }

@@ -22,12 +22,15 @@ export function parseIdx(bytes: Uint8Array, what: string): IdxArray {
   }
   const rank = bytes[3];
   const headerBytes = 4 + 4 * rank;
-  if (rank === 0 || bytes.length < headerBytes) throw new InvalidInputError(`${what}: truncated IDX header (rank ${rank})`);
+  if (rank === 0 || bytes.length < headerBytes)
+    throw new InvalidInputError(`${what}: truncated IDX header (rank ${rank})`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const size = shape.reduce((a, b) => a * b, 1);
   if (bytes.length !== headerBytes + size) {
-    throw new InvalidInputError(`${what}: IDX shape [${shape.join(', ')}] needs ${size} bytes of data, the file has ${bytes.length - headerBytes}`);
+    throw new InvalidInputError(
+      `${what}: IDX shape [${shape.join(', ')}] needs ${size} bytes of data, the file has ${bytes.length - headerBytes}`,
+    );
   }
   return { shape, data: bytes.subarray(headerBytes) };
 }

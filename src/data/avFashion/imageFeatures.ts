@@ -30,7 +30,13 @@ export interface Lighting {
  * A frame in [0, 1] grey levels [28, 28]: `pixels` (0..255, or null for a blank frame) shifted by
  * (dx, dy) with black fill, lit, plus `noise` (one standard-normal draw per pixel) times noiseStd.
  */
-export function renderFrame(pixels: Uint8Array | null, shift: [number, number], lighting: Lighting, noise: Float32Array, noiseStd: number): Float32Array {
+export function renderFrame(
+  pixels: Uint8Array | null,
+  shift: [number, number],
+  lighting: Lighting,
+  noise: Float32Array,
+  noiseStd: number,
+): Float32Array {
   const side = FASHION_MNIST_SIDE;
   const frame = new Float32Array(side * side);
   const [dx, dy] = shift;
@@ -48,7 +54,15 @@ export function renderFrame(pixels: Uint8Array | null, shift: [number, number], 
 }
 
 /** Adds the magnitude-weighted orientation histogram of the pixels [y0, y1) x [x0, x1) into `hist`. */
-function orientationHistogram(gx: Float32Array, gy: Float32Array, y0: number, y1: number, x0: number, x1: number, hist: Float32Array): void {
+function orientationHistogram(
+  gx: Float32Array,
+  gy: Float32Array,
+  y0: number,
+  y1: number,
+  x0: number,
+  x1: number,
+  hist: Float32Array,
+): void {
   const side = FASHION_MNIST_SIDE;
   for (let y = Math.max(0, y0); y < Math.min(side, y1); y++) {
     for (let x = Math.max(0, x0); x < Math.min(side, x1); x++) {
@@ -72,7 +86,8 @@ function thumbnail(frame: Float32Array): Float32Array {
   const side = FASHION_MNIST_SIDE;
   const out = new Float32Array(THUMBNAIL * THUMBNAIL);
   for (let y = 0; y < side; y++) {
-    for (let x = 0; x < side; x++) out[Math.floor(y / THUMBNAIL_BLOCK) * THUMBNAIL + Math.floor(x / THUMBNAIL_BLOCK)] += frame[y * side + x];
+    for (let x = 0; x < side; x++)
+      out[Math.floor(y / THUMBNAIL_BLOCK) * THUMBNAIL + Math.floor(x / THUMBNAIL_BLOCK)] += frame[y * side + x];
   }
   return out.map((sum) => (2 * sum) / (THUMBNAIL_BLOCK * THUMBNAIL_BLOCK) - 1);
 }
@@ -83,7 +98,8 @@ export function patchGridFeatures(frame: Float32Array, out: Float32Array, offset
   const context = thumbnail(frame);
   const gx = new Float32Array(side * side);
   const gy = new Float32Array(side * side);
-  const at = (y: number, x: number) => frame[Math.min(side - 1, Math.max(0, y)) * side + Math.min(side - 1, Math.max(0, x))];
+  const at = (y: number, x: number) =>
+    frame[Math.min(side - 1, Math.max(0, y)) * side + Math.min(side - 1, Math.max(0, x))];
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
       gx[y * side + x] = (at(y, x + 1) - at(y, x - 1)) / 2;

@@ -33,7 +33,8 @@ export function melFilterbank(options: LogMelOptions): Float32Array[] {
     const filter = new Float32Array(bins);
     for (let k = 0; k < bins; k++) {
       const hz = (k * sampleRate) / frameLength;
-      if (hz > left && hz < right) filter[k] = hz <= centre ? (hz - left) / (centre - left) : (right - hz) / (right - centre);
+      if (hz > left && hz < right)
+        filter[k] = hz <= centre ? (hz - left) / (centre - left) : (right - hz) / (right - centre);
     }
     return filter;
   });
@@ -51,18 +52,27 @@ export class LogMelExtractor {
   constructor(options: LogMelOptions) {
     const { sampleRate, frameLength, hop, melBins, minHz, maxHz } = options;
     const fail = fieldFailureIn('log-mel', InvalidInputError);
-    if (!Number.isInteger(frameLength) || frameLength < 16 || (frameLength & (frameLength - 1)) !== 0) fail('frameLength', `must be a power of two >= 16, got ${frameLength}`);
+    if (!Number.isInteger(frameLength) || frameLength < 16 || (frameLength & (frameLength - 1)) !== 0)
+      fail('frameLength', `must be a power of two >= 16, got ${frameLength}`);
     if (!Number.isInteger(hop) || hop < 1) fail('hop', `must be a positive integer, got ${hop}`);
     if (!Number.isInteger(melBins) || melBins < 1) fail('melBins', `must be a positive integer, got ${melBins}`);
     if (!(sampleRate > 0)) fail('sampleRate', `must be positive, got ${sampleRate}`);
-    if (!(minHz >= 0 && maxHz > minHz && maxHz <= sampleRate / 2)) fail('maxHz', `must satisfy 0 <= minHz < maxHz <= sampleRate / 2, got [${minHz}, ${maxHz}] at ${sampleRate} Hz`);
+    if (!(minHz >= 0 && maxHz > minHz && maxHz <= sampleRate / 2))
+      fail('maxHz', `must satisfy 0 <= minHz < maxHz <= sampleRate / 2, got [${minHz}, ${maxHz}] at ${sampleRate} Hz`);
     // Every filter must cover at least one FFT bin, or its output would be a constant.
     const binHz = sampleRate / frameLength;
     const spacing = melToHz(hzToMel(minHz) + (2 * (hzToMel(maxHz) - hzToMel(minHz))) / (melBins + 1)) - minHz;
-    if (spacing < 2 * binHz) fail('melBins', `${melBins} bins between ${minHz} and ${maxHz} Hz are too narrow for a ${frameLength}-sample frame (${binHz.toFixed(1)} Hz per FFT bin)`);
+    if (spacing < 2 * binHz)
+      fail(
+        'melBins',
+        `${melBins} bins between ${minHz} and ${maxHz} Hz are too narrow for a ${frameLength}-sample frame (${binHz.toFixed(1)} Hz per FFT bin)`,
+      );
     this.options = { ...options };
     this.fft = new FFT(frameLength);
-    this.window = Float32Array.from({ length: frameLength }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / frameLength));
+    this.window = Float32Array.from(
+      { length: frameLength },
+      (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / frameLength),
+    );
     // Store each filter as its non-zero span only: most of a triangular filter is zeros.
     this.filters = melFilterbank(options).map((filter) => {
       const start = filter.findIndex((w) => w > 0);

@@ -15,7 +15,12 @@ function fnv1a(text: string, seed = 0x811c9dc5): number {
 
 /** Words of a description: lower-case runs of letters (any script, with marks), digits, apostrophes and hyphens. */
 export function descriptionWords(text: string): string[] {
-  return text.normalize('NFC').toLowerCase().match(/[\p{L}\p{M}\p{N}'-]+/gu) ?? [];
+  return (
+    text
+      .normalize('NFC')
+      .toLowerCase()
+      .match(/[\p{L}\p{M}\p{N}'-]+/gu) ?? []
+  );
 }
 
 /** The hashed n-gram embedding of `text`, [dim], unit RMS (all zeros for text without words); n-gram lengths minN..maxN. */

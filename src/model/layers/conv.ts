@@ -30,8 +30,17 @@ export class Conv2d {
   readonly weight: Variable;
   readonly bias: Variable | null;
 
-  constructor(store: ParamStore, group: string, name: string, inC: number, outC: number, readonly kernel: number,
-    private readonly pad: 'valid' | 'same' = 'valid', private readonly inputGradient = true, { bias = true } = {}) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    inC: number,
+    outC: number,
+    readonly kernel: number,
+    private readonly pad: 'valid' | 'same' = 'valid',
+    private readonly inputGradient = true,
+    { bias = true } = {},
+  ) {
     const bound = 1 / Math.sqrt(inC * kernel * kernel);
     this.weight = store.uniform(group, `${name}.weight`, [kernel, kernel, inC, outC], bound);
     this.bias = bias ? store.uniform(group, `${name}.bias`, [outC], bound) : null;
@@ -47,7 +56,14 @@ export class ConvTranspose2d {
   readonly weight: Variable;
   readonly bias: Variable;
 
-  constructor(store: ParamStore, group: string, name: string, inC: number, outC: number, readonly kernel: number) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    inC: number,
+    outC: number,
+    readonly kernel: number,
+  ) {
     // torch computes the transposed conv's fan-in from its [in, out, k, k] weight as out*k*k.
     const bound = 1 / Math.sqrt(outC * kernel * kernel);
     this.weight = store.uniform(group, `${name}.weight`, [kernel, kernel, outC, inC], bound);

@@ -9,7 +9,14 @@ export class Linear {
   readonly weight: Variable;
   readonly bias: Variable | null;
 
-  constructor(store: ParamStore, group: string, name: string, readonly inDim: number, readonly outDim: number, { bias = true } = {}) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    readonly inDim: number,
+    readonly outDim: number,
+    { bias = true } = {},
+  ) {
     const bound = 1 / Math.sqrt(inDim);
     this.weight = store.uniform(group, `${name}.weight`, [outDim, inDim], bound);
     this.bias = bias ? store.uniform(group, `${name}.bias`, [outDim], bound) : null;
@@ -29,7 +36,13 @@ export class LayerNorm {
   readonly gain: Variable;
   readonly shift: Variable;
 
-  constructor(store: ParamStore, group: string, name: string, dim: number, private readonly eps = 1e-5) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    dim: number,
+    private readonly eps = 1e-5,
+  ) {
     this.gain = store.constant(group, `${name}.weight`, [dim], 1);
     this.shift = store.constant(group, `${name}.bias`, [dim], 0);
   }

@@ -16,13 +16,22 @@ interface Direction {
 export class Lstm {
   private readonly directions: Direction[][] = [];
 
-  constructor(store: ParamStore, group: string, name: string, inDim: number, readonly hidden: number, layers: number, readonly bidirectional = false) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    inDim: number,
+    readonly hidden: number,
+    layers: number,
+    readonly bidirectional = false,
+  ) {
     const bound = 1 / Math.sqrt(hidden);
     for (let layer = 0; layer < layers; layer++) {
       const layerIn = layer === 0 ? inDim : hidden * (bidirectional ? 2 : 1);
       const dirs: Direction[] = [];
       for (const suffix of bidirectional ? ['', '_reverse'] : ['']) {
-        const p = (what: string, shape: number[]) => store.uniform(group, `${name}.${what}_l${layer}${suffix}`, shape, bound);
+        const p = (what: string, shape: number[]) =>
+          store.uniform(group, `${name}.${what}_l${layer}${suffix}`, shape, bound);
         dirs.push({
           weightIh: p('weight_ih', [4 * hidden, layerIn]),
           weightHh: p('weight_hh', [4 * hidden, hidden]),
@@ -46,7 +55,10 @@ export class Lstm {
     const [b, t, inDim] = x.shape;
     const h4 = 4 * this.hidden;
     // The input projection of every step in one GEMM; only the recurrent part loops.
-    const projected = tf.add(matMulByTransposed(tf.reshape(x, [b * t, inDim]), dir.weightIh), tf.add(dir.biasIh, dir.biasHh));
+    const projected = tf.add(
+      matMulByTransposed(tf.reshape(x, [b * t, inDim]), dir.weightIh),
+      tf.add(dir.biasIh, dir.biasHh),
+    );
     const recurrent = tf.transpose(dir.weightHh); // once, not per step
     const steps = tf.unstack(tf.reshape(projected, [b, t, h4]), 1) as Tensor2D[];
     let h: Tensor2D = tf.zeros([b, this.hidden]);

@@ -21,7 +21,14 @@ class SelfAttention {
   private readonly inBias: Variable;
   private readonly outProj: Linear;
 
-  constructor(store: ParamStore, group: string, name: string, private readonly dim: number, private readonly heads: number, private readonly rate: number) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    private readonly dim: number,
+    private readonly heads: number,
+    private readonly rate: number,
+  ) {
     // torch: xavier_uniform over the stacked [3D, D] matrix, zero bias.
     this.inProj = store.uniform(group, `${name}.in_proj_weight`, [3 * dim, dim], Math.sqrt(6 / (4 * dim)));
     this.inBias = store.constant(group, `${name}.in_proj_bias`, [3 * dim], 0);
@@ -38,7 +45,10 @@ class SelfAttention {
     const [q, k, v] = tf.unstack(split).map((m) => tf.reshape(m, [b * this.heads, t, headDim]));
     const scores = tf.mul(matMulByTransposed(q, k), 1 / Math.sqrt(headDim));
     const weights = dropout(tf.softmax(scores), this.rate, ctx);
-    const context = tf.reshape(tf.transpose(tf.reshape(matMul(weights, v), [b, this.heads, t, headDim]), [0, 2, 1, 3]), [b, t, this.dim]);
+    const context = tf.reshape(
+      tf.transpose(tf.reshape(matMul(weights, v), [b, this.heads, t, headDim]), [0, 2, 1, 3]),
+      [b, t, this.dim],
+    );
     return this.outProj.apply(context);
   }
 }
@@ -50,7 +60,13 @@ class EncoderLayer {
   private readonly ff1: Linear;
   private readonly ff2: Linear;
 
-  constructor(store: ParamStore, group: string, name: string, dim: number, private readonly shape: TransformerShape) {
+  constructor(
+    store: ParamStore,
+    group: string,
+    name: string,
+    dim: number,
+    private readonly shape: TransformerShape,
+  ) {
     this.attention = new SelfAttention(store, group, `${name}.self_attn`, dim, shape.heads, shape.dropout);
     this.ff1 = new Linear(store, group, `${name}.linear1`, dim, shape.feedForward);
     this.ff2 = new Linear(store, group, `${name}.linear2`, shape.feedForward, dim);
@@ -71,7 +87,10 @@ export class TransformerEncoder {
   private readonly layers: EncoderLayer[];
 
   constructor(store: ParamStore, group: string, name: string, dim: number, shape: TransformerShape) {
-    this.layers = Array.from({ length: shape.layers }, (_, i) => new EncoderLayer(store, group, `${name}.layers.${i}`, dim, shape));
+    this.layers = Array.from(
+      { length: shape.layers },
+      (_, i) => new EncoderLayer(store, group, `${name}.layers.${i}`, dim, shape),
+    );
   }
 
   /** [B, T, D] -> [B, T, D] */

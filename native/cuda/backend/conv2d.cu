@@ -205,13 +205,6 @@ int64_t filterSplits(const dense::Conv2DGeometry& g) {
   return std::clamp<int64_t>(std::min(wanted, pixels / kMinSplitPixels), 1, kMaxSplits);
 }
 
-template <class Problem>
-void runTiles(const Problem& p, int64_t slices, Precision precision, cudaStream_t stream) {
-  detail::runTiles(p, slices, precision, [&](auto kernel, dim3 grid, int threads, int64_t z0) {
-    kernel<<<grid, threads, 0, stream>>>(p, z0);
-  });
-}
-
 // dw[i] = sum over s of partial[s][i], in order of s.
 __global__ void sumSplits(const float* partial, int64_t splits, int64_t count, float* dw) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count;
@@ -228,7 +221,7 @@ void conv2d(const float* x, const float* filter, float* out, const dense::Conv2D
             const dense::Epilogue& epilogue, Precision precision, cudaStream_t stream) {
   const Geometry geo = geometryOf(g);
   const ForwardProblem p{x, filter, out, geo, geo.pixels, geo.outC, DeviceEpilogue::from(epilogue)};
-  runTiles(p, 1, precision, stream);
+  detail::runTiles(p, 1, precision, stream);
 }
 
 void conv2dBackpropInput(const float* dy, const float* filter, float* dx,
@@ -237,7 +230,7 @@ void conv2dBackpropInput(const float* dy, const float* filter, float* dx,
   const Geometry geo = geometryOf(g);
   const BackpropInputProblem p{dy, filter, dx, geo, (int64_t)geo.batch * geo.inH * geo.inW,
                                geo.inC};
-  runTiles(p, 1, precision, stream);
+  detail::runTiles(p, 1, precision, stream);
 }
 
 int64_t conv2dBackpropFilterWorkspace(const dense::Conv2DGeometry& g) {
@@ -256,7 +249,7 @@ void conv2dBackpropFilter(const float* x, const float* dy, float* dw,
   const int64_t chunk = ((geo.pixels + splits - 1) / splits + tile::kDepth - 1) / tile::kDepth *
                         tile::kDepth;
   const BackpropFilterProblem p{x, dy, splits > 1 ? workspace : dw, geo, geo.taps, geo.outC, chunk};
-  runTiles(p, splits, precision, stream);
+  detail::runTiles(p, splits, precision, stream);
   const int64_t count = (int64_t)geo.taps * geo.outC;
   if (splits > 1 && count > 0) {
     sumSplits<<<blocksFor(count, 256, 4096), 256, 0, stream>>>(workspace, splits, count, dw);

@@ -140,10 +140,9 @@ inline bool useLargeTiles(int64_t rows, int64_t cols, int64_t slices) {
   return ((rows + e - 1) / e) * ((cols + e - 1) / e) * slices >= multiprocessorCount();
 }
 
-// `launch(kernel, grid, threads, z0)` must run kernel<<<grid, threads, 0, stream>>>(p, z0): the
-// launch syntax stays in the .cu files, which the emulated build rewrites.
-template <class Problem, class Kernel, class Launch>
-void launchGrid(const Problem& p, int64_t slices, int64_t edge, Kernel kernel, int threads, Launch&& launch) {
+// Runs kernel(p, z0) over the output's tiles of edge x edge, `slices` deep.
+template <class Problem, class Kernel>
+void launchGrid(const Problem& p, int64_t slices, int64_t edge, Kernel kernel, int threads, cudaStream_t stream) {
   const int64_t rowTiles = (p.rows + edge - 1) / edge;
   const int64_t colTiles = (p.cols + edge - 1) / edge;
   if (rowTiles > 0x7fffffff || colTiles > 65535)
@@ -153,27 +152,27 @@ void launchGrid(const Problem& p, int64_t slices, int64_t edge, Kernel kernel, i
   for (int64_t z0 = 0; z0 < slices; z0 += kMaxSlicesPerLaunch) {
     const dim3 grid((unsigned)rowTiles, (unsigned)colTiles,
                     (unsigned)std::min(kMaxSlicesPerLaunch, slices - z0));
-    launch(kernel, grid, threads, z0);
+    kernel<<<grid, threads, 0, stream>>>(p, z0);
     UCMG_CHECK_LAUNCH("dense tile kernel");
   }
 }
 
 // Runs `p` over `slices` slices of its tile grid (nothing when the output is empty).
-template <class Problem, class Launch>
-void runTiles(const Problem& p, int64_t slices, Precision precision, Launch&& launch) {
+template <class Problem>
+void runTiles(const Problem& p, int64_t slices, Precision precision, cudaStream_t stream) {
   if (p.rows == 0 || p.cols == 0 || slices == 0) return;
   const bool large = useLargeTiles(p.rows, p.cols, slices);
   const bool tf32 = precision == Precision::Tf32;
   constexpr int kT = tile::kThreads;
 #if defined(__CUDACC__)
-  if (tf32) return launchGrid(p, slices, kTcEdge, &tensorCoreKernel<Problem>, kTcThreads, launch);
+  if (tf32) return launchGrid(p, slices, kTcEdge, &tensorCoreKernel<Problem>, kTcThreads, stream);
 #else
   // the emulated build: no tensor cores, the same rounding on the SIMT loop
-  if (tf32 && large) return launchGrid(p, slices, LargeTile::kEdge, &tileKernel<LargeTile, Problem, true>, kT, launch);
-  if (tf32) return launchGrid(p, slices, SmallTile::kEdge, &tileKernel<SmallTile, Problem, true>, kT, launch);
+  if (tf32 && large) return launchGrid(p, slices, LargeTile::kEdge, &tileKernel<LargeTile, Problem, true>, kT, stream);
+  if (tf32) return launchGrid(p, slices, SmallTile::kEdge, &tileKernel<SmallTile, Problem, true>, kT, stream);
 #endif
-  if (large) launchGrid(p, slices, LargeTile::kEdge, &tileKernel<LargeTile, Problem, false>, kT, launch);
-  else launchGrid(p, slices, SmallTile::kEdge, &tileKernel<SmallTile, Problem, false>, kT, launch);
+  if (large) launchGrid(p, slices, LargeTile::kEdge, &tileKernel<LargeTile, Problem, false>, kT, stream);
+  else launchGrid(p, slices, SmallTile::kEdge, &tileKernel<SmallTile, Problem, false>, kT, stream);
 }
 
 }  // namespace ucmg::cuda::backend::detail

@@ -58,9 +58,7 @@ void run(const float* a, const float* b, float* out, const MatMulShape& s, const
          int64_t batch, const dense::Epilogue& e, Precision precision, cudaStream_t stream) {
   const MatMulProblem<TransposeA, TransposeB> p{a, b, out, s.m, s.n, s.k, map,
                                                 DeviceEpilogue::from(e)};
-  detail::runTiles(p, batch, precision, [&](auto kernel, dim3 grid, int threads, int64_t z0) {
-    kernel<<<grid, threads, 0, stream>>>(p, z0);
-  });
+  detail::runTiles(p, batch, precision, stream);
 }
 
 }  // namespace

@@ -16,14 +16,15 @@ before(async () => {
 
 type Copies = { hostToDeviceCopies: number; deviceToHostCopies: number };
 
-test('quantize on device tensors: bit-identical to the CPU kernel, one scalar read, results stay on the device', async (c) => {
+test('quantize on device tensors: bit-identical to the CPU kernel, one scalar read, no copies in', async (c) => {
   if (skip) return c.skip(skip);
   const { quantize } = await import('../src/ops/quantize.js');
   const [n, m, d] = [37, 19, 12];
   const zValues = randomValues(n * d, 21), codebookValues = randomValues(m * d, 22);
   await tf.setBackend('cpu');
   const expected = tf.tidy(() => {
-    const r = quantize(tf.tensor2d(zValues, [n, d]), tf.tensor2d(codebookValues, [m, d]), { backend: 'cpu', gather: true });
+    const r = quantize(tf.tensor2d(zValues, [n, d]), tf.tensor2d(codebookValues, [m, d]), { backend: 'cpu',
+      gather: true });
     return [r.indices.arraySync(), r.distances.arraySync(), r.quantized!.arraySync()];
   });
   await tf.setBackend('cuda');
@@ -38,6 +39,7 @@ test('quantize on device tensors: bit-identical to the CPU kernel, one scalar re
   tf.dispose([z, codebook, result.indices, result.distances, result.quantized!]);
 
   const bad = tf.tensor2d([1, NaN], [1, 2]), one = tf.tensor2d([1, 2], [1, 2]);
-  assert.throws(() => quantize(bad, one, { backend: 'cuda' }), /quantize: z contains a non-finite value \(NaN\) at flat index 1/);
+  assert.throws(() => quantize(bad, one, { backend: 'cuda' }),
+    /quantize: z contains a non-finite value \(NaN\) at flat index 1/);
   tf.dispose([bad, one]);
 });

@@ -55,11 +55,13 @@ test('binary ops broadcast like tfjs cpu: size-1, leading and empty dimensions, 
   ];
   for (const [aShape, bShape] of pairs) {
     for (const [name, op] of ops) {
-      await assertSameOnCuda(tf, `${name} [${aShape}] x [${bShape}]`, () => op(t(aShape, 3) as never, t(bShape, 4) as never));
+      await assertSameOnCuda(tf, `${name} [${aShape}] x [${bShape}]`, () => op(t(aShape, 3) as never, t(bShape,
+        4) as never));
     }
   }
   const ints = () => [tf.tensor1d([7, -7, 9, -9, 0, 5], 'int32'), tf.tensor1d([2, 2, -4, -4, 3, 5], 'int32')];
-  for (const [name, op] of ops.slice(0, 3).concat(ops.filter(([n]) => ['mod', 'floorDiv', 'div', 'equal'].includes(n)))) {
+  for (const [name, op] of ops.slice(0, 3).concat(ops.filter(([n]) => ['mod', 'floorDiv', 'div',
+    'equal'].includes(n)))) {
     await assertSameOnCuda(tf, `${name} int32`, () => { const [a, b] = ints(); return op(a as never, b as never); });
   }
   const bools = () => [tf.tensor1d([1, 0, 1, 0], 'bool'), tf.tensor1d([1, 1, 0, 0], 'bool')];
@@ -70,13 +72,16 @@ test('binary ops broadcast like tfjs cpu: size-1, leading and empty dimensions, 
 
 test('select, casts, fills, range, addN and the Adam update match tfjs cpu', async (c) => {
   if (skip) return c.skip(skip);
-  await assertSameOnCuda(tf, 'where (broadcast condition)', () => tf.where(t([3, 1], 5).greater(0), t([3, 4], 6), t([4], 7)));
-  await assertSameOnCuda(tf, 'cast float32 -> int32', () => tf.tensor1d([1.7, -1.7, 0.5, -0.5, 3e9, NaN]).cast('int32'));
+  await assertSameOnCuda(tf, 'where (broadcast condition)', () => tf.where(t([3, 1], 5).greater(0), t([3, 4],
+    6), t([4], 7)));
+  await assertSameOnCuda(tf, 'cast float32 -> int32', () => tf.tensor1d([1.7, -1.7, 0.5, -0.5, 3e9,
+    NaN]).cast('int32'));
   await assertSameOnCuda(tf, 'cast float32 -> bool', () => tf.tensor1d([0, -0, 0.1, NaN]).cast('bool'));
   await assertSameOnCuda(tf, 'cast bool -> float32', () => tf.tensor1d([1, 0, 1], 'bool').cast('float32'));
   await assertSameOnCuda(tf, 'fill, zerosLike, onesLike', () => [tf.fill([2, 3], 1.25), tf.zerosLike(t([2, 2], 1)),
     tf.onesLike(tf.tensor1d([1, 2], 'int32')), tf.fill([0, 4], 3)]);
-  await assertSameOnCuda(tf, 'range', () => [tf.range(0, 10, 3), tf.range(5, -1, -0.5), tf.range(3, 3), tf.range(0, 4, 1, 'int32')]);
+  await assertSameOnCuda(tf, 'range', () => [tf.range(0, 10, 3), tf.range(5, -1, -0.5), tf.range(3, 3),
+    tf.range(0, 4, 1, 'int32')]);
   await assertSameOnCuda(tf, 'addN', () => tf.addN([t([2, 3], 1), t([2, 3], 2), t([2, 3], 3), t([2, 3], 4)]));
   await assertSameOnCuda(tf, 'Adam step', () => {
     const variable = tf.variable(t([4, 3], 9));
@@ -89,7 +94,7 @@ test('select, casts, fills, range, addN and the Adam update match tfjs cpu', asy
   }, 1e-6);
 });
 
-test('layout kernels: transposes, slices with negative strides, concat, pad, tile, reverse, stack, split', async (c) => {
+test('layout kernels: transposes, negative-stride slices, concat, pad, tile, reverse, stack, split', async (c) => {
   if (skip) return c.skip(skip);
   const x = () => t([2, 3, 4, 5], 11);
   for (const perm of [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]]) {
@@ -97,7 +102,8 @@ test('layout kernels: transposes, slices with negative strides, concat, pad, til
   }
   await assertSameOnCuda(tf, 'transpose of a transpose, then slice (non-contiguous chain)',
     () => x().transpose([3, 1, 0, 2]).slice([1, 0, 1, 1], [3, 2, 1, 2]).transpose([2, 0, 3, 1]));
-  await assertSameOnCuda(tf, 'slice', () => [x().slice([0, 1, 1, 2], [2, 2, -1, 3]), x().slice([1, 0, 0, 0], [0, 3, 4, 5])]);
+  await assertSameOnCuda(tf, 'slice', () => [x().slice([0, 1, 1, 2], [2, 2, -1, 3]), x().slice([1, 0, 0, 0], [0,
+    3, 4, 5])]);
   await assertSameOnCuda(tf, 'stridedSlice', () => [
     tf.stridedSlice(x(), [1, 2, 3, 4], [0, 0, 0, 0], [-1, -1, -2, -2]),
     tf.stridedSlice(x(), [0, 0, 0, 0], [2, 3, 4, 5], [1, 2, 3, 2]),
@@ -105,10 +111,13 @@ test('layout kernels: transposes, slices with negative strides, concat, pad, til
     tf.stridedSlice(x(), [0, 1], [2, 3], [1, 1], 0, 0, 0, 1)]);
   await assertSameOnCuda(tf, 'concat', () => [tf.concat([t([2, 3], 1), t([2, 0], 2), t([2, 4], 3)], 1),
     tf.concat([t([1, 3], 1), t([2, 3], 2)], 0), tf.concat([tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3], 'int32')])]);
-  await assertSameOnCuda(tf, 'pad', () => [x().pad([[1, 0], [0, 2], [1, 1], [0, 0]], 0.5), tf.tensor1d([1, 2], 'int32').pad([[2, 1]], 7)]);
-  await assertSameOnCuda(tf, 'tile', () => [t([2, 3], 4).tile([3, 2]), t([2, 1, 3], 5).tile([1, 4, 1]), t([3], 6).tile([0])]);
+  await assertSameOnCuda(tf, 'pad', () => [x().pad([[1, 0], [0, 2], [1, 1], [0, 0]], 0.5), tf.tensor1d([1, 2],
+    'int32').pad([[2, 1]], 7)]);
+  await assertSameOnCuda(tf, 'tile', () => [t([2, 3], 4).tile([3, 2]), t([2, 1, 3], 5).tile([1, 4, 1]), t([3],
+    6).tile([0])]);
   await assertSameOnCuda(tf, 'reverse', () => [x().reverse([1, 3]), x().reverse(), t([0, 2], 1).reverse(0)]);
-  await assertSameOnCuda(tf, 'stack and unstack', () => [tf.stack([t([2, 3], 1), t([2, 3], 2)], 1), ...tf.unstack(x(), 2)]);
+  await assertSameOnCuda(tf, 'stack and unstack', () => [tf.stack([t([2, 3], 1), t([2, 3], 2)], 1),
+    ...tf.unstack(x(), 2)]);
   await assertSameOnCuda(tf, 'split', () => [...tf.split(x(), [1, 3, 1], 3), ...tf.split(x(), 3, 1)]);
   await assertSameOnCuda(tf, 'broadcastTo, expandDims, squeeze, reshape', () => [t([3, 1], 2).broadcastTo([2, 3, 4]),
     t([3, 1], 2).expandDims(0).squeeze(), x().reshape([6, -1])]);
@@ -118,13 +127,16 @@ test('reductions over any axes, keepDims, size-1 and empty axes; arg reductions;
   if (skip) return c.skip(skip);
   const x = () => t([3, 4, 5], 13);
   for (const axis of [undefined, 0, 1, 2, [0, 2], [1, 2], -1]) {
-    await assertSameOnCuda(tf, `sum/mean/max/min/prod over ${axis}`, () => [x().sum(axis), x().mean(axis), x().max(axis),
+    await assertSameOnCuda(tf, `sum/mean/max/min/prod over ${axis}`, () => [x().sum(axis), x().mean(axis),
+      x().max(axis),
       x().min(axis), x().prod(axis), x().sum(axis, true)], 1e-6);
   }
-  await assertSameOnCuda(tf, 'any/all', () => [x().greater(1.5).any(1), x().greater(-1.9).all([0, 2]), x().greater(0).any()]);
+  await assertSameOnCuda(tf, 'any/all', () => [x().greater(1.5).any(1), x().greater(-1.9).all([0, 2]),
+    x().greater(0).any()]);
   await assertSameOnCuda(tf, 'reductions of int32', () => [tf.tensor2d([[1, -2], [3, 4]], [2, 2], 'int32').sum(0),
     tf.tensor2d([[1, -2], [3, 4]], [2, 2], 'int32').max(1)]);
-  await assertSameOnCuda(tf, 'reductions with size-1 and empty axes', () => [t([3, 1, 2], 1).sum(1), t([0, 3], 2).sum(0),
+  await assertSameOnCuda(tf, 'reductions with size-1 and empty axes', () => [t([3, 1, 2], 1).sum(1), t([0, 3],
+    2).sum(0),
     t([2, 0], 3).max(1), t([2, 0], 3).sum(1)]);
   await assertSameOnCuda(tf, 'argMax/argMin with ties', () => [x().argMax(1), x().argMin(0),
     tf.tensor2d([[1, 3, 3], [2, 2, 1]]).argMax(1), tf.tensor2d([[1, 3, 3], [2, 2, 1]]).argMin(-1)]);
@@ -159,7 +171,8 @@ test('matrix products and convolutions, with fused tails and gradients (1e-5)', 
   await assertSameOnCuda(tf, 'fused matMul (bias vector, bias matrix, relu, prelu)', () => [
     tf.fused.matMul({ a: t([3, 4], 1), b: t([4, 5], 2), bias: t([5], 3), activation: 'relu' }),
     tf.fused.matMul({ a: t([3, 4], 1), b: t([4, 5], 2), bias: t([3, 5], 3), activation: 'elu' }),
-    tf.fused.matMul({ a: t([3, 4], 1), b: t([4, 5], 2), activation: 'prelu', preluActivationWeights: t([5], 4) })], 1e-5);
+    tf.fused.matMul({ a: t([3, 4], 1), b: t([4, 5], 2), activation: 'prelu', preluActivationWeights: t([5],
+      4) })], 1e-5);
   await assertSameOnCuda(tf, 'conv2d: strides, dilation, same/valid/explicit padding', () => [
     tf.conv2d(t([2, 7, 6, 3], 1), t([3, 3, 3, 4], 2), 2, 'same'),
     tf.conv2d(t([1, 7, 7, 2], 3), t([3, 2, 2, 3], 4), 1, 'valid', 'NHWC', 2),

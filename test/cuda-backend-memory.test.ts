@@ -25,7 +25,8 @@ type CudaMemory = { numBytesInGPU: number; numBytesInGPUFree: number; hostToDevi
 const memory = () => tf.memory() as unknown as CudaMemory;
 
 /** One step of a tiny MLP with Adam: forward, backward, update; the loss is read back. */
-function trainingStep(weights: ReturnType<Tf['variable']>[], optimizer: ReturnType<Tf['train']['adam']>, x: ReturnType<Tf['tensor']>) {
+function trainingStep(weights: ReturnType<Tf['variable']>[], optimizer: ReturnType<Tf['train']['adam']>,
+  x: ReturnType<Tf['tensor']>) {
   const loss = optimizer.minimize(() => tf.tidy(() => {
     const h = tf.relu(tf.matMul(x as never, weights[0] as never));
     return tf.softmax(tf.matMul(h, weights[1] as never)).square().mean();
@@ -43,7 +44,8 @@ test('tf.memory() reports device bytes; dispose returns them to the pool', async
   assert.deepEqual(Array.from(t.dataSync()), Array.from(randomValues(1000, 1)), 'the upload round-trips');
   const during = memory();
   const constants = [tf.scalar(3), tf.ones([4, 5]), tf.tensor1d([2, 2, 2], 'int32')];
-  assert.equal(memory().hostToDeviceCopies, during.hostToDeviceCopies, 'uniform arrays are written by a kernel, not copied');
+  assert.equal(memory().hostToDeviceCopies, during.hostToDeviceCopies,
+    'uniform arrays are written by a kernel, not copied');
   assert.deepEqual(constants.map((x) => Array.from(x.dataSync())), [[3], new Array(20).fill(1), [2, 2, 2]]);
   tf.dispose(constants);
   // 4000 bytes rounded up to the allocator's 512-byte class.
@@ -89,7 +91,8 @@ test('out of device memory is a clear error; tensors and the pool are unchanged 
   process.env.UCMG_CUDA_MEMORY_LIMIT = String(inUse + memory().numBytesInGPUFree + (1 << 20));
   try {
     assert.throws(() => tf.tidy(() => tf.zeros([1 << 22]).add(1)),
-      /cuda backend: out of device memory: could not allocate 16777216 bytes \(16\.0 MiB\); in use: \d+ bytes .* by \d+ tensors; limit \(UCMG_CUDA_MEMORY_LIMIT\)/);
+      new RegExp('cuda backend: out of device memory: could not allocate 16777216 bytes \\(16\\.0 MiB\\); ' +
+        'in use: \\d+ bytes .* by \\d+ tensors; limit \\(UCMG_CUDA_MEMORY_LIMIT\\)'));
     assert.equal(memory().numBytesInGPU, inUse, 'nothing stays allocated by the failed op');
     // Work that fits still runs, and the tensor made before the failure is intact.
     assert.deepEqual(Array.from(kept.add(0).dataSync()), keptValues);
@@ -104,7 +107,8 @@ test('a tensor of another backend, a disposed tensor and an unregistered kernel 
   await tf.setBackend('cpu');
   const onCpu = tf.tensor1d([1, 2, 3]);
   await tf.setBackend('cuda');
-  assert.throws(() => tf.add(onCpu, tf.scalar(1)), /Add: the input tensor of shape \[3\] lives on the 'cpu' backend, not on 'cuda'/);
+  assert.throws(() => tf.add(onCpu, tf.scalar(1)),
+    /Add: the input tensor of shape \[3\] lives on the 'cpu' backend, not on 'cuda'/);
   assert.deepEqual(Array.from(onCpu.dataSync()), [1, 2, 3], 'the cpu tensor is unchanged');
   onCpu.dispose();
   const gone = tf.tensor1d([1, 2]);
@@ -117,9 +121,11 @@ test('the binding refuses views that leave their tensor and handles that name no
   if (skip) return c.skip(skip);
   await tf.setBackend('cuda');
   const native = (tf.backend() as unknown as { native: { allocate(n: number, d: string): number; free(h: number): void;
-    elementwise(op: number, shape: number[], out: number[], inputs: number[][]): void; download(h: number): unknown } }).native;
+    elementwise(op: number, shape: number[], out: number[],
+      inputs: number[][]): void; download(h: number): unknown } }).native;
   const a = native.allocate(6, 'float32'), out = native.allocate(6, 'float32');
-  assert.throws(() => native.elementwise(2, [2, 3], [out, 0, 3, 1], [[a, 1, 3, 1]]), /inputs\[0\] reaches elements 1\.\.6 of a tensor of 6/);
+  assert.throws(() => native.elementwise(2, [2, 3], [out, 0, 3, 1], [[a, 1, 3, 1]]),
+    /inputs\[0\] reaches elements 1\.\.6 of a tensor of 6/);
   assert.throws(() => native.elementwise(2, [2, 3], [out, 0, 0, 1], [[a, 0, 3, 1]]), /out has stride 0 on axis 0/);
   native.free(a);
   assert.throws(() => native.download(a), /names no live device tensor/);

@@ -31,7 +31,9 @@ constexpr int64_t kMaxCount = (int64_t)1 << 40;
   throw Napi::RangeError::New(env, op + ": " + message);
 }
 
-Napi::Value argument(const Napi::CallbackInfo& info, size_t at) { return info.Length() > at ? info[at] : info.Env().Undefined(); }
+Napi::Value argument(const Napi::CallbackInfo& info, size_t at) {
+  return info.Length() > at ? info[at] : info.Env().Undefined();
+}
 
 int64_t handleArg(const std::string& op, const Napi::Value& value, const std::string& name) {
   const int64_t handle = integerValue(op, value, name, 1, kMaxHandle);
@@ -44,7 +46,8 @@ int64_t handleArg(const std::string& op, const Napi::Value& value, const std::st
 // A JS Array of integers in [lo, hi] (plain numbers; read once each).
 std::vector<int64_t> integerList(const std::string& op, const Napi::Value& value, const std::string& name,
                                  int64_t lo, int64_t hi, size_t maxLength) {
-  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), op + ": " + name + " must be an Array, got " + describe(value));
+  if (!value.IsArray())
+    throw Napi::TypeError::New(value.Env(), op + ": " + name + " must be an Array, got " + describe(value));
   const Napi::Array array = value.As<Napi::Array>();
   if (array.Length() > maxLength)
     rangeError(value.Env(), op, name + " must have at most " + std::to_string(maxLength) + " elements");
@@ -188,7 +191,8 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
 
 double scalarArg(const std::string& op, const Napi::Value& value, const std::string& name) {
   if (value.IsUndefined()) return 0.0;
-  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), op + ": " + name + " must be a number, got " + describe(value));
+  if (!value.IsNumber())
+    throw Napi::TypeError::New(value.Env(), op + ": " + name + " must be a number, got " + describe(value));
   return value.As<Napi::Number>().DoubleValue();
 }
 
@@ -204,7 +208,8 @@ Napi::Value elementwise(const Napi::CallbackInfo& info) {
   const Napi::Array inputsArray = inputsValue.As<Napi::Array>();
   const int arity = be::elementwiseArity(kind);
   if ((int)inputsArray.Length() != arity)
-    rangeError(info.Env(), op, std::string("op '") + be::kElementwiseOpNames[opIndex] + "' takes " + std::to_string(arity) +
+    rangeError(info.Env(), op, std::string("op '") + be::kElementwiseOpNames[opIndex] + "' takes " +
+                                   std::to_string(arity) +
                                    " inputs, got " + std::to_string(inputsArray.Length()));
   std::vector<be::View> inputs;
   for (uint32_t j = 0; j < inputsArray.Length(); ++j)

@@ -155,7 +155,9 @@ export class CudaBackend extends KernelBackend {
     const entry = this.data.get(dataId);
     if (entry === undefined) throw new Error('cuda backend: readSync of a tensor that was disposed or is not on cuda');
     const { handle, dtype, size } = entry;
-    if (size === 0) return dtype === 'float32' ? new Float32Array(0) : dtype === 'bool' ? new Uint8Array(0) : new Int32Array(0);
+    if (size === 0) {
+      return dtype === 'float32' ? new Float32Array(0) : dtype === 'bool' ? new Uint8Array(0) : new Int32Array(0);
+    }
     const values = this.native.download(handle);
     return dtype === 'bool' ? Uint8Array.from(values) : values;
   }

@@ -47,7 +47,9 @@ function applyTail(backend: CudaBackend, kernelName: string, y: TensorInfo, attr
   prelu?: TensorInfo): void {
   const shape = [...y.shape];
   const view = fullView(backend, y, kernelName);
-  if (bias !== undefined) runElementwise(backend, 'add', shape, view, [view, broadcastView(backend, bias, shape, kernelName)]);
+  if (bias !== undefined) {
+    runElementwise(backend, 'add', shape, view, [view, broadcastView(backend, bias, shape, kernelName)]);
+  }
   const activation = (attrs.activation as string | undefined) ?? 'linear';
   if (activation === 'linear') return;
   const op = ACTIVATION_OPS[activation];
@@ -120,9 +122,13 @@ function conv2d(backend: CudaBackend, kernelName: string, inputs: Record<string,
         t === undefined || t.shape.length !== 3 ? t : temp(transposeTensor(backend, t, [1, 2, 0], kernelName));
       const x = temp(transposeTensor(backend, inputs.x, [0, 2, 3, 1], kernelName));
       const pad = nhwcPad(attrs);
-      const nhwcInputs = { ...inputs, x, bias: toNhwc(inputs.bias), preluActivationWeights: toNhwc(inputs.preluActivationWeights) };
-      for (const key of ['bias', 'preluActivationWeights'] as const) if (nhwcInputs[key] === undefined) delete nhwcInputs[key];
-      const y = temp(conv2d(backend, kernelName, nhwcInputs as Record<string, TensorInfo>, { ...attrs, pad, dataFormat: 'NHWC' }));
+      const nhwcInputs: Record<string, TensorInfo> = { ...inputs, x };
+      for (const key of ['bias', 'preluActivationWeights']) {
+        const converted = toNhwc(inputs[key]);
+        if (converted === undefined) delete nhwcInputs[key];
+        else nhwcInputs[key] = converted;
+      }
+      const y = temp(conv2d(backend, kernelName, nhwcInputs, { ...attrs, pad, dataFormat: 'NHWC' }));
       return transposeTensor(backend, y, [0, 3, 1, 2], kernelName);
     });
   }
@@ -142,13 +148,15 @@ function nhwcPad(attrs: NamedAttrMap): NamedAttrMap['pad'] {
   return Array.isArray(attrs.pad) ? [0, 2, 3, 1].map((k) => (attrs.pad as number[][])[k]) : attrs.pad;
 }
 
-function conv2dBackpropInput(backend: CudaBackend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+function conv2dBackpropInput(backend: CudaBackend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap):
+  TensorInfo {
   const name = 'Conv2DBackpropInput';
   const { dy, filter } = inputs;
   if (attrs.dataFormat === 'NCHW') {
     return withTemporaries(backend, (temp) => {
       const [n, c, h, w] = attrs.inputShape as number[];
-      const dx = temp(conv2dBackpropInput(backend, { dy: temp(transposeTensor(backend, dy, [0, 2, 3, 1], name)), filter },
+      const dyNhwc = temp(transposeTensor(backend, dy, [0, 2, 3, 1], name));
+      const dx = temp(conv2dBackpropInput(backend, { dy: dyNhwc, filter },
         { ...attrs, pad: nhwcPad(attrs), dataFormat: 'NHWC', inputShape: [n, h, w, c] }));
       return transposeTensor(backend, dx, [0, 3, 1, 2], name);
     });
@@ -160,19 +168,22 @@ function conv2dBackpropInput(backend: CudaBackend, inputs: Record<string, Tensor
     tf32: tf32() }));
 }
 
-function conv2dBackpropFilter(backend: CudaBackend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+function conv2dBackpropFilter(backend: CudaBackend, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap):
+  TensorInfo {
   const name = 'Conv2DBackpropFilter';
   const { x, dy } = inputs;
   if (attrs.dataFormat === 'NCHW') {
     // The filter's layout does not depend on the data format: only x and dy are transposed.
     return withTemporaries(backend, (temp) => conv2dBackpropFilter(backend, {
-      x: temp(transposeTensor(backend, x, [0, 2, 3, 1], name)), dy: temp(transposeTensor(backend, dy, [0, 2, 3, 1], name)),
+      x: temp(transposeTensor(backend, x, [0, 2, 3, 1], name)),
+      dy: temp(transposeTensor(backend, dy, [0, 2, 3, 1], name)),
     }, { ...attrs, pad: nhwcPad(attrs), dataFormat: 'NHWC' }));
   }
   requireFloat32(name, [x, dy]);
   const g = convGeometry(name, attrs, [...x.shape], attrs.filterShape as number[]);
   return withOutput(backend, attrs.filterShape as number[], 'float32', (dw) => backend.native.conv2dBackpropFilter({
-    x: backend.handle(x, name), dy: backend.handle(dy, name), dw: backend.handle(dw, name), geometry: g, tf32: tf32() }));
+    x: backend.handle(x, name), dy: backend.handle(dy, name), dw: backend.handle(dw, name), geometry: g,
+    tf32: tf32() }));
 }
 
 export const DENSE_KERNELS: KernelConfig[] = [

@@ -123,7 +123,9 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
       runElementwise(backend, 'add', shape, outView, [fullView(backend, tensors[0], 'AddN'),
         fullView(backend, tensors[1], 'AddN')]);
       // Accumulating in place is safe: every element reads and writes only its own position.
-      for (const t of tensors.slice(2)) runElementwise(backend, 'add', shape, outView, [outView, fullView(backend, t, 'AddN')]);
+      for (const t of tensors.slice(2)) {
+        runElementwise(backend, 'add', shape, outView, [outView, fullView(backend, t, 'AddN')]);
+      }
     });
   }),
   kernel('Cast', ({ inputs: { x }, attrs, backend }) => castTensor(backend, x, attrs.dtype as DataType)),

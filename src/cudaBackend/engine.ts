@@ -20,7 +20,8 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /** A view of `tensor` (contiguous) read over `shape` by numpy broadcasting (right-aligned). */
-export function broadcastView(backend: CudaBackend, tensor: TensorInfo, shape: readonly number[], kernel: string): NativeView {
+export function broadcastView(backend: CudaBackend, tensor: TensorInfo, shape: readonly number[], kernel: string):
+  NativeView {
   const own = contiguousStrides(tensor.shape);
   const lead = shape.length - tensor.shape.length;
   if (lead < 0) throw new Error(`${kernel}: cannot broadcast [${tensor.shape}] to [${shape}]`);

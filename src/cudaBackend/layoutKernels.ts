@@ -13,7 +13,8 @@ function copy(backend: CudaBackend, shape: number[], to: NativeView, from: Nativ
 }
 
 /** A view of x starting at `begin` with `steps` per axis (1 when absent). */
-function subView(backend: CudaBackend, x: TensorInfo, begin: number[], kernelName: string, steps?: number[]): NativeView {
+function subView(backend: CudaBackend, x: TensorInfo, begin: number[], kernelName: string, steps?: number[]):
+  NativeView {
   const strides = contiguousStrides(x.shape);
   const offset = begin.reduce((sum, b, k) => sum + b * strides[k], 0);
   return [backend.handle(x, kernelName), offset, ...strides.map((s, k) => s * (steps?.[k] ?? 1))];
@@ -79,7 +80,9 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
     const tensors = Object.values(inputs);
     const axis = attrs.axis as number;
     for (const t of tensors) {
-      if (t.dtype !== tensors[0].dtype) throw new Error(`Pack: all tensors must have one dtype, got ${t.dtype} and ${tensors[0].dtype}`);
+      if (t.dtype !== tensors[0].dtype) {
+        throw new Error(`Pack: all tensors must have one dtype, got ${t.dtype} and ${tensors[0].dtype}`);
+      }
     }
     return concatTensors(backend, tensors, axis, (t) => [...t.shape.slice(0, axis), 1, ...t.shape.slice(axis)], 'Pack');
   }),
@@ -90,7 +93,8 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
     const outs: TensorInfo[] = [];
     try {
       for (let i = 0; i < value.shape[axis]; i++) {
-        outs.push(withOutput(backend, shape, value.dtype, (out) => copy(backend, shape, fullView(backend, out, 'Unpack'),
+        outs.push(withOutput(backend, shape, value.dtype, (out) => copy(backend, shape,
+          fullView(backend, out, 'Unpack'),
           [backend.handle(value, 'Unpack'), i * strides[axis], ...strides.filter((_, k) => k !== axis)])));
       }
     } catch (error) {

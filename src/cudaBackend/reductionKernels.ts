@@ -74,12 +74,13 @@ export const REDUCTION_KERNELS: KernelConfig[] = [
     return withTemporaries(backend, (temp) => {
       // exp(x - max) / sum(exp(x - max)) along the last axis, as tfjs cpu computes it.
       const max = temp(reduceTensor(backend, 'Softmax', 'max', logits, dim, true, 'float32'));
+      const view = (t: TensorInfo) => fullView(backend, t, 'Softmax');
       const shifted = temp(withOutput(backend, shape, 'float32', (out) => runElementwise(backend, 'sub', shape,
-        fullView(backend, out, 'Softmax'), [fullView(backend, logits, 'Softmax'), broadcastView(backend, max, shape, 'Softmax')])));
-      runElementwise(backend, 'exp', shape, fullView(backend, shifted, 'Softmax'), [fullView(backend, shifted, 'Softmax')]);
+        view(out), [view(logits), broadcastView(backend, max, shape, 'Softmax')])));
+      runElementwise(backend, 'exp', shape, view(shifted), [view(shifted)]);
       const sum = temp(reduceTensor(backend, 'Softmax', 'sum', shifted, dim, true, 'float32'));
       return withOutput(backend, shape, 'float32', (out) => runElementwise(backend, 'div', shape,
-        fullView(backend, out, 'Softmax'), [fullView(backend, shifted, 'Softmax'), broadcastView(backend, sum, shape, 'Softmax')]));
+        view(out), [view(shifted), broadcastView(backend, sum, shape, 'Softmax')]));
     });
   }),
   kernel('GatherV2', ({ inputs: { x, indices }, attrs, backend }) => {
@@ -107,14 +108,16 @@ export const REDUCTION_KERNELS: KernelConfig[] = [
     const rows = util.sizeFromShape(indices.shape) / depth;
     const innerShape = params.shape.slice(depth);
     const outShape = [...indices.shape.slice(0, -1), ...innerShape];
-    return withOutput(backend, outShape, params.dtype, (out) => backend.native.gatherNd(backend.handle(params, 'GatherNd'),
+    return withOutput(backend, outShape, params.dtype, (out) => backend.native.gatherNd(
+      backend.handle(params, 'GatherNd'),
       backend.handle(indices, 'GatherNd'), backend.handle(out, 'GatherNd'), rows, params.shape.slice(0, depth),
       sizeOf(innerShape)));
   }),
   kernel('ScatterNd', ({ inputs: { indices, updates }, attrs, backend }) => {
     requireInt32('ScatterNd', indices, 'indices');
     const shape = attrs.shape as number[];
-    const { sliceRank, numUpdates, sliceSize } = backend_util.calculateShapes(updates as never, indices as never, shape);
+    const { sliceRank, numUpdates, sliceSize } =
+      backend_util.calculateShapes(updates as never, indices as never, shape);
     return withOutput(backend, [...shape], updates.dtype, (out) => backend.native.scatterNd(
       backend.handle(indices, 'ScatterNd'), backend.handle(updates, 'ScatterNd'), backend.handle(out, 'ScatterNd'),
       numUpdates, shape.slice(0, sliceRank), sliceSize));

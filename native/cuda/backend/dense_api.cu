@@ -18,7 +18,8 @@ dense::Epilogue deviceEpilogue(const EpilogueHandles& handles) {
   e.activation = handles.activation;
   e.leakyreluAlpha = handles.leakyreluAlpha;
   if (handles.bias != 0) e.bias = floats(handles.bias), e.biasLength = tensorCount(handles.bias);
-  if (handles.preluAlpha != 0) e.preluAlpha = floats(handles.preluAlpha), e.preluLength = tensorCount(handles.preluAlpha);
+  if (handles.preluAlpha != 0)
+    e.preluAlpha = floats(handles.preluAlpha), e.preluLength = tensorCount(handles.preluAlpha);
   return e;
 }
 

@@ -14,7 +14,8 @@ void quantize(int64_t z, int64_t codebook, int64_t n, int64_t m, int64_t d, int6
   std::lock_guard<std::mutex> lock(deviceMutex());
   static QuantizeWorkspace work;
   quantizeOnDevice(static_cast<const float*>(devicePointer(z)), static_cast<const float*>(devicePointer(codebook)),
-                   n, m, d, static_cast<int32_t*>(devicePointer(indices)), static_cast<float*>(devicePointer(distances)),
+                   n, m, d, static_cast<int32_t*>(devicePointer(indices)),
+                   static_cast<float*>(devicePointer(distances)),
                    gathered != 0 ? static_cast<float*>(devicePointer(gathered)) : nullptr, work, nullptr);
 }
 

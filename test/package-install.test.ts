@@ -89,6 +89,15 @@ function infoJson(dir: string) {
 }
 
 describe('installing the packed package', { skip }, () => {
+  it('the packed manifest lists both prebuilt packages as optional dependencies at its version', () => {
+    const packed = spawnSync('tar', ['-xzOf', mainTarball, 'package/package.json'], { encoding: 'utf8' });
+    assert.equal(packed.status, 0, packed.stderr);
+    assert.deepEqual(JSON.parse(packed.stdout).optionalDependencies, {
+      'unicode-cmg-linux-x64': version,
+      'unicode-cmg-linux-x64-cuda': version,
+    });
+  });
+
   // tfjs depends on core-js, whose postinstall only prints a banner: a strict project denies it.
   const strict = { flag: '--strict-allow-scripts', manifest: { allowScripts: { 'core-js': false } } };
   const ignore = { flag: '--ignore-scripts', manifest: {} };

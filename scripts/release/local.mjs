@@ -74,13 +74,34 @@ function checkAddon(file, cuda) {
   console.log(`release:local: ${path.relative(root, file)}: GLIBC_${highestGlibc} at most, ${JSON.stringify(info)}`);
 }
 
+const TEMPLATES = ['linux-x64', 'linux-x64-cuda'];
+
+function templateManifest(template) {
+  return JSON.parse(readFileSync(path.join(root, 'packages', template, 'package.json'), 'utf8'));
+}
+
+/**
+ * Packs the main package with every prebuilt package as an optional dependency at its own version.
+ * They are added here, not in package.json: a source checkout's `npm ci` cannot resolve packages
+ * that are not yet published.
+ */
+function packMainPackage() {
+  const stage = path.join(releaseDir, 'stage', 'main');
+  mkdirSync(stage, { recursive: true });
+  run('npm', ['pack', '--pack-destination', stage], { cwd: root }); // prepack: tsc
+  run('tar', ['-xzf', path.join(stage, `${mainPackage.name}-${mainPackage.version}.tgz`), '-C', stage]);
+  const unpacked = path.join(stage, 'package');
+  const manifest = JSON.parse(readFileSync(path.join(unpacked, 'package.json'), 'utf8'));
+  manifest.optionalDependencies = Object.fromEntries(
+    TEMPLATES.map((template) => [templateManifest(template).name, mainPackage.version]),
+  );
+  writeFileSync(path.join(unpacked, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  run('npm', ['pack', '--ignore-scripts', '--pack-destination', releaseDir], { cwd: unpacked });
+}
+
 /** Stages packages/<template> with the addon and packs it into release/. */
 function packPlatformPackage(template, addon) {
-  const manifest = JSON.parse(readFileSync(path.join(root, 'packages', template, 'package.json'), 'utf8'));
-  const wanted = mainPackage.optionalDependencies?.[manifest.name];
-  if (wanted !== mainPackage.version) {
-    fail(`package.json must list ${manifest.name}@${mainPackage.version} in optionalDependencies, has ${wanted}`);
-  }
+  const manifest = templateManifest(template);
   const stage = path.join(releaseDir, 'stage', template);
   mkdirSync(stage, { recursive: true });
   const staged = { ...manifest, version: mainPackage.version };
@@ -110,7 +131,7 @@ if (withCuda) {
 } else {
   console.log('release:local: no CUDA package (nvcc not found, or UCMG_RELEASE_CUDA=OFF)');
 }
-run('npm', ['pack', '--pack-destination', releaseDir], { cwd: root });
+packMainPackage();
 rmSync(path.join(releaseDir, 'stage'), { recursive: true, force: true });
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
 console.log(`release:local: done in ${seconds} s; release/ holds the tarballs to publish (docs/releasing.md)`);

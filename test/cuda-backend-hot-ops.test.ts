@@ -43,3 +43,57 @@ test('quantize on device tensors: bit-identical to the CPU kernel, one scalar re
     /quantize: z contains a non-finite value \(NaN\) at flat index 1/);
   tf.dispose([bad, one]);
 });
+
+const close = (a: number[], b: number[], tol: number) =>
+  a.every((x, i) => Math.abs(x - b[i]) <= tol * Math.max(1, Math.abs(x)));
+
+test('infoNce and code matching on device tensors: CPU kernel values, no copies in, only metrics out', async (c) => {
+  if (skip) return c.skip(skip);
+  const { infoNceLoss } = await import('../src/ops/infoNce.js');
+  const { codeMatchingLoss } = await import('../src/ops/codeMatching.js');
+  const weights = [[0, 1, 0.5], [1, 0, 1], [0.5, 1, 0]];
+  const [b, t, d, m] = [6, 3, 4, 5];
+  const run = (backend: 'cpu' | 'cuda') => {
+    const targets = [0, 1, 2].map((k) => tf.tensor2d(randomValues(b * d, 30 + k), [b, d]));
+    const preds = [0, 1, 2].map((k) => tf.tensor2d(randomValues(b * d, 40 + k), [b, d]));
+    const z = [0, 1, 2].map((k) => tf.tensor3d(randomValues(b * t * d, 50 + k), [b, t, d]));
+    const codebook = tf.tensor2d(randomValues(m * d, 60), [m, d]);
+    const copies = () => tf.memory() as unknown as Copies;
+    const results = [];
+    // Twice: the second call shows the steady state (the loss weights are uploaded once).
+    for (let i = 0; i < 2; i++) {
+      const before = copies();
+      let accuracies: number[][] = [];
+      const nce = tf.valueAndGrads((...xs: ReturnType<Tf['tensor']>[]) => {
+        const r = infoNceLoss(xs.slice(0, 3) as never, xs.slice(3) as never, weights, { backend });
+        accuracies = r.accuracies;
+        return r.loss;
+      })([...targets, ...preds]);
+      const cm = tf.valueAndGrads((...xs: ReturnType<Tf['tensor']>[]) =>
+        codeMatchingLoss(xs as never, codebook, { backend }))(z);
+      const after = copies();
+      results.push({ accuracies, nce: nce.value.dataSync()[0],
+        nceGrads: nce.grads.flatMap((g) => Array.from(g.dataSync())),
+        cm: cm.value.dataSync()[0], cmGrads: cm.grads.flatMap((g) => Array.from(g.dataSync())),
+        uploads: after.hostToDeviceCopies - before.hostToDeviceCopies,
+        downloads: after.deviceToHostCopies - before.deviceToHostCopies });
+      tf.dispose([nce.value, ...nce.grads, cm.value, ...cm.grads]);
+    }
+    tf.dispose([...targets, ...preds, ...z, codebook]);
+    return results[1];
+  };
+  await tf.setBackend('cpu');
+  const expected = run('cpu');
+  await tf.setBackend('cuda');
+  const tensorsBefore = tf.memory().numTensors;
+  const actual = run('cuda');
+  assert.deepEqual(actual.accuracies, expected.accuracies);
+  assert.ok(close([actual.nce], [expected.nce], 1e-6), `infoNce loss ${actual.nce} vs ${expected.nce}`);
+  assert.ok(close(actual.nceGrads, expected.nceGrads, 1e-5), 'infoNce gradients');
+  assert.ok(close([actual.cm], [expected.cm], 1e-6), `code matching loss ${actual.cm} vs ${expected.cm}`);
+  assert.ok(close(actual.cmGrads, expected.cmGrads, 1e-5), 'code matching gradients');
+  assert.equal(actual.uploads, 0, 'no operand was copied to the device');
+  // Reads: the two finiteness flags and the k*k hits (the accuracies).
+  assert.equal(actual.downloads, 3);
+  assert.equal(tf.memory().numTensors, tensorsBefore + 1, 'nothing leaked (one cached weights tensor)');
+});

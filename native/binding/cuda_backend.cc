@@ -428,6 +428,46 @@ Napi::Value quantize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+int64_t optionalHandle(const Args& args, const char* name) {
+  return args.optional(name).IsUndefined() ? 0 : handleField(args, name);
+}
+
+// infoNce({targets, preds, k, b, d, weights, loss, hits, gradTargets?, gradPreds?})
+Napi::Value infoNce(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.infoNce", argument(info, 0));
+  const int64_t k = args.integer("k", 2, 3), b = args.dim("b"), d = args.dim("d");
+  const int64_t targets = handleField(args, "targets"), preds = handleField(args, "preds");
+  const int64_t weights = handleField(args, "weights"), loss = handleField(args, "loss");
+  const int64_t hits = handleField(args, "hits");
+  const int64_t gradTargets = optionalHandle(args, "gradTargets"), gradPreds = optionalHandle(args, "gradPreds");
+  requireFloatCount(args, targets, "targets", k * b * d, "k*b*d");
+  requireFloatCount(args, preds, "preds", k * b * d, "k*b*d");
+  requireFloatCount(args, weights, "weights", k * k, "k*k");
+  requireFloatCount(args, loss, "loss", 1, "1");
+  requireInt32(args.op(), args.env(), hits, "hits");
+  requireCount(args.op(), args.env(), hits, "hits", k * k, "k*k");
+  if (gradTargets != 0) requireFloatCount(args, gradTargets, "gradTargets", k * b * d, "k*b*d");
+  if (gradPreds != 0) requireFloatCount(args, gradPreds, "gradPreds", k * b * d, "k*b*d");
+  be::infoNce(targets, preds, (int)k, b, d, weights, loss, hits, gradTargets, gradPreds);
+  return info.Env().Undefined();
+}
+
+// codeMatching({z, k, b, t, d, codebook, m, epsilon, loss, grad?})
+Napi::Value codeMatching(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.codeMatching", argument(info, 0));
+  const int64_t k = args.integer("k", 2, 3), b = args.dim("b"), t = args.dim("t"), d = args.dim("d");
+  const int64_t m = args.dim("m");
+  const double epsilon = args.atLeast("epsilon", 0, false);
+  const int64_t z = handleField(args, "z"), codebook = handleField(args, "codebook");
+  const int64_t loss = handleField(args, "loss"), grad = optionalHandle(args, "grad");
+  requireFloatCount(args, z, "z", k * b * t * d, "k*b*t*d");
+  requireFloatCount(args, codebook, "codebook", m * d, "m*d");
+  requireFloatCount(args, loss, "loss", 1, "1");
+  if (grad != 0) requireFloatCount(args, grad, "grad", k * b * t * d, "k*b*t*d");
+  be::codeMatching(z, (int)k, b, t, d, codebook, m, (float)epsilon, loss, grad);
+  return info.Env().Undefined();
+}
+
 Napi::Array names(Napi::Env env, const char* const* list, int count) {
   Napi::Array out = Napi::Array::New(env, count);
   for (int i = 0; i < count; ++i) out.Set(i, list[i]);
@@ -455,6 +495,8 @@ void registerCudaBackendBinding(Napi::Env env, Napi::Object exports) {
   exportFunction(env, backend, "gatherNd", gatherNd);
   exportFunction(env, backend, "scatterNd", scatterNd);
   exportFunction(env, backend, "quantize", quantize);
+  exportFunction(env, backend, "infoNce", infoNce);
+  exportFunction(env, backend, "codeMatching", codeMatching);
   exportFunction(env, backend, "matMul", matMul);
   exportFunction(env, backend, "conv2d", conv2d);
   exportFunction(env, backend, "conv2dBackpropInput", conv2dBackpropInput);

@@ -1,7 +1,9 @@
 // The hot ops on the 'cuda' backend's device tensors: their CUDA kernels read the operands where
 // they are and write fresh device tensors, so nothing crosses to the host but one validity flag.
-import { type Tensor, type Tensor1D, type Tensor2D, type TensorInfo, all, engine, isFinite, logicalAnd, tidy }
-  from '@tensorflow/tfjs-core';
+import {
+  type Scalar, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type TensorInfo, all, concat, customGrad,
+  engine, isFinite, keep, logicalAnd, mul, reshape, split, tensor1d, tidy,
+} from '@tensorflow/tfjs-core';
 import { CUDA_BACKEND_NAME, type CudaBackend } from './backend.js';
 
 /** The active tfjs backend when it is 'cuda', else null. */
@@ -45,4 +47,100 @@ export function quantizeOnCuda(backend: CudaBackend, z: Tensor2D, codebook: Tens
       ...(gather ? { gathered: backend.handle(infos[2]) } : {}) }));
   return { indices: indices as Tensor1D, distances: distances as Tensor1D,
     ...(quantized === undefined ? {} : { quantized: quantized as Tensor2D }) };
+}
+
+const weightTensors = new Map<string, Tensor1D>();
+
+/** The loss weights as a device tensor, uploaded once per distinct set (they are configuration). */
+function weightsTensor(weights: number[]): Tensor1D {
+  const key = weights.join(',');
+  let found = weightTensors.get(key);
+  if (found === undefined || found.isDisposed) {
+    found = keep(tensor1d(weights));
+    weightTensors.set(key, found);
+  }
+  return found;
+}
+
+/** New device tensors of `shapes`, filled by `run` (all freed if it throws), inside the caller's scope. */
+function filled(backend: CudaBackend, shapes: Array<[number[], 'float32' | 'int32'] | null>,
+  run: (handles: number[]) => void): Array<Tensor | null> {
+  const infos = shapes.map((s) => (s === null ? null : backend.makeOutput(s[0], s[1])));
+  const made = outputs<Tensor[]>(backend, infos.filter((x): x is TensorInfo => x !== null),
+    () => run(infos.map((x) => (x === null ? 0 : backend.handle(x)))));
+  let next = 0;
+  return infos.map((x) => (x === null ? null : made[next++]));
+}
+
+/**
+ * InfoNCE on device tensors. The kernel runs in the forward pass for the loss and the hits, and
+ * again in the backward pass with the gradients, so that no gradient tensor outlives a forward
+ * pass whose backward never comes. The hits (k*k integers, the accuracies) are read to the host.
+ * Returns null when an operand is not finite, so that the caller's host check names the element.
+ */
+export function infoNceOnCuda(backend: CudaBackend, targets: Tensor2D[], preds: Tensor2D[], weights: number[],
+  b: number, d: number): { loss: Scalar; accuracies: number[][] } | null {
+  if (!allFinite([...targets, ...preds])) return null;
+  const k = targets.length;
+  const weightHandle = backend.handle(weightsTensor(weights), 'infoNce');
+  const run = (inputs: Tensor[], withGrad: boolean) => tidy(() => {
+    const t = concat(inputs.slice(0, k)), p = concat(inputs.slice(k));
+    const grad: [number[], 'float32'] | null = withGrad ? [[k * b, d], 'float32'] : null;
+    return filled(backend, [[[1], 'float32'], [[k * k], 'int32'], grad, grad], ([loss, hits, gradTargets, gradPreds]) =>
+      backend.native.infoNce({ targets: backend.handle(t, 'infoNce'), preds: backend.handle(p, 'infoNce'), k, b, d,
+        weights: weightHandle, loss, hits, ...(withGrad ? { gradTargets, gradPreds } : {}) })) as Tensor[];
+  });
+  const accuracies: number[][] = [];
+  const lossWithGrad = customGrad((...args: unknown[]) => {
+    const inputs = args.slice(0, 2 * k) as Tensor[];
+    const [loss, hits] = run(inputs, false);
+    const counts = hits.dataSync();
+    for (let m = 0; m < k; m++) accuracies.push(Array.from(counts.subarray(m * k, (m + 1) * k), (h) => h / b));
+    const value = reshape(loss, []) as Scalar;
+    loss.dispose();
+    hits.dispose();
+    return {
+      value,
+      gradFunc: (dy: Tensor) => {
+        const [gradLoss, gradHits, gradTargets, gradPreds] = run(inputs, true);
+        const grads = [...split(gradTargets, k), ...split(gradPreds, k)].map((g) => mul(dy, g));
+        [gradLoss, gradHits, gradTargets, gradPreds].forEach((x) => x.dispose());
+        return grads;
+      },
+    };
+  });
+  return { loss: lossWithGrad(...targets, ...preds) as Scalar, accuracies };
+}
+
+/** The code-matching loss on device tensors (the gradient recomputed in the backward pass, as above). */
+export function codeMatchingOnCuda(backend: CudaBackend, z: Tensor3D[], codebook: Tensor2D, epsilon: number):
+  Scalar | null {
+  if (!allFinite([...z, codebook])) return null;
+  const k = z.length;
+  const [b, t, d] = z[0].shape;
+  const m = codebook.shape[0];
+  const run = (inputs: Tensor[], withGrad: boolean) => tidy(() => {
+    const all3 = concat(inputs);
+    return filled(backend, [[[1], 'float32'], withGrad ? [[k * b, t, d], 'float32'] : null], ([loss, grad]) =>
+      backend.native.codeMatching({ z: backend.handle(all3, 'codeMatching'), k, b, t, d,
+        codebook: backend.handle(codebook, 'codeMatching'), m, epsilon, loss, ...(withGrad ? { grad } : {}) }),
+    ) as Tensor[];
+  });
+  const lossWithGrad = customGrad((...args: unknown[]) => {
+    const inputs = args.slice(0, k) as Tensor[];
+    const [loss] = run(inputs, false);
+    const value = reshape(loss, []) as Scalar;
+    loss.dispose();
+    return {
+      value,
+      gradFunc: (dy: Tensor) => {
+        const [gradLoss, grad] = run(inputs, true);
+        const grads = split(grad, k).map((g) => mul(dy, g));
+        gradLoss.dispose();
+        grad.dispose();
+        return grads;
+      },
+    };
+  });
+  return lossWithGrad(...z) as Scalar;
 }

@@ -52,6 +52,12 @@ export interface NativeCudaBackend {
   /** The exact nearest codebook row per row of z (native/cuda/quantize.cuh), all operands device tensors. */
   quantize(args: { z: number; codebook: number; n: number; m: number; d: number; indices: number; distances: number;
     gathered?: number }): void;
+  /** InfoNCE over k modalities (native/cuda/info_nce.cuh): targets, preds [k, b, d]; loss [1]; hits [k*k] int32. */
+  infoNce(args: { targets: number; preds: number; k: number; b: number; d: number; weights: number; loss: number;
+    hits: number; gradTargets?: number; gradPreds?: number }): void;
+  /** The code-matching loss (native/cuda/code_matching.cuh): z [k, b*t, d], codebook [m, d]; loss [1]. */
+  codeMatching(args: { z: number; k: number; b: number; t: number; d: number; codebook: number; m: number;
+    epsilon: number; loss: number; grad?: number }): void;
   /** out [batch..., m, n] = epilogue(op(a) op(b)), batch broadcast from aBatch and bBatch (same length). */
   matMul(args: { a: number; b: number; out: number; m: number; n: number; k: number; transposeA: boolean;
     transposeB: boolean; aBatch: number[]; bBatch: number[]; tf32?: boolean } & NativeDeviceEpilogue): void;

@@ -2,6 +2,7 @@
 // different modalities towards the same soft code distribution. Differentiable w.r.t. every z;
 // the codebook is a constant here.
 import { type OpBackend, resolveBackend } from '../backend.js';
+import { activeCudaBackend, codeMatchingOnCuda } from '../cudaBackend/hotOps.js';
 import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { checkTfjsHeap } from './tfjsHeap.js';
@@ -103,6 +104,10 @@ export function codeMatchingLoss(z: tf.Tensor3D[], codebook: tf.Tensor2D, opts?:
   if (codebookD !== d) fail(OP, `z has D = ${d} but codebook has D = ${codebookD}: they must match`);
   const epsilon = options.epsilon === undefined ? 1e-5 : checkNumber(OP, 'opts.epsilon', options.epsilon, { min: 0 });
   const backend = resolveBackend(options.backend as OpBackend | undefined);
+  // On the tfjs 'cuda' backend the CUDA kernels read z and the codebook where they are.
+  const cudaBackend = backend === 'cuda' ? activeCudaBackend() : null;
+  const onDevice = cudaBackend === null ? null : codeMatchingOnCuda(cudaBackend, z, codebook, epsilon);
+  if (onDevice !== null) return onDevice;
   const zData = z.map((x, k) => {
     const values = x.dataSync() as Float32Array;
     checkFinite(OP, `z[${k}]`, values);

@@ -1,6 +1,7 @@
 // InfoNCE over every ordered modality pair (docs/algorithm.md §4.2, ops.h "InfoNCE"): the loss is
 // differentiable w.r.t. all targets and predictions; accuracies are plain numbers.
 import { type OpBackend, resolveBackend } from '../backend.js';
+import { activeCudaBackend, infoNceOnCuda } from '../cudaBackend/hotOps.js';
 import { requireNativeBinding } from '../native/loader.js';
 import { tf } from '../tfjs.js';
 import { checkTfjsHeap } from './tfjsHeap.js';
@@ -92,6 +93,10 @@ export function infoNceLoss(
   if (d === 0) fail(OP, 'targets[0] has D = 0');
   const flatWeights = checkWeights(weights, k);
   const backend = resolveBackend(options.backend as OpBackend | undefined);
+  // On the tfjs 'cuda' backend the CUDA kernels read the embeddings where they are.
+  const cudaBackend = backend === 'cuda' ? activeCudaBackend() : null;
+  const onDevice = cudaBackend === null ? null : infoNceOnCuda(cudaBackend, targets, preds, flatWeights, b, d);
+  if (onDevice !== null) return onDevice;
   const read = (x: tf.Tensor2D, name: string) => {
     const values = x.dataSync() as Float32Array;
     checkFinite(OP, name, values);

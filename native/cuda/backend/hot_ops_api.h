@@ -10,4 +10,15 @@ namespace ucmg::cuda::backend {
 void quantize(int64_t z, int64_t codebook, int64_t n, int64_t m, int64_t d, int64_t indices, int64_t distances,
               int64_t gathered);
 
+// InfoNCE over k modalities: targets, preds [k, b, d] (modalities back to back), weights
+// [k * k] -> loss [1] (float32), hits [k * k] (int32) and, when not 0, gradTargets / gradPreds
+// [k, b, d].
+void infoNce(int64_t targets, int64_t preds, int k, int64_t b, int64_t d, int64_t weights, int64_t loss,
+             int64_t hits, int64_t gradTargets, int64_t gradPreds);
+
+// The code-matching loss: z [k, b*t, d], codebook [m, d] -> loss [1] (float32) and, when not 0,
+// grad [k, b*t, d].
+void codeMatching(int64_t z, int k, int64_t b, int64_t t, int64_t d, int64_t codebook, int64_t m, float epsilon,
+                  int64_t loss, int64_t grad);
+
 }  // namespace ucmg::cuda::backend

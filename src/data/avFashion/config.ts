@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import defaults from '../../../config/av-fashion.json' with { type: 'json' };
 import { isPlainObject } from '../../util/json.js';
+import { fieldFailureIn } from '../../util/validate.js';
 import { InvalidInputError } from '../errors.js';
 import { FASHION_MNIST_CLASSES, FASHION_MNIST_PARTS, type FashionMnistPart } from './fashionMnist.js';
 
@@ -155,9 +156,7 @@ export function resolveAvFashionConfig(configFile?: string, overrides: AvFashion
 
 /** Checks every field of a complete config; `where` prefixes the messages. */
 export function validateAvFashionConfig(raw: unknown, where: string): AvFashionConfig {
-  const fail = (field: string, why: string): never => {
-    throw new InvalidInputError(`${where}: '${field}' ${why}`);
-  };
+  const fail = fieldFailureIn(where, InvalidInputError);
   const object = (value: unknown, field: string, keys: readonly string[]): Record<string, unknown> => {
     if (!isPlainObject(value)) return fail(field, 'must be an object');
     const unknown = Object.keys(value).find((k) => !keys.includes(k));

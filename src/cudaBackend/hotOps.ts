@@ -1,8 +1,8 @@
 // The hot ops on the 'cuda' backend's device tensors: their CUDA kernels read the operands where
 // they are and write fresh device tensors, so nothing crosses to the host but one validity flag.
 import {
-  type Scalar, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type TensorInfo, all, concat, customGrad,
-  engine, isFinite, keep, logicalAnd, mul, reshape, split, tensor1d, tidy,
+  type GradSaveFunc, type Scalar, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type TensorInfo, all,
+  concat, customGrad, engine, isFinite, keep, logicalAnd, mul, reshape, split, tensor1d, tidy,
 } from '@tensorflow/tfjs-core';
 import { CUDA_BACKEND_NAME, type CudaBackend } from './backend.js';
 
@@ -93,6 +93,8 @@ export function infoNceOnCuda(backend: CudaBackend, targets: Tensor2D[], preds: 
   const accuracies: number[][] = [];
   const lossWithGrad = customGrad((...args: unknown[]) => {
     const inputs = args.slice(0, 2 * k) as Tensor[];
+    // Saved copies: the caller may dispose the inputs between the forward and the backward pass.
+    (args[2 * k] as GradSaveFunc)(inputs);
     const [loss, hits] = run(inputs, false);
     const counts = hits.dataSync();
     for (let m = 0; m < k; m++) accuracies.push(Array.from(counts.subarray(m * k, (m + 1) * k), (h) => h / b));
@@ -101,8 +103,8 @@ export function infoNceOnCuda(backend: CudaBackend, targets: Tensor2D[], preds: 
     hits.dispose();
     return {
       value,
-      gradFunc: (dy: Tensor) => {
-        const [gradLoss, gradHits, gradTargets, gradPreds] = run(inputs, true);
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [gradLoss, gradHits, gradTargets, gradPreds] = run(saved, true);
         const grads = [...split(gradTargets, k), ...split(gradPreds, k)].map((g) => mul(dy, g));
         [gradLoss, gradHits, gradTargets, gradPreds].forEach((x) => x.dispose());
         return grads;
@@ -128,13 +130,14 @@ export function codeMatchingOnCuda(backend: CudaBackend, z: Tensor3D[], codebook
   });
   const lossWithGrad = customGrad((...args: unknown[]) => {
     const inputs = args.slice(0, k) as Tensor[];
+    (args[k] as GradSaveFunc)(inputs);
     const [loss] = run(inputs, false);
     const value = reshape(loss, []) as Scalar;
     loss.dispose();
     return {
       value,
-      gradFunc: (dy: Tensor) => {
-        const [gradLoss, grad] = run(inputs, true);
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [gradLoss, grad] = run(saved, true);
         const grads = split(grad, k).map((g) => mul(dy, g));
         gradLoss.dispose();
         grad.dispose();

@@ -74,7 +74,8 @@ async function main(): Promise<void> {
       check(timing.unregistered.length === 0, `${config}${tf32 ? ' TF32' : ''}: no kernel outside the backend`, timing.unregistered);
       const ours = 1000 * timing.medianSeconds;
       const torch = skipTorch ? 'skipped (--skip-torch)' : torchMs(config, tf32, steps, warmup);
-      const ratio = typeof torch === 'number' ? `${(ours / torch).toFixed(2)}x` : torch;
+      if (typeof torch === 'string') log(`  PyTorch anchor: ${torch}`);
+      const ratio = typeof torch === 'number' ? `${(ours / torch).toFixed(2)}x` : '—';
       const speedup = config === 'paper' && !tf32 ? `${((1000 * cpuPaperSeconds) / ours).toFixed(0)}x (target >= 50x)` : '';
       rows.push(`| ${config} | ${tf32 ? 'TF32' : 'fp32'} | ${ours.toFixed(1)} | ${typeof torch === 'number' ? torch.toFixed(1) : '—'} | ` +
         `${ratio} (target <= 1.5x) | ${speedup} | ${timing.hostToDevice} / ${timing.deviceToHost} |`);

@@ -24,9 +24,10 @@ export interface StepRecord {
 }
 
 export const LOSS_RELATIVE = 1e-4;
-// A loss term near zero (the CLUB MI estimate is a difference of two near-equal means, ~1e-6 on the
-// first step) is compared relative to this scale instead: float32 cancellation noise, seen between
-// tfjs cpu and wasm too, sits around 1e-8 there.
+// A loss term near zero is compared relative to the size of what it is computed from instead: the
+// CLUB MI estimate (~1e-5 on a first step) is a difference of two means of log-likelihoods the size
+// of the CLUB log-likelihood of its modality, so float32 rounding of those (~1e-7, seen between
+// tfjs cpu and wasm too) is large next to it. Other terms get this floor.
 const LOSS_SCALE_FLOOR = 1e-3;
 export const PARAM_ABSOLUTE = 1e-4;
 // Adam's first step moves a parameter by lr * g / (|g| + 1e-8): about ±lr whatever the gradient's
@@ -92,8 +93,12 @@ function differences(cpu: Record<string, number[]>, cuda: Record<string, number[
 /** The losses and the parameters after the Adam step of `other` that stray from `cpu`'s. */
 export function compareSteps(cpu: StepRecord, other: StepRecord): { losses: string[]; params: string[] } {
   const wrap = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [v]]));
+  const scaleOf = (name: string) => {
+    const modality = /^loss\.mi\.(\w+)$/.exec(name)?.[1];
+    return Math.max(LOSS_SCALE_FLOOR, Math.abs(modality === undefined ? 0 : cpu.losses[`clubLoglikeli.${modality}`] ?? 0));
+  };
   const losses = differences(wrap(cpu.losses), wrap(other.losses),
-    (a, b) => Math.abs(a - b) <= LOSS_RELATIVE * Math.max(Math.abs(a), Math.abs(b), LOSS_SCALE_FLOOR));
+    (a, b, name) => Math.abs(a - b) <= LOSS_RELATIVE * Math.max(Math.abs(a), Math.abs(b), scaleOf(name)));
   const noiseGradient = (name: string, i: number) =>
     Math.max(Math.abs(cpu.grads[name]?.[i] ?? Infinity), Math.abs(other.grads[name]?.[i] ?? Infinity)) <= NOISE_GRADIENT;
   const params = differences(cpu.params, other.params,

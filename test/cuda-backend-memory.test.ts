@@ -144,3 +144,32 @@ test("selecting 'cuda' where it cannot run is an error saying why", (c) => {
   const release = path.join(root, 'build/Release/unicode_cmg.node');
   assert.match(run({ UCMG_NATIVE_PATH: release }), /was built without CUDA|CUDA is not usable here/);
 });
+
+test('Uni-Code steps of the tiny AVT config: device memory and tensors flat, copies per step steady', async (c) => {
+  if (skip) return c.skip(skip);
+  const { UniCodeModel } = await import('../src/model/uniCode.js');
+  const { Trainer } = await import('../src/train/trainer.js');
+  const { featureBatch } = await import('../bench/kernelInventory.js');
+  const { tinyConfig } = await import('./train-support.js');
+  await tf.setBackend('cuda');
+  const config = tinyConfig();
+  const model = new UniCodeModel(config, { seed: 7, backend: 'cuda' });
+  const trainer = new Trainer(model, { progress: false });
+  const batch = featureBatch(config, 4);
+  const perStep: Array<{ uploads: number; downloads: number; tensors: number; bytes: number }> = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const before = memory();
+      await trainer.step(batch);
+      const after = memory();
+      perStep.push({ uploads: after.hostToDeviceCopies - before.hostToDeviceCopies,
+        downloads: after.deviceToHostCopies - before.deviceToHostCopies, tensors: after.numTensors,
+        bytes: after.numBytesInGPU });
+    }
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+  // From the second step on (the first creates the optimizer's slots) nothing grows.
+  for (const step of perStep.slice(2)) assert.deepEqual(step, perStep[1]);
+});

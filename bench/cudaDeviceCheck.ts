@@ -43,13 +43,16 @@ function torchMs(config: string, tf32: boolean, steps: number, warmup: number): 
   const args = ['bench/pytorch_anchor.py', '--device', 'cuda', '--config', config, '--batch', String(BATCH),
     '--tf32', tf32 ? 'on' : 'off', '--steps', String(steps), '--warmup', String(warmup)];
   const result = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (result.status !== 0) return `pytorch_anchor.py failed: ${(result.stderr || result.error?.message || '').trim().split('\n').pop()}`;
+  if (result.status !== 0) {
+    return `pytorch_anchor.py failed: ${(result.stderr || result.error?.message || '').trim().split('\n').pop()}`;
+  }
   return JSON.parse(result.stdout.trim().split('\n').pop()!).medianMs as number;
 }
 
 async function main(): Promise<void> {
   const info = backendInfo();
-  log(`device check of the tfjs cuda backend: ${info.runtime.gpu ?? 'no GPU'} (cc ${info.runtime.computeCapability}), ` +
+  log(`device check of the tfjs cuda backend: ${info.runtime.gpu ?? 'no GPU'} ` +
+    `(cc ${info.runtime.computeCapability}), ` +
     `${info.runtime.cpuThreads} CPU threads; addon ${process.env.UCMG_NATIVE_PATH ?? '(default)'}`);
 
   const clips = option('--parity-clips', 16);
@@ -71,13 +74,16 @@ async function main(): Promise<void> {
     for (const tf32 of [false, true]) {
       const timing: CudaStepTiming = await timeCudaSteps(config, BATCH, steps, warmup, tf32);
       describeTiming(timing).forEach((line) => log(line));
-      check(timing.unregistered.length === 0, `${config}${tf32 ? ' TF32' : ''}: no kernel outside the backend`, timing.unregistered);
+      const label = `${config}${tf32 ? ' TF32' : ''}`;
+      check(timing.unregistered.length === 0, `${label}: no kernel outside the backend`, timing.unregistered);
       const ours = 1000 * timing.medianSeconds;
       const torch = skipTorch ? 'skipped (--skip-torch)' : torchMs(config, tf32, steps, warmup);
       if (typeof torch === 'string') log(`  PyTorch anchor: ${torch}`);
       const ratio = typeof torch === 'number' ? `${(ours / torch).toFixed(2)}x` : '—';
-      const speedup = config === 'paper' && !tf32 ? `${((1000 * cpuPaperSeconds) / ours).toFixed(0)}x (target >= 50x)` : '';
-      rows.push(`| ${config} | ${tf32 ? 'TF32' : 'fp32'} | ${ours.toFixed(1)} | ${typeof torch === 'number' ? torch.toFixed(1) : '—'} | ` +
+      const speedup = config === 'paper' && !tf32
+        ? `${((1000 * cpuPaperSeconds) / ours).toFixed(0)}x (target >= 50x)` : '';
+      const torchCell = typeof torch === 'number' ? torch.toFixed(1) : '—';
+      rows.push(`| ${config} | ${tf32 ? 'TF32' : 'fp32'} | ${ours.toFixed(1)} | ${torchCell} | ` +
         `${ratio} (target <= 1.5x) | ${speedup} | ${timing.hostToDevice} / ${timing.deviceToHost} |`);
     }
   }

@@ -192,10 +192,12 @@ export async function recordInventory(options: InventoryOptions): Promise<Kernel
     }
   }
   await recordStep(recorder, 'small AVT text front', makeConfig('small', SMALL_TEXT_FRONT), clips, opBackend);
-  await recordStep(recorder, 'paper AVT text front', makeConfig('paper', { textFront: PAPER_TEXT_FRONT, textDim: 2 * PAPER_TEXT_FRONT.hidden }), 2, opBackend);
+  const paperFront = makeConfig('paper', { textFront: PAPER_TEXT_FRONT, textDim: 2 * PAPER_TEXT_FRONT.hidden });
+  await recordStep(recorder, 'paper AVT text front', paperFront, 2, opBackend);
   log('recorded the text-front steps');
   // A code unused for one step is dead: the second step resets codes.
-  await recordStep(recorder, 'small AVT dead-code reset', makeConfig('small', { deadAfter: 1, activeBelow: 1 }), clips, opBackend, 3);
+  const resetting = makeConfig('small', { deadAfter: 1, activeBelow: 1 });
+  await recordStep(recorder, 'small AVT dead-code reset', resetting, clips, opBackend, 3);
   log('recorded the dead-code reset steps');
   await recordEval(recorder, 'eval', makeConfig('small'), clips, opBackend);
   log('recorded eval');

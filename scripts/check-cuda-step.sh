@@ -35,7 +35,8 @@ case "${1:-}" in
       --ignore-annotations --log-level=warning --outfile=.device/check-cuda-step.mjs --banner:js="$BANNER"
     [[ -f .device/node.xz ]] || ../shared/device/pack-node.sh
     ls -l .device
-    [[ -f build/Release/unicode_cmg.node ]] || echo "note: build/Release/unicode_cmg.node is missing (UCMG_CUDA=ON npm run build:native)"
+    [[ -f build/Release/unicode_cmg.node ]] ||
+      echo "note: build/Release/unicode_cmg.node is missing (UCMG_CUDA=ON npm run build:native)"
     ;;
   run)
     shift

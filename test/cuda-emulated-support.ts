@@ -26,7 +26,8 @@ function newestSource(dir: string): number {
 function cudaUnusable(addon: string): string | undefined {
   const probe = `const i = require(${JSON.stringify(addon)}).cudaInfo(); if (!i.usable) throw new Error(i.reason)`;
   const result = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
-  return result.status === 0 ? undefined : (result.stderr.trim().split('\n').find((l) => /error/i.test(l)) ?? 'it does not load');
+  if (result.status === 0) return undefined;
+  return result.stderr.trim().split('\n').find((l) => /error/i.test(l)) ?? 'it does not load';
 }
 
 /** Whether the library registers the tfjs 'cuda' backend at all (the module exists in dist/). */
@@ -40,9 +41,15 @@ let cached: CudaAddon | undefined;
 export function cudaAddon(): CudaAddon {
   if (cached !== undefined) return cached;
   const release = path.join(root, 'build/Release/unicode_cmg.node');
-  if (fs.existsSync(release) && cudaUnusable(release) === undefined) return (cached = { path: release, emulated: false });
-  if (!fs.existsSync(BUILD_SCRIPT)) return (cached = { skip: `no GPU, and no emulator build script (${BUILD_SCRIPT})` });
-  if (spawnSync('g++', ['--version'], { stdio: 'ignore' }).status !== 0) return (cached = { skip: 'no GPU, and no g++ for the emulated addon' });
+  if (fs.existsSync(release) && cudaUnusable(release) === undefined) {
+    return (cached = { path: release, emulated: false });
+  }
+  if (!fs.existsSync(BUILD_SCRIPT)) {
+    return (cached = { skip: `no GPU, and no emulator build script (${BUILD_SCRIPT})` });
+  }
+  if (spawnSync('g++', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    return (cached = { skip: 'no GPU, and no g++ for the emulated addon' });
+  }
   const addon = path.join(root, EMULATED_OUT, 'unicode_cmg.node');
   const stale = !fs.existsSync(addon) || fs.statSync(addon).mtimeMs < newestSource(path.join(root, 'native'));
   if (stale) {

@@ -16,15 +16,20 @@ test('every kernel of a tiny AVT pretraining step is registered by the cuda back
   const recorded = recorder.kernels();
   // The recorder must see the step's phases and its central kernels, or the subset check below means nothing.
   const phases = new Set([...recorder.uses.values()].flatMap((u) => [...u.phases]));
-  for (const phase of ['forward', 'backward', 'club', 'adam'] as const) assert.ok(phases.has(phase), `no kernel recorded in ${phase}`);
+  for (const phase of ['forward', 'backward', 'club', 'adam'] as const) {
+    assert.ok(phases.has(phase), `no kernel recorded in ${phase}`);
+  }
   for (const kernel of ['BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Softmax']) {
     assert.ok(recorded.includes(kernel), `${kernel} not recorded (recorded: ${recorded.join(', ')})`);
   }
   const addon = cudaAddon();
   if ('skip' in addon) return t.skip(addon.skip);
   const backendMissing = cudaBackendMissing();
-  assert.equal(backendMissing, undefined, `${backendMissing}; the step needs ${recorded.length} kernels: ${recorded.join(', ')}`);
+  const needs = `the step needs ${recorded.length} kernels: ${recorded.join(', ')}`;
+  assert.equal(backendMissing, undefined, `${backendMissing}; ${needs}`);
   const registered = new Set(cudaRegisteredKernels(addon.path));
   const missing = recorded.filter((k) => !registered.has(k));
-  assert.deepEqual(missing, [], `the cuda backend lacks ${missing.length} of the step's ${recorded.length} kernels: ${missing.join(', ')}`);
+  const lacks = `the cuda backend lacks ${missing.length} of the step's ${recorded.length} kernels: ` +
+    missing.join(', ');
+  assert.deepEqual(missing, [], lacks);
 });

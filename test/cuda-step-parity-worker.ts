@@ -95,12 +95,14 @@ export function compareSteps(cpu: StepRecord, other: StepRecord): { losses: stri
   const wrap = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [v]]));
   const scaleOf = (name: string) => {
     const modality = /^loss\.mi\.(\w+)$/.exec(name)?.[1];
-    return Math.max(LOSS_SCALE_FLOOR, Math.abs(modality === undefined ? 0 : cpu.losses[`clubLoglikeli.${modality}`] ?? 0));
+    const components = modality === undefined ? 0 : cpu.losses[`clubLoglikeli.${modality}`] ?? 0;
+    return Math.max(LOSS_SCALE_FLOOR, Math.abs(components));
   };
   const losses = differences(wrap(cpu.losses), wrap(other.losses),
     (a, b, name) => Math.abs(a - b) <= LOSS_RELATIVE * Math.max(Math.abs(a), Math.abs(b), scaleOf(name)));
+  const gradient = (r: StepRecord, name: string, i: number) => Math.abs(r.grads[name]?.[i] ?? Infinity);
   const noiseGradient = (name: string, i: number) =>
-    Math.max(Math.abs(cpu.grads[name]?.[i] ?? Infinity), Math.abs(other.grads[name]?.[i] ?? Infinity)) <= NOISE_GRADIENT;
+    Math.max(gradient(cpu, name, i), gradient(other, name, i)) <= NOISE_GRADIENT;
   const params = differences(cpu.params, other.params,
     (a, b, name, i) => Math.abs(a - b) <= PARAM_ABSOLUTE || noiseGradient(name, i));
   return { losses, params };
@@ -113,7 +115,8 @@ function argument(name: string): string | undefined {
 
 const out = argument('--out');
 if (out !== undefined) {
-  const record = await recordOneStep((argument('--tfjs') ?? 'cpu') as TfjsKind, argument('--config') === 'small' ? 'small' : 'tiny',
-    Number(argument('--clips') ?? 4));
+  const tfjs = (argument('--tfjs') ?? 'cpu') as TfjsKind;
+  const config = argument('--config') === 'small' ? 'small' : 'tiny';
+  const record = await recordOneStep(tfjs, config, Number(argument('--clips') ?? 4));
   fs.writeFileSync(out, JSON.stringify(record));
 }

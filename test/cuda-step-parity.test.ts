@@ -25,7 +25,7 @@ function step(tfjs: 'cpu' | 'cuda', addon: string, config: 'tiny' | 'small', cli
   return JSON.parse(fs.readFileSync(out, 'utf8')) as StepRecord;
 }
 
-test('a whole AVT pretraining step on the cuda backend matches tfjs cpu (losses 1e-4 relative, parameters 1e-4)', (t) => {
+test('an AVT pretraining step on the cuda backend matches tfjs cpu (losses 1e-4 relative, parameters 1e-4)', (t) => {
   const missing = cudaBackendMissing();
   if (missing !== undefined) return t.skip(missing);
   const addon = cudaAddon();

@@ -35,7 +35,8 @@ type NextLoad = (url: string, context: LoadContext) => Promise<LoadResult>;
 export async function load(url: string, context: LoadContext, next: NextLoad): Promise<LoadResult> {
   if (!insideCoreDist(url) || !url.endsWith('.js')) return next(url, context);
   const loaded = await next(url, { ...context, format: 'module' });
-  let source = typeof loaded.source === 'string' ? loaded.source : Buffer.from(loaded.source as Uint8Array).toString('utf8');
+  let source = typeof loaded.source === 'string' ? loaded.source
+    : Buffer.from(loaded.source as Uint8Array).toString('utf8');
   // A namespace import of a CommonJS package hides its function-valued properties (seedrandom.alea).
   source = source.replace(/import \* as (\w+) from '(seedrandom|long)'/g, "import $1 from '$2'");
   if (/\brequire[.(]/.test(source)) {

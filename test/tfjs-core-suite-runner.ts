@@ -117,7 +117,9 @@ async function main(backend: string): Promise<void> {
       return keep;
     },
   });
-  const counts: SuiteCounts = { backend, suites: [], passed: 0, failed: 0, pending: 0, excluded: 0, failures: [], seconds: 0 };
+  const counts: SuiteCounts = {
+    backend, suites: [], passed: 0, failed: 0, pending: 0, excluded: 0, failures: [], seconds: 0,
+  };
   const maxFailures = Number(argument('--failures') ?? 200);
   env.addReporter({
     specDone: (result) => {
@@ -125,7 +127,8 @@ async function main(backend: string): Promise<void> {
       else if (result.status === 'failed') {
         counts.failed++;
         if (counts.failures.length < maxFailures) {
-          counts.failures.push({ spec: result.fullName, message: (result.failedExpectations[0]?.message ?? '').slice(0, 300) });
+          const message = (result.failedExpectations[0]?.message ?? '').slice(0, 300);
+          counts.failures.push({ spec: result.fullName, message });
         }
       } else if (result.status === 'pending') counts.pending++;
     },

@@ -18,9 +18,9 @@ const ALL = process.env.UCMG_TFJS_CORE_SUITE_ALL === '1';
  * runs; tfjs cpu passes these because it implements every tfjs dtype and kernel.
  */
 const EXPLAINED_CUDA_FAILURES: { message: RegExp; spec?: string; why: string }[] = [
-  { message: /Kernel 'Complex' not registered/, why: 'complex64 tensors: the backend holds float32, int32 and bool only' },
+  { message: /Kernel 'Complex' not registered/, why: 'complex64 tensors: the backend holds float32, int32 and bool' },
   { message: /dtype 'string' is not supported/, why: 'string tensors: the backend holds float32, int32 and bool only' },
-  { message: /Kernel 'Cumprod' not registered/, why: "prod's gradient: no step, text front or head uses Prod's gradient" },
+  { message: /Kernel 'Cumprod' not registered/, why: "prod's gradient: no step, text front or head takes it" },
   {
     message: /conv2dBackpropInput: dy must hold/, spec: 'conv2dTranspose cuda {} input=8x8x8,output=4x4x8,f=8,s=1',
     why: 'the spec passes an 8x8 dy for an output whose convolution is 4x4; tfjs cpu reads the part it needs, ' +
@@ -34,13 +34,16 @@ function explained(f: { spec: string; message: string }, e: (typeof EXPLAINED_CU
 
 function runSuite(backend: string, env: NodeJS.ProcessEnv = {}): SuiteCounts {
   const args = [RUNNER, '--backend', backend, ...(ALL ? ['--all'] : [])];
-  const result = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 256 << 20 });
+  const options = { encoding: 'utf8' as const, env: { ...process.env, ...env }, maxBuffer: 256 << 20 };
+  const result = spawnSync(process.execPath, args, options);
   const last = result.stdout.trim().split('\n').pop() ?? '';
   if (result.status !== 0 || !last.startsWith('{')) {
-    assert.fail(`the suite runner for '${backend}' exited with ${result.status}: ${result.stderr.trim().split('\n').slice(-5).join('\n')}`);
+    const tail = result.stderr.trim().split('\n').slice(-5).join('\n');
+    assert.fail(`the suite runner for '${backend}' exited with ${result.status}: ${tail}`);
   }
   const counts = JSON.parse(last) as SuiteCounts;
-  console.log(`tfjs-core suite on '${backend}': ${counts.passed} passed, ${counts.failed} failed, ${counts.pending} pending ` +
+  console.log(`tfjs-core suite on '${backend}': ${counts.passed} passed, ${counts.failed} failed, ` +
+    `${counts.pending} pending ` +
     `in ${counts.suites.length} suites (${counts.seconds.toFixed(0)} s)`);
   return counts;
 }
@@ -69,5 +72,6 @@ test('tfjs-core suite: the cuda backend passes the suites of every kernel it reg
     const n = counts.failures.filter((f) => explained(f, e)).length;
     if (n > 0) console.log(`  ${n} failures explained: ${e.why}`);
   }
-  assert.equal(unexplained.length, 0, `cuda failures (${counts.failed} in all):\n${describeFailures({ ...counts, failures: unexplained })}`);
+  const listed = describeFailures({ ...counts, failures: unexplained });
+  assert.equal(unexplained.length, 0, `cuda failures (${counts.failed} in all):\n${listed}`);
 });

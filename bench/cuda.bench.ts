@@ -17,7 +17,10 @@ export async function run(): Promise<void> {
     console.log(`cuda: skipped, ${(err as Error).message}`);
     return;
   }
-  const plan = [['small', SMALL_STEPS], ['paper', PAPER_STEPS]] as const;
+  const plan = [
+    ['small', SMALL_STEPS],
+    ['paper', PAPER_STEPS],
+  ] as const;
   for (const [config, steps] of plan) {
     if (steps === 0) {
       console.log(`${config}: skipped (0 steps asked)`);

@@ -40,8 +40,21 @@ function check(ok: boolean, what: string, detail: string[] = []): void {
 /** Median milliseconds of the PyTorch anchor on the GPU, or why there is none. */
 function torchMs(config: string, tf32: boolean, steps: number, warmup: number): number | string {
   const python = process.env.UCMG_PYTHON ?? 'python3';
-  const args = ['bench/pytorch_anchor.py', '--device', 'cuda', '--config', config, '--batch', String(BATCH),
-    '--tf32', tf32 ? 'on' : 'off', '--steps', String(steps), '--warmup', String(warmup)];
+  const args = [
+    'bench/pytorch_anchor.py',
+    '--device',
+    'cuda',
+    '--config',
+    config,
+    '--batch',
+    String(BATCH),
+    '--tf32',
+    tf32 ? 'on' : 'off',
+    '--steps',
+    String(steps),
+    '--warmup',
+    String(warmup),
+  ];
   const result = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (result.status !== 0) {
     return `pytorch_anchor.py failed: ${(result.stderr || result.error?.message || '').trim().split('\n').pop()}`;
@@ -51,21 +64,29 @@ function torchMs(config: string, tf32: boolean, steps: number, warmup: number): 
 
 async function main(): Promise<void> {
   const info = backendInfo();
-  log(`device check of the tfjs cuda backend: ${info.runtime.gpu ?? 'no GPU'} ` +
-    `(cc ${info.runtime.computeCapability}), ` +
-    `${info.runtime.cpuThreads} CPU threads; addon ${process.env.UCMG_NATIVE_PATH ?? '(default)'}`);
+  log(
+    `device check of the tfjs cuda backend: ${info.runtime.gpu ?? 'no GPU'} ` +
+      `(cc ${info.runtime.computeCapability}), ` +
+      `${info.runtime.cpuThreads} CPU threads; addon ${process.env.UCMG_NATIVE_PATH ?? '(default)'}`,
+  );
 
   const clips = option('--parity-clips', 16);
   const started = performance.now();
   const cpu = await recordOneStep('cpu', 'small', clips);
   const cuda = await recordOneStep('cuda', 'small', clips);
   const off = compareSteps(cpu, cuda);
-  check(off.losses.length === 0 && off.params.length === 0,
+  check(
+    off.losses.length === 0 && off.params.length === 0,
     `parity: one small AVT step (${clips} clips), cuda vs tfjs cpu: losses 1e-4 relative, parameters 1e-4 ` +
-    `(${((performance.now() - started) / 1000).toFixed(0)} s)`, [...off.losses, ...off.params]);
+      `(${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    [...off.losses, ...off.params],
+  );
 
   await initTfjs('cuda');
-  const plan = [['small', option('--small-steps', 10), 2], ['paper', option('--paper-steps', 3), 1]] as const;
+  const plan = [
+    ['small', option('--small-steps', 10), 2],
+    ['paper', option('--paper-steps', 3), 1],
+  ] as const;
   const skipTorch = argv.includes('--skip-torch');
   const cpuPaperSeconds = option('--cpu-paper-seconds', 49);
   const rows: string[] = [];
@@ -80,11 +101,13 @@ async function main(): Promise<void> {
       const torch = skipTorch ? 'skipped (--skip-torch)' : torchMs(config, tf32, steps, warmup);
       if (typeof torch === 'string') log(`  PyTorch anchor: ${torch}`);
       const ratio = typeof torch === 'number' ? `${(ours / torch).toFixed(2)}x` : '—';
-      const speedup = config === 'paper' && !tf32
-        ? `${((1000 * cpuPaperSeconds) / ours).toFixed(0)}x (target >= 50x)` : '';
+      const speedup =
+        config === 'paper' && !tf32 ? `${((1000 * cpuPaperSeconds) / ours).toFixed(0)}x (target >= 50x)` : '';
       const torchCell = typeof torch === 'number' ? torch.toFixed(1) : '—';
-      rows.push(`| ${config} | ${tf32 ? 'TF32' : 'fp32'} | ${ours.toFixed(1)} | ${torchCell} | ` +
-        `${ratio} (target <= 1.5x) | ${speedup} | ${timing.hostToDevice} / ${timing.deviceToHost} |`);
+      rows.push(
+        `| ${config} | ${tf32 ? 'TF32' : 'fp32'} | ${ours.toFixed(1)} | ${torchCell} | ` +
+          `${ratio} (target <= 1.5x) | ${speedup} | ${timing.hostToDevice} / ${timing.deviceToHost} |`,
+      );
     }
   }
   const table = [

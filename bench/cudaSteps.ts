@@ -28,20 +28,28 @@ export interface CudaStepTiming {
   deviceToHost: number;
 }
 
-interface CopyCounts { hostToDeviceCopies?: number; deviceToHostCopies?: number }
+interface CopyCounts {
+  hostToDeviceCopies?: number;
+  deviceToHostCopies?: number;
+}
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 export function formatPhases(t: PhaseTimings): string {
-  return PHASES.map((p) => `${p} ${t[p].toFixed(1)}`).join(', ') + ` (ms of ${t.total.toFixed(1)})`;
+  return `${PHASES.map((p) => `${p} ${t[p].toFixed(1)}`).join(', ')} (ms of ${t.total.toFixed(1)})`;
 }
 
 /**
  * `warmup` + `steps` AVT steps of `config` at `batch` clips on the already selected 'cuda' backend,
  * the hot ops on the 'cuda' op backend; TF32 products when `tf32` (UCMG_CUDA_TF32, read per call).
  */
-export async function timeCudaSteps(config: ConfigName, batch: number, steps: number, warmup: number, tf32: boolean):
-  Promise<CudaStepTiming> {
+export async function timeCudaSteps(
+  config: ConfigName,
+  batch: number,
+  steps: number,
+  warmup: number,
+  tf32: boolean,
+): Promise<CudaStepTiming> {
   const before = process.env.UCMG_CUDA_TF32;
   process.env.UCMG_CUDA_TF32 = tf32 ? '1' : '0';
   const model = new UniCodeModel(makeConfig(config), { seed: 1, backend: 'cuda' });
@@ -67,7 +75,12 @@ export async function timeCudaSteps(config: ConfigName, batch: number, steps: nu
       seconds.push((performance.now() - start) / 1000);
     }
     return {
-      config, batch, tf32, seconds, medianSeconds: median(seconds), phases: trainer.lastTimings!,
+      config,
+      batch,
+      tf32,
+      seconds,
+      medianSeconds: median(seconds),
+      phases: trainer.lastTimings!,
       kernelCalls: [...recorder.uses.values()].reduce((s, u) => s + u.calls, 0),
       distinctKernels: recorder.uses.size,
       unregistered: recorder.kernels().filter((k) => !registered.has(k)),

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { availableBackends, type OpBackend } from '../src/backend.js';
 import { disableNativeDense, enableNativeDense, nativeDenseStatus } from '../src/dense/index.js';
-import { type ConfigName, makeConfig, } from '../src/model/config.js';
+import { type ConfigName, makeConfig } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import type { PairedBatch } from '../src/train/pairedBatchSource.js';
 import { PHASES, type PhaseTimings } from '../src/train/phaseTimer.js';

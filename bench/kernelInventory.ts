@@ -7,7 +7,13 @@ import type { NamedTensorMap } from '@tensorflow/tfjs-core';
 import type { OpBackend } from '../src/backend.js';
 import { DownstreamHead } from '../src/downstream/heads.js';
 import {
-  type ConfigOverrides, type ModalitySet, type ModelConfig, inputShapeOf, makeConfig, modalitiesOf, PAPER_TEXT_FRONT,
+  type ConfigOverrides,
+  type ModalitySet,
+  type ModelConfig,
+  inputShapeOf,
+  makeConfig,
+  modalitiesOf,
+  PAPER_TEXT_FRONT,
 } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import type { PairedBatch } from '../src/train/pairedBatchSource.js';
@@ -15,8 +21,17 @@ import { type StepPhase, Trainer } from '../src/train/trainer.js';
 import { tf } from '../src/tfjs.js';
 
 /** Where in the work a kernel was dispatched. */
-export type UsePhase = 'input' | 'club' | 'forward' | 'backward' | 'codebook' | 'clip' | 'adam' | 'metrics' |
-  'eval encode' | 'eval heads';
+export type UsePhase =
+  | 'input'
+  | 'club'
+  | 'forward'
+  | 'backward'
+  | 'codebook'
+  | 'clip'
+  | 'adam'
+  | 'metrics'
+  | 'eval encode'
+  | 'eval heads';
 
 export interface KernelUse {
   calls: number;
@@ -32,7 +47,11 @@ interface EngineInternals {
 
 /** The trainer's phase boundaries, in step order: the phase that begins after each. */
 const NEXT_PHASE: Record<StepPhase, UsePhase> = {
-  draws: 'club', club: 'forward', gradients: 'codebook', codebook: 'clip', clip: 'adam',
+  draws: 'club',
+  club: 'forward',
+  gradients: 'codebook',
+  codebook: 'clip',
+  clip: 'adam',
 };
 
 /**
@@ -99,13 +118,21 @@ export function featureBatch(config: ModelConfig, clips: number): PairedBatch {
  * `steps` pretraining steps of a fresh model, recorded by phase (the first step also creates the
  * optimizer state; a later one may reset dead codes).
  */
-export async function recordStep(recorder: KernelRecorder, scenario: string, config: ModelConfig, clips: number,
-  opBackend: OpBackend, steps = 1): Promise<void> {
+export async function recordStep(
+  recorder: KernelRecorder,
+  scenario: string,
+  config: ModelConfig,
+  clips: number,
+  opBackend: OpBackend,
+  steps = 1,
+): Promise<void> {
   const model = new UniCodeModel(config, { seed: 1, backend: opBackend });
   const recording = { on: false };
   const trainer = new Trainer(model, {
     progress: false,
-    afterPhase: (p) => { if (recording.on) recorder.phase = NEXT_PHASE[p]; },
+    afterPhase: (p) => {
+      if (recording.on) recorder.phase = NEXT_PHASE[p];
+    },
   });
   const batch = featureBatch(config, clips);
   try {
@@ -128,8 +155,13 @@ export async function recordStep(recorder: KernelRecorder, scenario: string, con
 }
 
 /** `eval`'s tfjs work: encoding clips with a frozen model, then training and applying both heads. */
-export async function recordEval(recorder: KernelRecorder, scenario: string, config: ModelConfig, clips: number,
-  opBackend: OpBackend): Promise<void> {
+export async function recordEval(
+  recorder: KernelRecorder,
+  scenario: string,
+  config: ModelConfig,
+  clips: number,
+  opBackend: OpBackend,
+): Promise<void> {
   const model = new UniCodeModel(config, { seed: 1, backend: opBackend });
   const batch = featureBatch(config, clips);
   const modality = modalitiesOf(config.modalities)[0];

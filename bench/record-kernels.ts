@@ -22,8 +22,18 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const DOC = path.join(root, 'docs/cuda-backend.md');
 const START = '<!-- kernel-table:start -->';
 const END = '<!-- kernel-table:end -->';
-const PHASE_ORDER: UsePhase[] = ['input', 'forward', 'backward', 'club', 'codebook', 'clip', 'adam', 'metrics',
-  'eval encode', 'eval heads'];
+const PHASE_ORDER: UsePhase[] = [
+  'input',
+  'forward',
+  'backward',
+  'club',
+  'codebook',
+  'clip',
+  'adam',
+  'metrics',
+  'eval encode',
+  'eval heads',
+];
 
 /** The tfjs-core suites that run for tfjs cpu (their names), from one run of the suite runner. */
 function tfjsCoreSuites(): string[] {
@@ -39,7 +49,8 @@ function tfjsCoreSuites(): string[] {
 /** The cuda-backend test files (other than the whole-step ones) that name `kernel` as a string. */
 function namingTests(kernel: string): string[] {
   const dir = path.join(root, 'test');
-  return fs.readdirSync(dir)
+  return fs
+    .readdirSync(dir)
     .filter((f) => /^cuda-(backend|dense)-.*\.test\.ts$/.test(f))
     .filter((f) => fs.readFileSync(path.join(dir, f), 'utf8').includes(`'${kernel}'`));
 }
@@ -58,10 +69,7 @@ async function cudaKernels(): Promise<Set<string> | string> {
 
 function table(uses: Map<string, KernelUse>, suites: string[], cuda: Set<string> | string): string {
   const stepScenario = 'small AVT';
-  const lines = [
-    '| kernel | phases | tests on the cuda backend | status |',
-    '|---|---|---|---|',
-  ];
+  const lines = ['| kernel | phases | tests on the cuda backend | status |', '|---|---|---|---|'];
   for (const [kernel, use] of [...uses].sort((a, b) => a[0].localeCompare(b[0]))) {
     const phases = PHASE_ORDER.filter((p) => use.phases.has(p)).join(', ');
     const tests: string[] = [];
@@ -69,8 +77,8 @@ function table(uses: Map<string, KernelUse>, suites: string[], cuda: Set<string>
     if (testing.length > 0) tests.push(`tfjs-core ${testing.map((s) => `\`${s.trim()}\``).join(', ')}`);
     if (use.scenarios.has(stepScenario)) tests.push('step parity');
     tests.push(...namingTests(kernel).map((f) => f.replace(/\.test\.ts$/, '')));
-    const status = typeof cuda === 'string' ? 'not registered (no backend)'
-      : cuda.has(kernel) ? 'registered' : '**missing**';
+    const status =
+      typeof cuda === 'string' ? 'not registered (no backend)' : cuda.has(kernel) ? 'registered' : '**missing**';
     lines.push(`| ${kernel} | ${phases} | ${tests.join(', ') || '—'} | ${status} |`);
   }
   return lines.join('\n');
@@ -96,21 +104,26 @@ async function main(): Promise<void> {
   const opBackend = availableBackends().includes('cpu') ? 'cpu' : 'tfjs';
   const started = performance.now();
   const recorder = await recordInventory({ opBackend, log: (line) => console.error(line) });
-  console.error(`recorded ${recorder.uses.size} kernels in ${((performance.now() - started) / 1000).toFixed(0)} s ` +
-    `(op backend '${opBackend}')`);
+  console.error(
+    `recorded ${recorder.uses.size} kernels in ${((performance.now() - started) / 1000).toFixed(0)} s ` +
+      `(op backend '${opBackend}')`,
+  );
   const suites = tfjsCoreSuites();
   const cuda = await cudaKernels();
   if (typeof cuda === 'string') console.error(`status column: the cuda backend is unavailable (${cuda})`);
   const scenarios = [...new Set([...recorder.uses.values()].flatMap((u) => [...u.scenarios]))];
   const common = [...recorder.uses].filter(([, u]) => scenarios.every((s) => u.scenarios.has(s))).length;
-  const summary = wrap(`${recorder.uses.size} kernels over ${scenarios.length} scenarios ` +
-    `(${scenarios.join('; ')}); ${common} of them in every scenario. Recorded on tfjs cpu ` +
-    `(native dense kernels ${dense.enabled ? 'on' : 'off'}) with the '${opBackend}' op backend.`);
+  const summary = wrap(
+    `${recorder.uses.size} kernels over ${scenarios.length} scenarios ` +
+      `(${scenarios.join('; ')}); ${common} of them in every scenario. Recorded on tfjs cpu ` +
+      `(native dense kernels ${dense.enabled ? 'on' : 'off'}) with the '${opBackend}' op backend.`,
+  );
   const markdown = `${summary}\n\n${table(recorder.uses, suites, cuda)}`;
   console.log(markdown);
   if (writeDoc) {
     const doc = fs.readFileSync(DOC, 'utf8');
-    const start = doc.indexOf(START), end = doc.indexOf(END);
+    const start = doc.indexOf(START),
+      end = doc.indexOf(END);
     if (start < 0 || end < start) throw new Error(`${DOC} has no ${START} ... ${END} markers`);
     fs.writeFileSync(DOC, `${doc.slice(0, start + START.length)}\n${markdown}\n${doc.slice(end)}`);
     console.error(`wrote the table into ${DOC}`);

@@ -11,7 +11,7 @@ import { syntheticBatchFor } from './syntheticBatch.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableBackends, type OpBackend } from '../src/backend.js';
-import { makeConfig, } from '../src/model/config.js';
+import { makeConfig } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
 import { PHASES, type PhaseTimings } from '../src/train/phaseTimer.js';
 import { Trainer } from '../src/train/trainer.js';

@@ -5,9 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const MAX = 120;
-const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'native', 'CMakeLists.txt'], {
-  encoding: 'utf8',
-})
+const files = execFileSync(
+  'git',
+  ['ls-files', '--cached', '--others', '--exclude-standard', 'native', 'CMakeLists.txt'],
+  {
+    encoding: 'utf8',
+  },
+)
   .split('\n')
   .filter((f) => /\.(cc|h|cu|cuh|c|txt|in|sh)$/.test(f));
 let long = 0;

@@ -20,15 +20,19 @@ test('quantize on device tensors: bit-identical to the CPU kernel, one scalar re
   if (skip) return c.skip(skip);
   const { quantize } = await import('../src/ops/quantize.js');
   const [n, m, d] = [37, 19, 12];
-  const zValues = randomValues(n * d, 21), codebookValues = randomValues(m * d, 22);
+  const zValues = randomValues(n * d, 21),
+    codebookValues = randomValues(m * d, 22);
   await tf.setBackend('cpu');
   const expected = tf.tidy(() => {
-    const r = quantize(tf.tensor2d(zValues, [n, d]), tf.tensor2d(codebookValues, [m, d]), { backend: 'cpu',
-      gather: true });
+    const r = quantize(tf.tensor2d(zValues, [n, d]), tf.tensor2d(codebookValues, [m, d]), {
+      backend: 'cpu',
+      gather: true,
+    });
     return [r.indices.arraySync(), r.distances.arraySync(), r.quantized!.arraySync()];
   });
   await tf.setBackend('cuda');
-  const z = tf.tensor2d(zValues, [n, d]), codebook = tf.tensor2d(codebookValues, [m, d]);
+  const z = tf.tensor2d(zValues, [n, d]),
+    codebook = tf.tensor2d(codebookValues, [m, d]);
   const before = tf.memory() as unknown as Copies;
   const result = quantize(z, codebook, { backend: 'cuda', gather: true });
   const after = tf.memory() as unknown as Copies;
@@ -38,9 +42,12 @@ test('quantize on device tensors: bit-identical to the CPU kernel, one scalar re
   assert.deepEqual([result.indices.arraySync(), result.distances.arraySync(), result.quantized!.arraySync()], expected);
   tf.dispose([z, codebook, result.indices, result.distances, result.quantized!]);
 
-  const bad = tf.tensor2d([1, NaN], [1, 2]), one = tf.tensor2d([1, 2], [1, 2]);
-  assert.throws(() => quantize(bad, one, { backend: 'cuda' }),
-    /quantize: z contains a non-finite value \(NaN\) at flat index 1/);
+  const bad = tf.tensor2d([1, NaN], [1, 2]),
+    one = tf.tensor2d([1, 2], [1, 2]);
+  assert.throws(
+    () => quantize(bad, one, { backend: 'cuda' }),
+    /quantize: z contains a non-finite value \(NaN\) at flat index 1/,
+  );
   tf.dispose([bad, one]);
 });
 
@@ -51,7 +58,11 @@ test('infoNce and code matching on device tensors: CPU kernel values, no copies 
   if (skip) return c.skip(skip);
   const { infoNceLoss } = await import('../src/ops/infoNce.js');
   const { codeMatchingLoss } = await import('../src/ops/codeMatching.js');
-  const weights = [[0, 1, 0.5], [1, 0, 1], [0.5, 1, 0]];
+  const weights = [
+    [0, 1, 0.5],
+    [1, 0, 1],
+    [0.5, 1, 0],
+  ];
   const [b, t, d, m] = [6, 3, 4, 5];
   const run = (backend: 'cpu' | 'cuda') => {
     const targets = [0, 1, 2].map((k) => tf.tensor2d(randomValues(b * d, 30 + k), [b, d]));
@@ -70,13 +81,18 @@ test('infoNce and code matching on device tensors: CPU kernel values, no copies 
         return r.loss;
       })([...targets, ...preds]);
       const cm = tf.valueAndGrads((...xs: ReturnType<Tf['tensor']>[]) =>
-        codeMatchingLoss(xs as never, codebook, { backend }))(z);
+        codeMatchingLoss(xs as never, codebook, { backend }),
+      )(z);
       const after = copies();
-      results.push({ accuracies, nce: nce.value.dataSync()[0],
+      results.push({
+        accuracies,
+        nce: nce.value.dataSync()[0],
         nceGrads: nce.grads.flatMap((g) => Array.from(g.dataSync())),
-        cm: cm.value.dataSync()[0], cmGrads: cm.grads.flatMap((g) => Array.from(g.dataSync())),
+        cm: cm.value.dataSync()[0],
+        cmGrads: cm.grads.flatMap((g) => Array.from(g.dataSync())),
         uploads: after.hostToDeviceCopies - before.hostToDeviceCopies,
-        downloads: after.deviceToHostCopies - before.deviceToHostCopies });
+        downloads: after.deviceToHostCopies - before.deviceToHostCopies,
+      });
       tf.dispose([nce.value, ...nce.grads, cm.value, ...cm.grads]);
     }
     tf.dispose([...targets, ...preds, ...z, codebook]);

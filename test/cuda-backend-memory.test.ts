@@ -20,17 +20,32 @@ before(async () => {
   else tf = loaded.tf;
 });
 
-type CudaMemory = { numBytesInGPU: number; numBytesInGPUFree: number; hostToDeviceCopies: number;
-  deviceToHostCopies: number; numTensors: number };
+type CudaMemory = {
+  numBytesInGPU: number;
+  numBytesInGPUFree: number;
+  hostToDeviceCopies: number;
+  deviceToHostCopies: number;
+  numTensors: number;
+};
 const memory = () => tf.memory() as unknown as CudaMemory;
 
 /** One step of a tiny MLP with Adam: forward, backward, update; the loss is read back. */
-function trainingStep(weights: ReturnType<Tf['variable']>[], optimizer: ReturnType<Tf['train']['adam']>,
-  x: ReturnType<Tf['tensor']>) {
-  const loss = optimizer.minimize(() => tf.tidy(() => {
-    const h = tf.relu(tf.matMul(x as never, weights[0] as never));
-    return tf.softmax(tf.matMul(h, weights[1] as never)).square().mean();
-  }) as never, true);
+function trainingStep(
+  weights: ReturnType<Tf['variable']>[],
+  optimizer: ReturnType<Tf['train']['adam']>,
+  x: ReturnType<Tf['tensor']>,
+) {
+  const loss = optimizer.minimize(
+    () =>
+      tf.tidy(() => {
+        const h = tf.relu(tf.matMul(x as never, weights[0] as never));
+        return tf
+          .softmax(tf.matMul(h, weights[1] as never))
+          .square()
+          .mean();
+      }) as never,
+    true,
+  );
   const value = loss!.dataSync()[0];
   loss!.dispose();
   return value;
@@ -44,9 +59,15 @@ test('tf.memory() reports device bytes; dispose returns them to the pool', async
   assert.deepEqual(Array.from(t.dataSync()), Array.from(randomValues(1000, 1)), 'the upload round-trips');
   const during = memory();
   const constants = [tf.scalar(3), tf.ones([4, 5]), tf.tensor1d([2, 2, 2], 'int32')];
-  assert.equal(memory().hostToDeviceCopies, during.hostToDeviceCopies,
-    'uniform arrays are written by a kernel, not copied');
-  assert.deepEqual(constants.map((x) => Array.from(x.dataSync())), [[3], new Array(20).fill(1), [2, 2, 2]]);
+  assert.equal(
+    memory().hostToDeviceCopies,
+    during.hostToDeviceCopies,
+    'uniform arrays are written by a kernel, not copied',
+  );
+  assert.deepEqual(
+    constants.map((x) => Array.from(x.dataSync())),
+    [[3], new Array(20).fill(1), [2, 2, 2]],
+  );
   tf.dispose(constants);
   // 4000 bytes rounded up to the allocator's 512-byte class.
   assert.equal(during.numBytesInGPU - start.numBytesInGPU, 4096);
@@ -60,8 +81,10 @@ test('tf.memory() reports device bytes; dispose returns them to the pool', async
 test('repeated training steps: no growth of device memory or tensors, no new driver allocations', async (c) => {
   if (skip) return c.skip(skip);
   await tf.setBackend('cuda');
-  const weights = [tf.variable(tf.tensor2d(randomValues(8 * 6, 2, -0.5, 0.5), [8, 6])),
-    tf.variable(tf.tensor2d(randomValues(6 * 4, 3, -0.5, 0.5), [6, 4]))];
+  const weights = [
+    tf.variable(tf.tensor2d(randomValues(8 * 6, 2, -0.5, 0.5), [8, 6])),
+    tf.variable(tf.tensor2d(randomValues(6 * 4, 3, -0.5, 0.5), [6, 4])),
+  ];
   const x = tf.tensor2d(randomValues(5 * 8, 4), [5, 8]);
   const optimizer = tf.train.adam(0.01);
   const native = (tf.backend() as unknown as { native: { memoryStats(): { driverAllocations: number } } }).native;
@@ -90,9 +113,13 @@ test('out of device memory is a clear error; tensors and the pool are unchanged 
   const inUse = memory().numBytesInGPU;
   process.env.UCMG_CUDA_MEMORY_LIMIT = String(inUse + memory().numBytesInGPUFree + (1 << 20));
   try {
-    assert.throws(() => tf.tidy(() => tf.zeros([1 << 22]).add(1)),
-      new RegExp('cuda backend: out of device memory: could not allocate 16777216 bytes \\(16\\.0 MiB\\); ' +
-        'in use: \\d+ bytes .* by \\d+ tensors; limit \\(UCMG_CUDA_MEMORY_LIMIT\\)'));
+    assert.throws(
+      () => tf.tidy(() => tf.zeros([1 << 22]).add(1)),
+      new RegExp(
+        'cuda backend: out of device memory: could not allocate 16777216 bytes \\(16\\.0 MiB\\); ' +
+          'in use: \\d+ bytes .* by \\d+ tensors; limit \\(UCMG_CUDA_MEMORY_LIMIT\\)',
+      ),
+    );
     assert.equal(memory().numBytesInGPU, inUse, 'nothing stays allocated by the failed op');
     // Work that fits still runs, and the tensor made before the failure is intact.
     assert.deepEqual(Array.from(kept.add(0).dataSync()), keptValues);
@@ -107,8 +134,10 @@ test('a tensor of another backend, a disposed tensor and an unregistered kernel 
   await tf.setBackend('cpu');
   const onCpu = tf.tensor1d([1, 2, 3]);
   await tf.setBackend('cuda');
-  assert.throws(() => tf.add(onCpu, tf.scalar(1)),
-    /Add: the input tensor of shape \[3\] lives on the 'cpu' backend, not on 'cuda'/);
+  assert.throws(
+    () => tf.add(onCpu, tf.scalar(1)),
+    /Add: the input tensor of shape \[3\] lives on the 'cpu' backend, not on 'cuda'/,
+  );
   assert.deepEqual(Array.from(onCpu.dataSync()), [1, 2, 3], 'the cpu tensor is unchanged');
   onCpu.dispose();
   const gone = tf.tensor1d([1, 2]);
@@ -120,12 +149,22 @@ test('a tensor of another backend, a disposed tensor and an unregistered kernel 
 test('the binding refuses views that leave their tensor and handles that name nothing', async (c) => {
   if (skip) return c.skip(skip);
   await tf.setBackend('cuda');
-  const native = (tf.backend() as unknown as { native: { allocate(n: number, d: string): number; free(h: number): void;
-    elementwise(op: number, shape: number[], out: number[],
-      inputs: number[][]): void; download(h: number): unknown } }).native;
-  const a = native.allocate(6, 'float32'), out = native.allocate(6, 'float32');
-  assert.throws(() => native.elementwise(2, [2, 3], [out, 0, 3, 1], [[a, 1, 3, 1]]),
-    /inputs\[0\] reaches elements 1\.\.6 of a tensor of 6/);
+  const native = (
+    tf.backend() as unknown as {
+      native: {
+        allocate(n: number, d: string): number;
+        free(h: number): void;
+        elementwise(op: number, shape: number[], out: number[], inputs: number[][]): void;
+        download(h: number): unknown;
+      };
+    }
+  ).native;
+  const a = native.allocate(6, 'float32'),
+    out = native.allocate(6, 'float32');
+  assert.throws(
+    () => native.elementwise(2, [2, 3], [out, 0, 3, 1], [[a, 1, 3, 1]]),
+    /inputs\[0\] reaches elements 1\.\.6 of a tensor of 6/,
+  );
   assert.throws(() => native.elementwise(2, [2, 3], [out, 0, 0, 1], [[a, 0, 3, 1]]), /out has stride 0 on axis 0/);
   native.free(a);
   assert.throws(() => native.download(a), /names no live device tensor/);
@@ -135,12 +174,18 @@ test('the binding refuses views that leave their tensor and handles that name no
 test("selecting 'cuda' where it cannot run is an error saying why", (c) => {
   if (skip) return c.skip(skip);
   const root = fileURLToPath(new URL('../../', import.meta.url));
-  const script = `import('${path.join(root, 'dist/src/tfjs.js')}').then((m) => m.initTfjs()).then(` +
+  const script =
+    `import('${path.join(root, 'dist/src/tfjs.js')}').then((m) => m.initTfjs()).then(` +
     `() => console.log('selected'), (e) => console.log(e.message))`;
-  const run = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, ['-e', script],
-    { encoding: 'utf8', env: { ...process.env, UCMG_TFJS_BACKEND: 'cuda', ...env } }).stdout.trim();
-  assert.match(run({ UCMG_NATIVE: '0' }),
-    /initTfjs: the tfjs 'cuda' backend was requested \(UCMG_TFJS_BACKEND\) but the native addon is unavailable/);
+  const run = (env: NodeJS.ProcessEnv) =>
+    spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, UCMG_TFJS_BACKEND: 'cuda', ...env },
+    }).stdout.trim();
+  assert.match(
+    run({ UCMG_NATIVE: '0' }),
+    /initTfjs: the tfjs 'cuda' backend was requested \(UCMG_TFJS_BACKEND\) but the native addon is unavailable/,
+  );
   const release = path.join(root, 'build/Release/unicode_cmg.node');
   assert.match(run({ UCMG_NATIVE_PATH: release }), /was built without CUDA|CUDA is not usable here/);
 });
@@ -162,9 +207,12 @@ test('Uni-Code steps of the tiny AVT config: device memory and tensors flat, cop
       const before = memory();
       await trainer.step(batch);
       const after = memory();
-      perStep.push({ uploads: after.hostToDeviceCopies - before.hostToDeviceCopies,
-        downloads: after.deviceToHostCopies - before.deviceToHostCopies, tensors: after.numTensors,
-        bytes: after.numBytesInGPU });
+      perStep.push({
+        uploads: after.hostToDeviceCopies - before.hostToDeviceCopies,
+        downloads: after.deviceToHostCopies - before.deviceToHostCopies,
+        tensors: after.numTensors,
+        bytes: after.numBytesInGPU,
+      });
     }
   } finally {
     trainer.dispose();

@@ -25,7 +25,9 @@ export function randomValues(count: number, seed: number, lo = -2, hi = 2): Floa
   let s = seed >>> 0 || 1;
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
-    s ^= s << 13, s >>>= 0, s ^= s >>> 17, s ^= s << 5, s >>>= 0;
+    s = (s ^ (s << 13)) >>> 0;
+    s ^= s >>> 17;
+    s = (s ^ (s << 5)) >>> 0;
     out[i] = lo + ((s >>> 8) / (1 << 24)) * (hi - lo);
   }
   return out;
@@ -53,8 +55,12 @@ function close(a: number, b: number, rtol: number): boolean {
  * Runs `build` (which makes its own inputs) on 'cpu' and on 'cuda' and asserts equal shapes and
  * dtypes and values within `rtol` (relative, absolute below 1). Leaves 'cuda' active.
  */
-export async function assertSameOnCuda(tf: Tf, label: string, build: () => TfType.Tensor | TfType.Tensor[],
-  rtol = 1e-6): Promise<void> {
+export async function assertSameOnCuda(
+  tf: Tf,
+  label: string,
+  build: () => TfType.Tensor | TfType.Tensor[],
+  rtol = 1e-6,
+): Promise<void> {
   const expected = await runOn(tf, 'cpu', build);
   const actual = await runOn(tf, 'cuda', build);
   assert.equal(actual.length, expected.length, `${label}: number of outputs`);

@@ -27,7 +27,12 @@ function cudaUnusable(addon: string): string | undefined {
   const probe = `const i = require(${JSON.stringify(addon)}).cudaInfo(); if (!i.usable) throw new Error(i.reason)`;
   const result = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
   if (result.status === 0) return undefined;
-  return result.stderr.trim().split('\n').find((l) => /error/i.test(l)) ?? 'it does not load';
+  return (
+    result.stderr
+      .trim()
+      .split('\n')
+      .find((l) => /error/i.test(l)) ?? 'it does not load'
+  );
 }
 
 /** Whether the library registers the tfjs 'cuda' backend at all (the module exists in dist/). */
@@ -39,40 +44,49 @@ export function cudaBackendMissing(): string | undefined {
 let cached: CudaAddon | undefined;
 
 export function cudaAddon(): CudaAddon {
-  if (cached !== undefined) return cached;
+  cached ??= findCudaAddon();
+  return cached;
+}
+
+function findCudaAddon(): CudaAddon {
   const release = path.join(root, 'build/Release/unicode_cmg.node');
   if (fs.existsSync(release) && cudaUnusable(release) === undefined) {
-    return (cached = { path: release, emulated: false });
+    return { path: release, emulated: false };
   }
   if (!fs.existsSync(BUILD_SCRIPT)) {
-    return (cached = { skip: `no GPU, and no emulator build script (${BUILD_SCRIPT})` });
+    return { skip: `no GPU, and no emulator build script (${BUILD_SCRIPT})` };
   }
   if (spawnSync('g++', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    return (cached = { skip: 'no GPU, and no g++ for the emulated addon' });
+    return { skip: 'no GPU, and no g++ for the emulated addon' };
   }
   const addon = path.join(root, EMULATED_OUT, 'unicode_cmg.node');
   const stale = !fs.existsSync(addon) || fs.statSync(addon).mtimeMs < newestSource(path.join(root, 'native'));
   if (stale) {
     const built = spawnSync('bash', [BUILD_SCRIPT], {
-      cwd: root, encoding: 'utf8', env: { ...process.env, UCMG_EMULATED_OUT: EMULATED_OUT }, maxBuffer: 64 << 20,
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, UCMG_EMULATED_OUT: EMULATED_OUT },
+      maxBuffer: 64 << 20,
     });
     if (built.status !== 0) {
       const why = (built.stderr || built.error?.message || '').trim().split('\n').slice(-3).join(' | ');
-      return (cached = { skip: `the emulated addon did not build: ${why}` });
+      return { skip: `the emulated addon did not build: ${why}` };
     }
   }
   const unusable = cudaUnusable(addon);
-  if (unusable !== undefined) return (cached = { skip: `the emulated addon ${addon} has no usable CUDA: ${unusable}` });
-  return (cached = { path: addon, emulated: true });
+  if (unusable !== undefined) return { skip: `the emulated addon ${addon} has no usable CUDA: ${unusable}` };
+  return { path: addon, emulated: true };
 }
 
 /** The kernel names the tfjs 'cuda' backend registers when the library runs on `addon` (in a child process). */
 export function cudaRegisteredKernels(addon: string): string[] {
   const tfjs = path.join(root, 'dist/src/tfjs.js');
-  const script = `const { initTfjs, tf } = await import(${JSON.stringify(tfjs)});\n` +
+  const script =
+    `const { initTfjs, tf } = await import(${JSON.stringify(tfjs)});\n` +
     `await initTfjs('cuda');\nconsole.log(JSON.stringify(tf.getKernelsForBackend('cuda').map((k) => k.kernelName)));`;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    encoding: 'utf8', env: { ...process.env, UCMG_NATIVE_PATH: addon },
+    encoding: 'utf8',
+    env: { ...process.env, UCMG_NATIVE_PATH: addon },
   });
   const last = result.stdout.trim().split('\n').pop() ?? '';
   if (result.status !== 0 || !last.startsWith('[')) {

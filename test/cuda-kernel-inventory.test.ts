@@ -29,7 +29,6 @@ test('every kernel of a tiny AVT pretraining step is registered by the cuda back
   assert.equal(backendMissing, undefined, `${backendMissing}; ${needs}`);
   const registered = new Set(cudaRegisteredKernels(addon.path));
   const missing = recorded.filter((k) => !registered.has(k));
-  const lacks = `the cuda backend lacks ${missing.length} of the step's ${recorded.length} kernels: ` +
-    missing.join(', ');
+  const lacks = `the cuda backend lacks ${missing.length} of the step's ${recorded.length} kernels: ${missing.join(', ')}`;
   assert.deepEqual(missing, [], lacks);
 });

@@ -53,9 +53,12 @@ export async function recordOneStep(tfjs: TfjsKind, configName: 'tiny' | 'small'
   const grads: Record<string, number[]> = {};
   const trainer = new Trainer(model, {
     progress: false,
-    inspectGradients: (groups) => groups.forEach((g) => g.params.forEach((name, i) => {
-      grads[name] = Array.from(g.grads[i].dataSync());
-    })),
+    inspectGradients: (groups) =>
+      groups.forEach((g) =>
+        g.params.forEach((name, i) => {
+          grads[name] = Array.from(g.grads[i].dataSync());
+        }),
+      ),
   });
   try {
     const metrics = await trainer.step(featureBatch(config, clips));
@@ -71,8 +74,11 @@ export async function recordOneStep(tfjs: TfjsKind, configName: 'tiny' | 'small'
 }
 
 /** Names whose values differ beyond `within`, with the worst element of each. */
-function differences(cpu: Record<string, number[]>, cuda: Record<string, number[]>,
-  within: (a: number, b: number, name: string, index: number) => boolean): string[] {
+function differences(
+  cpu: Record<string, number[]>,
+  cuda: Record<string, number[]>,
+  within: (a: number, b: number, name: string, index: number) => boolean,
+): string[] {
   const out: string[] = [];
   for (const [name, expected] of Object.entries(cpu)) {
     const actual = cuda[name];
@@ -95,16 +101,22 @@ export function compareSteps(cpu: StepRecord, other: StepRecord): { losses: stri
   const wrap = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [v]]));
   const scaleOf = (name: string) => {
     const modality = /^loss\.mi\.(\w+)$/.exec(name)?.[1];
-    const components = modality === undefined ? 0 : cpu.losses[`clubLoglikeli.${modality}`] ?? 0;
+    const components = modality === undefined ? 0 : (cpu.losses[`clubLoglikeli.${modality}`] ?? 0);
     return Math.max(LOSS_SCALE_FLOOR, Math.abs(components));
   };
-  const losses = differences(wrap(cpu.losses), wrap(other.losses),
-    (a, b, name) => Math.abs(a - b) <= LOSS_RELATIVE * Math.max(Math.abs(a), Math.abs(b), scaleOf(name)));
+  const losses = differences(
+    wrap(cpu.losses),
+    wrap(other.losses),
+    (a, b, name) => Math.abs(a - b) <= LOSS_RELATIVE * Math.max(Math.abs(a), Math.abs(b), scaleOf(name)),
+  );
   const gradient = (r: StepRecord, name: string, i: number) => Math.abs(r.grads[name]?.[i] ?? Infinity);
   const noiseGradient = (name: string, i: number) =>
     Math.max(gradient(cpu, name, i), gradient(other, name, i)) <= NOISE_GRADIENT;
-  const params = differences(cpu.params, other.params,
-    (a, b, name, i) => Math.abs(a - b) <= PARAM_ABSOLUTE || noiseGradient(name, i));
+  const params = differences(
+    cpu.params,
+    other.params,
+    (a, b, name, i) => Math.abs(a - b) <= PARAM_ABSOLUTE || noiseGradient(name, i),
+  );
   return { losses, params };
 }
 

@@ -19,7 +19,9 @@ function step(tfjs: 'cpu' | 'cuda', addon: string, config: 'tiny' | 'small', cli
   const out = path.join(dir, `${tfjs}.json`);
   const args = [WORKER, '--tfjs', tfjs, '--config', config, '--clips', String(clips), '--out', out];
   const result = spawnSync(process.execPath, args, {
-    encoding: 'utf8', env: { ...process.env, UCMG_NATIVE_PATH: addon }, maxBuffer: 64 << 20,
+    encoding: 'utf8',
+    env: { ...process.env, UCMG_NATIVE_PATH: addon },
+    maxBuffer: 64 << 20,
   });
   assert.equal(result.status, 0, `the ${tfjs} step failed: ${result.stderr.trim().split('\n').slice(-6).join('\n')}`);
   return JSON.parse(fs.readFileSync(out, 'utf8')) as StepRecord;

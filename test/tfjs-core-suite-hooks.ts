@@ -10,11 +10,17 @@ const CORE_DIST = '/@tensorflow/tfjs-core/dist/';
 const BUNDLES = /\/tf-core(\.node|\.es2017|\.fesm)?(\.min)?\.js$/;
 
 function insideCoreDist(url: string | undefined): boolean {
-  return url !== undefined && url.startsWith('file:') && url.includes(CORE_DIST) && !BUNDLES.test(url);
+  return url?.startsWith('file:') === true && url.includes(CORE_DIST) && !BUNDLES.test(url);
 }
 
-interface ResolveContext { parentURL?: string }
-interface ResolveResult { url: string; format?: string | null; shortCircuit?: boolean }
+interface ResolveContext {
+  parentURL?: string;
+}
+interface ResolveResult {
+  url: string;
+  format?: string | null;
+  shortCircuit?: boolean;
+}
 type NextResolve = (specifier: string, context: ResolveContext) => Promise<ResolveResult>;
 
 export async function resolve(specifier: string, context: ResolveContext, next: NextResolve): Promise<ResolveResult> {
@@ -28,20 +34,27 @@ export async function resolve(specifier: string, context: ResolveContext, next: 
   return next(specifier, context);
 }
 
-interface LoadContext { format?: string | null }
-interface LoadResult { format: string; source?: string | ArrayBuffer | Uint8Array; shortCircuit?: boolean }
+interface LoadContext {
+  format?: string | null;
+}
+interface LoadResult {
+  format: string;
+  source?: string | ArrayBuffer | Uint8Array;
+  shortCircuit?: boolean;
+}
 type NextLoad = (url: string, context: LoadContext) => Promise<LoadResult>;
 
 export async function load(url: string, context: LoadContext, next: NextLoad): Promise<LoadResult> {
   if (!insideCoreDist(url) || !url.endsWith('.js')) return next(url, context);
   const loaded = await next(url, { ...context, format: 'module' });
-  let source = typeof loaded.source === 'string' ? loaded.source
-    : Buffer.from(loaded.source as Uint8Array).toString('utf8');
+  let source =
+    typeof loaded.source === 'string' ? loaded.source : Buffer.from(loaded.source as Uint8Array).toString('utf8');
   // A namespace import of a CommonJS package hides its function-valued properties (seedrandom.alea).
   source = source.replace(/import \* as (\w+) from '(seedrandom|long)'/g, "import $1 from '$2'");
   if (/\brequire[.(]/.test(source)) {
     const file = JSON.stringify(fileURLToPath(url));
-    source = `import { createRequire as __ucmgCreateRequire } from 'node:module';\n` +
+    source =
+      `import { createRequire as __ucmgCreateRequire } from 'node:module';\n` +
       `const require = __ucmgCreateRequire(${file});\n${source}`;
   }
   return { format: 'module', source, shortCircuit: true };

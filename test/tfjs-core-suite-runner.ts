@@ -69,8 +69,14 @@ export function suiteTestsKernel(describeName: string, kernels: ReadonlySet<stri
   return aliases.some((k) => kernels.has(k)) || [...kernels].some((k) => normaliseName(k) === key);
 }
 
-interface JasmineSpec { getFullName(): string }
-interface JasmineResult { fullName: string; status: string; failedExpectations: { message: string }[] }
+interface JasmineSpec {
+  getFullName(): string;
+}
+interface JasmineResult {
+  fullName: string;
+  status: string;
+  failedExpectations: { message: string }[];
+}
 interface JasmineEnv {
   configure(options: Record<string, unknown>): void;
   addReporter(reporter: Record<string, (result: JasmineResult) => void>): void;
@@ -110,7 +116,9 @@ async function main(backend: string): Promise<void> {
       const at = name.indexOf(envMarker);
       // Specs outside describeWithFlags test tfjs-core itself, not a backend.
       const describeName = at > 0 ? name.slice(0, at) : undefined;
-      const keep = describeName !== undefined && (all || suiteTestsKernel(describeName, kernels)) &&
+      const keep =
+        describeName !== undefined &&
+        (all || suiteTestsKernel(describeName, kernels)) &&
         (grep === undefined || name.includes(grep));
       if (keep) suites.add(describeName!);
       else excluded++;
@@ -118,7 +126,14 @@ async function main(backend: string): Promise<void> {
     },
   });
   const counts: SuiteCounts = {
-    backend, suites: [], passed: 0, failed: 0, pending: 0, excluded: 0, failures: [], seconds: 0,
+    backend,
+    suites: [],
+    passed: 0,
+    failed: 0,
+    pending: 0,
+    excluded: 0,
+    failures: [],
+    seconds: 0,
   };
   const maxFailures = Number(argument('--failures') ?? 200);
   env.addReporter({

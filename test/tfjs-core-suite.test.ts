@@ -22,8 +22,10 @@ const EXPLAINED_CUDA_FAILURES: { message: RegExp; spec?: string; why: string }[]
   { message: /dtype 'string' is not supported/, why: 'string tensors: the backend holds float32, int32 and bool only' },
   { message: /Kernel 'Cumprod' not registered/, why: "prod's gradient: no step, text front or head takes it" },
   {
-    message: /conv2dBackpropInput: dy must hold/, spec: 'conv2dTranspose cuda {} input=8x8x8,output=4x4x8,f=8,s=1',
-    why: 'the spec passes an 8x8 dy for an output whose convolution is 4x4; tfjs cpu reads the part it needs, ' +
+    message: /conv2dBackpropInput: dy must hold/,
+    spec: 'conv2dTranspose cuda {} input=8x8x8,output=4x4x8,f=8,s=1',
+    why:
+      'the spec passes an 8x8 dy for an output whose convolution is 4x4; tfjs cpu reads the part it needs, ' +
       'the binding refuses the mismatch',
   },
 ];
@@ -42,14 +44,19 @@ function runSuite(backend: string, env: NodeJS.ProcessEnv = {}): SuiteCounts {
     assert.fail(`the suite runner for '${backend}' exited with ${result.status}: ${tail}`);
   }
   const counts = JSON.parse(last) as SuiteCounts;
-  console.log(`tfjs-core suite on '${backend}': ${counts.passed} passed, ${counts.failed} failed, ` +
-    `${counts.pending} pending ` +
-    `in ${counts.suites.length} suites (${counts.seconds.toFixed(0)} s)`);
+  console.log(
+    `tfjs-core suite on '${backend}': ${counts.passed} passed, ${counts.failed} failed, ` +
+      `${counts.pending} pending ` +
+      `in ${counts.suites.length} suites (${counts.seconds.toFixed(0)} s)`,
+  );
   return counts;
 }
 
 function describeFailures(counts: SuiteCounts): string {
-  return counts.failures.slice(0, 30).map((f) => `  ${f.spec}\n    ${f.message.split('\n')[0]}`).join('\n');
+  return counts.failures
+    .slice(0, 30)
+    .map((f) => `  ${f.spec}\n    ${f.message.split('\n')[0]}`)
+    .join('\n');
 }
 
 test('tfjs-core suite: tfjs cpu passes the suites of every kernel it registers (the baseline)', () => {

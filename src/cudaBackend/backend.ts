@@ -2,7 +2,13 @@
 // kernels are the addon's CUDA kernels (kernels/*.ts register them). Reading a tensor is the
 // only way data comes back to the host; nothing falls back to another backend.
 import {
-  type BackendTimingInfo, type BackendValues, type DataId, type DataType, KernelBackend, type TensorInfo, engine,
+  type BackendTimingInfo,
+  type BackendValues,
+  type DataId,
+  type DataType,
+  KernelBackend,
+  type TensorInfo,
+  engine,
 } from '@tensorflow/tfjs-core';
 import type { NativeCudaBackend, NativeDType, NativeMemoryStats } from './native.js';
 
@@ -40,7 +46,7 @@ function nativeDType(dtype: DataType): NativeDType {
 function uniform(values: ArrayLike<number>): boolean {
   const first = values[0];
   for (let i = 1; i < values.length; i++) if (values[i] !== first) return false;
-  return first === first;
+  return !Number.isNaN(first);
 }
 
 function sizeOf(shape: readonly number[]): number {
@@ -88,7 +94,8 @@ export class CudaBackend extends KernelBackend {
       const owner = this.ownerName(tensor.dataId);
       throw new Error(
         `${kernelName}: the input tensor of shape [${tensor.shape}] ` +
-          (owner === null ? 'was disposed or is unknown to the cuda backend'
+          (owner === null
+            ? 'was disposed or is unknown to the cuda backend'
             : `lives on the '${owner}' backend, not on 'cuda'; create it while 'cuda' is active`),
       );
     }
@@ -119,9 +126,14 @@ export class CudaBackend extends KernelBackend {
       this.uniformWrites++;
       return;
     }
-    const array = dtype === 'float32'
-      ? (values instanceof Float32Array ? values : Float32Array.from(typed))
-      : (values instanceof Int32Array ? values : Int32Array.from(typed));
+    const array =
+      dtype === 'float32'
+        ? values instanceof Float32Array
+          ? values
+          : Float32Array.from(typed)
+        : values instanceof Int32Array
+          ? values
+          : Int32Array.from(typed);
     this.native.upload(handle, array);
   }
 

@@ -1,7 +1,13 @@
 // Element-wise tfjs kernels on the strided engine: unary, binary (numpy broadcasting), select,
 // casts, fills, AddN, Identity and Reshape (which share the data id, as tfjs cpu does).
 import {
-  type DataType, type KernelConfig, type NamedAttrMap, type TensorInfo, backend_util, upcastType, util,
+  type DataType,
+  type KernelConfig,
+  type NamedAttrMap,
+  type TensorInfo,
+  backend_util,
+  upcastType,
+  util,
 } from '@tensorflow/tfjs-core';
 import type { CudaBackend } from './backend.js';
 import { broadcastView, elementwiseTensor, fullView, runElementwise, withOutput } from './engine.js';
@@ -16,25 +22,64 @@ function outDType(rule: OutType, inputs: TensorInfo[]): DataType {
 
 // tfjs kernel name -> [engine op, output dtype]
 const UNARY: Record<string, [string, OutType]> = {
-  Abs: ['abs', 'same'], Neg: ['neg', 'same'], Sign: ['sign', 'same'], Square: ['square', 'same'],
-  Floor: ['floor', 'same'], Ceil: ['ceil', 'same'], Round: ['round', 'same'], Relu: ['relu', 'same'],
-  Relu6: ['relu6', 'same'], Exp: ['exp', 'float32'], Expm1: ['expm1', 'float32'], Log: ['log', 'float32'],
-  Log1p: ['log1p', 'float32'], Sqrt: ['sqrt', 'float32'], Rsqrt: ['rsqrt', 'float32'],
-  Reciprocal: ['reciprocal', 'float32'], Elu: ['elu', 'float32'], Selu: ['selu', 'float32'],
-  Sigmoid: ['sigmoid', 'float32'], Softplus: ['softplus', 'float32'], Tanh: ['tanh', 'float32'],
-  Sin: ['sin', 'float32'], Cos: ['cos', 'float32'], Tan: ['tan', 'float32'], Asin: ['asin', 'float32'],
-  Acos: ['acos', 'float32'], Atan: ['atan', 'float32'], Sinh: ['sinh', 'float32'], Cosh: ['cosh', 'float32'],
-  Asinh: ['asinh', 'float32'], Acosh: ['acosh', 'float32'], Atanh: ['atanh', 'float32'], Erf: ['erf', 'float32'],
-  LogicalNot: ['logicalNot', 'bool'], IsNan: ['isNan', 'bool'], IsInf: ['isInf', 'bool'],
+  Abs: ['abs', 'same'],
+  Neg: ['neg', 'same'],
+  Sign: ['sign', 'same'],
+  Square: ['square', 'same'],
+  Floor: ['floor', 'same'],
+  Ceil: ['ceil', 'same'],
+  Round: ['round', 'same'],
+  Relu: ['relu', 'same'],
+  Relu6: ['relu6', 'same'],
+  Exp: ['exp', 'float32'],
+  Expm1: ['expm1', 'float32'],
+  Log: ['log', 'float32'],
+  Log1p: ['log1p', 'float32'],
+  Sqrt: ['sqrt', 'float32'],
+  Rsqrt: ['rsqrt', 'float32'],
+  Reciprocal: ['reciprocal', 'float32'],
+  Elu: ['elu', 'float32'],
+  Selu: ['selu', 'float32'],
+  Sigmoid: ['sigmoid', 'float32'],
+  Softplus: ['softplus', 'float32'],
+  Tanh: ['tanh', 'float32'],
+  Sin: ['sin', 'float32'],
+  Cos: ['cos', 'float32'],
+  Tan: ['tan', 'float32'],
+  Asin: ['asin', 'float32'],
+  Acos: ['acos', 'float32'],
+  Atan: ['atan', 'float32'],
+  Sinh: ['sinh', 'float32'],
+  Cosh: ['cosh', 'float32'],
+  Asinh: ['asinh', 'float32'],
+  Acosh: ['acosh', 'float32'],
+  Atanh: ['atanh', 'float32'],
+  Erf: ['erf', 'float32'],
+  LogicalNot: ['logicalNot', 'bool'],
+  IsNan: ['isNan', 'bool'],
+  IsInf: ['isInf', 'bool'],
   IsFinite: ['isFinite', 'bool'],
 };
 
 const BINARY: Record<string, [string, OutType]> = {
-  Add: ['add', 'upcast'], Sub: ['sub', 'upcast'], Multiply: ['mul', 'upcast'], RealDiv: ['div', 'float32'],
-  FloorDiv: ['floorDiv', 'int32'], Mod: ['mod', 'upcast'], Pow: ['pow', 'upcast'], Maximum: ['maximum', 'upcast'],
-  Minimum: ['minimum', 'upcast'], SquaredDifference: ['squaredDifference', 'upcast'], Atan2: ['atan2', 'upcast'],
-  Equal: ['equal', 'bool'], NotEqual: ['notEqual', 'bool'], Less: ['less', 'bool'], LessEqual: ['lessEqual', 'bool'],
-  Greater: ['greater', 'bool'], GreaterEqual: ['greaterEqual', 'bool'], LogicalAnd: ['logicalAnd', 'bool'],
+  Add: ['add', 'upcast'],
+  Sub: ['sub', 'upcast'],
+  Multiply: ['mul', 'upcast'],
+  RealDiv: ['div', 'float32'],
+  FloorDiv: ['floorDiv', 'int32'],
+  Mod: ['mod', 'upcast'],
+  Pow: ['pow', 'upcast'],
+  Maximum: ['maximum', 'upcast'],
+  Minimum: ['minimum', 'upcast'],
+  SquaredDifference: ['squaredDifference', 'upcast'],
+  Atan2: ['atan2', 'upcast'],
+  Equal: ['equal', 'bool'],
+  NotEqual: ['notEqual', 'bool'],
+  Less: ['less', 'bool'],
+  LessEqual: ['lessEqual', 'bool'],
+  Greater: ['greater', 'bool'],
+  GreaterEqual: ['greaterEqual', 'bool'],
+  LogicalAnd: ['logicalAnd', 'bool'],
   LogicalOr: ['logicalOr', 'bool'],
 };
 
@@ -57,8 +102,12 @@ function rejectComplexOrString(kernelName: string, inputs: TensorInfo[]): void {
   }
 }
 
-function unary(kernelName: string, op: string, rule: OutType, alpha?: (attrs: NamedAttrMap) => [number, number]):
-  KernelConfig {
+function unary(
+  kernelName: string,
+  op: string,
+  rule: OutType,
+  alpha?: (attrs: NamedAttrMap) => [number, number],
+): KernelConfig {
   return kernel(kernelName, ({ inputs: { x }, attrs, backend }) => {
     rejectComplexOrString(kernelName, [x]);
     const [a, b] = alpha?.(attrs) ?? [0, 0];
@@ -68,7 +117,8 @@ function unary(kernelName: string, op: string, rule: OutType, alpha?: (attrs: Na
 
 function binaryOf(kernelName: string, op: string, rule: OutType, names: [string, string]): KernelConfig {
   return kernel(kernelName, ({ inputs, backend }) => {
-    const a = inputs[names[0]], b = inputs[names[1]];
+    const a = inputs[names[0]],
+      b = inputs[names[1]];
     rejectComplexOrString(kernelName, [a, b]);
     const shape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     return elementwiseTensor(backend, kernelName, op, shape, outDType(rule, [a, b]), [a, b]);
@@ -84,7 +134,8 @@ function share(backend: CudaBackend, x: TensorInfo, shape: number[], kernelName:
 
 export function fillTensor(backend: CudaBackend, shape: number[], dtype: DataType, value: number): TensorInfo {
   return withOutput(backend, shape, dtype, (out) =>
-    runElementwise(backend, 'fill', shape, fullView(backend, out, 'Fill'), [], value));
+    runElementwise(backend, 'fill', shape, fullView(backend, out, 'Fill'), [], value),
+  );
 }
 
 /** x converted to `dtype` (a fresh tensor; bool is x != 0). */
@@ -108,9 +159,13 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
     const shape = backend_util.assertAndGetBroadcastShape(t.shape, e.shape);
     const conditionView = broadcastView(backend, condition, shape, 'Select');
     const dtype = upcastType(t.dtype, e.dtype);
-    return withOutput(backend, shape, dtype, (out) => runElementwise(backend, 'select', shape,
-      fullView(backend, out, 'Select'), [conditionView, broadcastView(backend, t, shape, 'Select'),
-        broadcastView(backend, e, shape, 'Select')]));
+    return withOutput(backend, shape, dtype, (out) =>
+      runElementwise(backend, 'select', shape, fullView(backend, out, 'Select'), [
+        conditionView,
+        broadcastView(backend, t, shape, 'Select'),
+        broadcastView(backend, e, shape, 'Select'),
+      ]),
+    );
   }),
   kernel('AddN', ({ inputs, backend }) => {
     const tensors = Object.values(inputs);
@@ -120,8 +175,10 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
     if (tensors.length === 1) return castTensor(backend, tensors[0], dtype, 'AddN');
     return withOutput(backend, shape, dtype, (out) => {
       const outView = fullView(backend, out, 'AddN');
-      runElementwise(backend, 'add', shape, outView, [fullView(backend, tensors[0], 'AddN'),
-        fullView(backend, tensors[1], 'AddN')]);
+      runElementwise(backend, 'add', shape, outView, [
+        fullView(backend, tensors[0], 'AddN'),
+        fullView(backend, tensors[1], 'AddN'),
+      ]);
       // Accumulating in place is safe: every element reads and writes only its own position.
       for (const t of tensors.slice(2)) {
         runElementwise(backend, 'add', shape, outView, [outView, fullView(backend, t, 'AddN')]);
@@ -138,7 +195,8 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
     return share(backend, input, [...input.shape.slice(0, axis), 1, ...input.shape.slice(axis)], 'ExpandDims');
   }),
   kernel('Reshape', ({ inputs: { x }, attrs, backend }) =>
-    share(backend, x, util.inferFromImplicitShape(attrs.shape as number[], util.sizeFromShape(x.shape)), 'Reshape')),
+    share(backend, x, util.inferFromImplicitShape(attrs.shape as number[], util.sizeFromShape(x.shape)), 'Reshape'),
+  ),
   kernel('ZerosLike', ({ inputs: { x }, backend }) => fillTensor(backend, [...x.shape], x.dtype, 0)),
   kernel('OnesLike', ({ inputs: { x }, backend }) => fillTensor(backend, [...x.shape], x.dtype, 1)),
   kernel('Fill', ({ attrs, backend }) => {
@@ -152,7 +210,7 @@ export const ELEMENTWISE_KERNELS: KernelConfig[] = [
     const size = empty ? 0 : Math.abs(Math.ceil((stop - start) / step));
     const signedStep = stop < start && step === 1 ? -1 : step;
     return withOutput(backend, [size], dtype, (out) =>
-      runElementwise(backend, 'iota', [size], fullView(backend, out, 'Range'), [], start, signedStep));
+      runElementwise(backend, 'iota', [size], fullView(backend, out, 'Range'), [], start, signedStep),
+    );
   }),
 ];
-

@@ -20,8 +20,12 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /** A view of `tensor` (contiguous) read over `shape` by numpy broadcasting (right-aligned). */
-export function broadcastView(backend: CudaBackend, tensor: TensorInfo, shape: readonly number[], kernel: string):
-  NativeView {
+export function broadcastView(
+  backend: CudaBackend,
+  tensor: TensorInfo,
+  shape: readonly number[],
+  kernel: string,
+): NativeView {
   const own = contiguousStrides(tensor.shape);
   const lead = shape.length - tensor.shape.length;
   if (lead < 0) throw new Error(`${kernel}: cannot broadcast [${tensor.shape}] to [${shape}]`);
@@ -54,22 +58,42 @@ function opNumber(backend: CudaBackend, op: string): number {
 }
 
 /** Runs the engine's `op` into `out` (a view over `shape`). */
-export function runElementwise(backend: CudaBackend, op: string, shape: readonly number[], out: NativeView,
-  inputs: NativeView[], alpha = 0, beta = 0): void {
+export function runElementwise(
+  backend: CudaBackend,
+  op: string,
+  shape: readonly number[],
+  out: NativeView,
+  inputs: NativeView[],
+  alpha = 0,
+  beta = 0,
+): void {
   backend.native.elementwise(opNumber(backend, op), [...shape], out, inputs, alpha, beta);
 }
 
 /** A new tensor of `shape` holding op(inputs) (each input broadcast to `shape`). */
-export function elementwiseTensor(backend: CudaBackend, kernel: string, op: string, shape: number[], dtype: DataType,
-  inputs: TensorInfo[], alpha = 0, beta = 0): TensorInfo {
+export function elementwiseTensor(
+  backend: CudaBackend,
+  kernel: string,
+  op: string,
+  shape: number[],
+  dtype: DataType,
+  inputs: TensorInfo[],
+  alpha = 0,
+  beta = 0,
+): TensorInfo {
   const views = inputs.map((input) => broadcastView(backend, input, shape, kernel));
-  return withOutput(backend, shape, dtype, (out) => runElementwise(backend, op, shape, fullView(backend, out, kernel),
-    views, alpha, beta));
+  return withOutput(backend, shape, dtype, (out) =>
+    runElementwise(backend, op, shape, fullView(backend, out, kernel), views, alpha, beta),
+  );
 }
 
 /** Allocates an output, runs `fill` on it, and frees it again if `fill` throws. */
-export function withOutput(backend: CudaBackend, shape: number[], dtype: DataType, fill: (out: TensorInfo) => void):
-  TensorInfo {
+export function withOutput(
+  backend: CudaBackend,
+  shape: number[],
+  dtype: DataType,
+  fill: (out: TensorInfo) => void,
+): TensorInfo {
   const out = backend.makeOutput(shape, dtype);
   try {
     fill(out);

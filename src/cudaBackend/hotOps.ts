@@ -1,8 +1,25 @@
 // The hot ops on the 'cuda' backend's device tensors: their CUDA kernels read the operands where
 // they are and write fresh device tensors, so nothing crosses to the host but one validity flag.
 import {
-  type GradSaveFunc, type Scalar, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type TensorInfo, all,
-  concat, customGrad, engine, isFinite, keep, logicalAnd, mul, reshape, split, tensor1d, tidy,
+  type GradSaveFunc,
+  type Scalar,
+  type Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  type Tensor3D,
+  type TensorInfo,
+  all,
+  concat,
+  customGrad,
+  engine,
+  isFinite as isFiniteTensor,
+  keep,
+  logicalAnd,
+  mul,
+  reshape,
+  split,
+  tensor1d,
+  tidy,
 } from '@tensorflow/tfjs-core';
 import { CUDA_BACKEND_NAME, type CudaBackend } from './backend.js';
 
@@ -13,7 +30,7 @@ export function activeCudaBackend(): CudaBackend | null {
 
 /** Whether every element of every tensor is finite: one scalar read from the device. */
 function allFinite(tensors: Tensor[]): boolean {
-  const flag = tidy(() => tensors.map((t) => all(isFinite(t))).reduce((a, b) => logicalAnd(a, b)));
+  const flag = tidy(() => tensors.map((t) => all(isFiniteTensor(t))).reduce((a, b) => logicalAnd(a, b)));
   const value = flag.dataSync()[0];
   flag.dispose();
   return value !== 0;
@@ -34,19 +51,37 @@ function outputs<T extends Tensor[]>(backend: CudaBackend, infos: TensorInfo[], 
  * quantize on device tensors: indices, distances (and the gathered rows) stay on the device.
  * Returns null when an operand is not finite, so that the caller's host check names the element.
  */
-export function quantizeOnCuda(backend: CudaBackend, z: Tensor2D, codebook: Tensor2D, gather: boolean):
-  { indices: Tensor1D; distances: Tensor1D; quantized?: Tensor2D } | null {
+export function quantizeOnCuda(
+  backend: CudaBackend,
+  z: Tensor2D,
+  codebook: Tensor2D,
+  gather: boolean,
+): { indices: Tensor1D; distances: Tensor1D; quantized?: Tensor2D } | null {
   if (!allFinite([z, codebook])) return null;
   const [n, d] = z.shape;
   const m = codebook.shape[0];
-  const infos = [backend.makeOutput([n], 'int32'), backend.makeOutput([n], 'float32'),
-    ...(gather ? [backend.makeOutput([n, d], 'float32')] : [])];
+  const infos = [
+    backend.makeOutput([n], 'int32'),
+    backend.makeOutput([n], 'float32'),
+    ...(gather ? [backend.makeOutput([n, d], 'float32')] : []),
+  ];
   const [indices, distances, quantized] = outputs<Tensor[]>(backend, infos, () =>
-    backend.native.quantize({ z: backend.handle(z, 'quantize'), codebook: backend.handle(codebook, 'quantize'), n, m, d,
-      indices: backend.handle(infos[0]), distances: backend.handle(infos[1]),
-      ...(gather ? { gathered: backend.handle(infos[2]) } : {}) }));
-  return { indices: indices as Tensor1D, distances: distances as Tensor1D,
-    ...(quantized === undefined ? {} : { quantized: quantized as Tensor2D }) };
+    backend.native.quantize({
+      z: backend.handle(z, 'quantize'),
+      codebook: backend.handle(codebook, 'quantize'),
+      n,
+      m,
+      d,
+      indices: backend.handle(infos[0]),
+      distances: backend.handle(infos[1]),
+      ...(gather ? { gathered: backend.handle(infos[2]) } : {}),
+    }),
+  );
+  return {
+    indices: indices as Tensor1D,
+    distances: distances as Tensor1D,
+    ...(quantized === undefined ? {} : { quantized: quantized as Tensor2D }),
+  };
 }
 
 const weightTensors = new Map<string, Tensor1D>();
@@ -63,11 +98,17 @@ function weightsTensor(weights: number[]): Tensor1D {
 }
 
 /** New device tensors of `shapes`, filled by `run` (all freed if it throws), inside the caller's scope. */
-function filled(backend: CudaBackend, shapes: Array<[number[], 'float32' | 'int32'] | null>,
-  run: (handles: number[]) => void): Array<Tensor | null> {
+function filled(
+  backend: CudaBackend,
+  shapes: Array<[number[], 'float32' | 'int32'] | null>,
+  run: (handles: number[]) => void,
+): Array<Tensor | null> {
   const infos = shapes.map((s) => (s === null ? null : backend.makeOutput(s[0], s[1])));
-  const made = outputs<Tensor[]>(backend, infos.filter((x): x is TensorInfo => x !== null),
-    () => run(infos.map((x) => (x === null ? 0 : backend.handle(x)))));
+  const made = outputs<Tensor[]>(
+    backend,
+    infos.filter((x): x is TensorInfo => x !== null),
+    () => run(infos.map((x) => (x === null ? 0 : backend.handle(x)))),
+  );
   let next = 0;
   return infos.map((x) => (x === null ? null : made[next++]));
 }
@@ -78,18 +119,39 @@ function filled(backend: CudaBackend, shapes: Array<[number[], 'float32' | 'int3
  * pass whose backward never comes. The hits (k*k integers, the accuracies) are read to the host.
  * Returns null when an operand is not finite, so that the caller's host check names the element.
  */
-export function infoNceOnCuda(backend: CudaBackend, targets: Tensor2D[], preds: Tensor2D[], weights: number[],
-  b: number, d: number): { loss: Scalar; accuracies: number[][] } | null {
+export function infoNceOnCuda(
+  backend: CudaBackend,
+  targets: Tensor2D[],
+  preds: Tensor2D[],
+  weights: number[],
+  b: number,
+  d: number,
+): { loss: Scalar; accuracies: number[][] } | null {
   if (!allFinite([...targets, ...preds])) return null;
   const k = targets.length;
   const weightHandle = backend.handle(weightsTensor(weights), 'infoNce');
-  const run = (inputs: Tensor[], withGrad: boolean) => tidy(() => {
-    const t = concat(inputs.slice(0, k)), p = concat(inputs.slice(k));
-    const grad: [number[], 'float32'] | null = withGrad ? [[k * b, d], 'float32'] : null;
-    return filled(backend, [[[1], 'float32'], [[k * k], 'int32'], grad, grad], ([loss, hits, gradTargets, gradPreds]) =>
-      backend.native.infoNce({ targets: backend.handle(t, 'infoNce'), preds: backend.handle(p, 'infoNce'), k, b, d,
-        weights: weightHandle, loss, hits, ...(withGrad ? { gradTargets, gradPreds } : {}) })) as Tensor[];
-  });
+  const run = (inputs: Tensor[], withGrad: boolean) =>
+    tidy(() => {
+      const t = concat(inputs.slice(0, k)),
+        p = concat(inputs.slice(k));
+      const grad: [number[], 'float32'] | null = withGrad ? [[k * b, d], 'float32'] : null;
+      return filled(
+        backend,
+        [[[1], 'float32'], [[k * k], 'int32'], grad, grad],
+        ([loss, hits, gradTargets, gradPreds]) =>
+          backend.native.infoNce({
+            targets: backend.handle(t, 'infoNce'),
+            preds: backend.handle(p, 'infoNce'),
+            k,
+            b,
+            d,
+            weights: weightHandle,
+            loss,
+            hits,
+            ...(withGrad ? { gradTargets, gradPreds } : {}),
+          }),
+      ) as Tensor[];
+    });
   const accuracies: number[][] = [];
   const lossWithGrad = customGrad((...args: unknown[]) => {
     const inputs = args.slice(0, 2 * k) as Tensor[];
@@ -115,19 +177,34 @@ export function infoNceOnCuda(backend: CudaBackend, targets: Tensor2D[], preds: 
 }
 
 /** The code-matching loss on device tensors (the gradient recomputed in the backward pass, as above). */
-export function codeMatchingOnCuda(backend: CudaBackend, z: Tensor3D[], codebook: Tensor2D, epsilon: number):
-  Scalar | null {
+export function codeMatchingOnCuda(
+  backend: CudaBackend,
+  z: Tensor3D[],
+  codebook: Tensor2D,
+  epsilon: number,
+): Scalar | null {
   if (!allFinite([...z, codebook])) return null;
   const k = z.length;
   const [b, t, d] = z[0].shape;
   const m = codebook.shape[0];
-  const run = (inputs: Tensor[], withGrad: boolean) => tidy(() => {
-    const all3 = concat(inputs);
-    return filled(backend, [[[1], 'float32'], withGrad ? [[k * b, t, d], 'float32'] : null], ([loss, grad]) =>
-      backend.native.codeMatching({ z: backend.handle(all3, 'codeMatching'), k, b, t, d,
-        codebook: backend.handle(codebook, 'codeMatching'), m, epsilon, loss, ...(withGrad ? { grad } : {}) }),
-    ) as Tensor[];
-  });
+  const run = (inputs: Tensor[], withGrad: boolean) =>
+    tidy(() => {
+      const all3 = concat(inputs);
+      return filled(backend, [[[1], 'float32'], withGrad ? [[k * b, t, d], 'float32'] : null], ([loss, grad]) =>
+        backend.native.codeMatching({
+          z: backend.handle(all3, 'codeMatching'),
+          k,
+          b,
+          t,
+          d,
+          codebook: backend.handle(codebook, 'codeMatching'),
+          m,
+          epsilon,
+          loss,
+          ...(withGrad ? { grad } : {}),
+        }),
+      ) as Tensor[];
+    });
   const lossWithGrad = customGrad((...args: unknown[]) => {
     const inputs = args.slice(0, k) as Tensor[];
     (args[k] as GradSaveFunc)(inputs);

@@ -34,11 +34,15 @@ let registered = false;
 export function registerCudaBackend(): void {
   if (registered) return;
   registered = true;
-  registerBackend(CUDA_BACKEND_NAME, () => {
-    const found = nativeCudaBackend();
-    if ('reason' in found) throw new Error(`the tfjs 'cuda' backend cannot run: ${found.reason}`);
-    return new CudaBackend(found.backend);
-  }, 0);
+  registerBackend(
+    CUDA_BACKEND_NAME,
+    () => {
+      const found = nativeCudaBackend();
+      if ('reason' in found) throw new Error(`the tfjs 'cuda' backend cannot run: ${found.reason}`);
+      return new CudaBackend(found.backend);
+    },
+    0,
+  );
   for (const config of CUDA_KERNELS) {
     if (getKernel(config.kernelName, CUDA_BACKEND_NAME) === undefined) registerKernel(config);
   }

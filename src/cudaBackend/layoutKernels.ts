@@ -13,30 +13,56 @@ function copy(backend: CudaBackend, shape: number[], to: NativeView, from: Nativ
 }
 
 /** A view of x starting at `begin` with `steps` per axis (1 when absent). */
-function subView(backend: CudaBackend, x: TensorInfo, begin: number[], kernelName: string, steps?: number[]):
-  NativeView {
+function subView(
+  backend: CudaBackend,
+  x: TensorInfo,
+  begin: number[],
+  kernelName: string,
+  steps?: number[],
+): NativeView {
   const strides = contiguousStrides(x.shape);
   const offset = begin.reduce((sum, b, k) => sum + b * strides[k], 0);
   return [backend.handle(x, kernelName), offset, ...strides.map((s, k) => s * (steps?.[k] ?? 1))];
 }
 
-export function transposeTensor(backend: CudaBackend, x: TensorInfo, perm: number[], kernelName = 'Transpose'):
-  TensorInfo {
+export function transposeTensor(
+  backend: CudaBackend,
+  x: TensorInfo,
+  perm: number[],
+  kernelName = 'Transpose',
+): TensorInfo {
   const strides = contiguousStrides(x.shape);
   const shape = perm.map((p) => x.shape[p]);
-  return withOutput(backend, shape, x.dtype, (out) => copy(backend, shape, fullView(backend, out, kernelName),
-    [backend.handle(x, kernelName), 0, ...perm.map((p) => strides[p])]));
+  return withOutput(backend, shape, x.dtype, (out) =>
+    copy(backend, shape, fullView(backend, out, kernelName), [
+      backend.handle(x, kernelName),
+      0,
+      ...perm.map((p) => strides[p]),
+    ]),
+  );
 }
 
-function sliceTensor(backend: CudaBackend, x: TensorInfo, begin: number[], size: number[], kernelName: string,
-  steps?: number[]): TensorInfo {
+function sliceTensor(
+  backend: CudaBackend,
+  x: TensorInfo,
+  begin: number[],
+  size: number[],
+  kernelName: string,
+  steps?: number[],
+): TensorInfo {
   return withOutput(backend, size, x.dtype, (out) =>
-    copy(backend, size, fullView(backend, out, kernelName), subView(backend, x, begin, kernelName, steps)));
+    copy(backend, size, fullView(backend, out, kernelName), subView(backend, x, begin, kernelName, steps)),
+  );
 }
 
 /** Writes each input into its place along `axis` of a new tensor (Concat, Pack). */
-function concatTensors(backend: CudaBackend, tensors: TensorInfo[], axis: number, shapeIn: (t: TensorInfo) => number[],
-  kernelName: string): TensorInfo {
+function concatTensors(
+  backend: CudaBackend,
+  tensors: TensorInfo[],
+  axis: number,
+  shapeIn: (t: TensorInfo) => number[],
+  kernelName: string,
+): TensorInfo {
   const shapes = tensors.map(shapeIn);
   const outShape = [...shapes[0]];
   outShape[axis] = shapes.reduce((sum, s) => sum + s[axis], 0);
@@ -46,8 +72,12 @@ function concatTensors(backend: CudaBackend, tensors: TensorInfo[], axis: number
     let at = 0;
     tensors.forEach((t, i) => {
       const shape = shapes[i];
-      copy(backend, shape, [backend.handle(out, kernelName), at * outStrides[axis], ...outStrides],
-        [backend.handle(t, kernelName), 0, ...contiguousStrides(shape)]);
+      copy(
+        backend,
+        shape,
+        [backend.handle(out, kernelName), at * outStrides[axis], ...outStrides],
+        [backend.handle(t, kernelName), 0, ...contiguousStrides(shape)],
+      );
       at += shape[axis];
     });
   });
@@ -61,10 +91,27 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
     return sliceTensor(backend, x, begin, size, 'Slice');
   }),
   kernel('StridedSlice', ({ inputs: { x }, attrs, backend }) => {
-    const a = attrs as unknown as { begin: number[]; end: number[]; strides: number[]; beginMask: number;
-      endMask: number; ellipsisMask: number; newAxisMask: number; shrinkAxisMask: number };
-    const info = slice_util.sliceInfo([...x.shape], a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask,
-      a.newAxisMask, a.shrinkAxisMask);
+    const a = attrs as unknown as {
+      begin: number[];
+      end: number[];
+      strides: number[];
+      beginMask: number;
+      endMask: number;
+      ellipsisMask: number;
+      newAxisMask: number;
+      shrinkAxisMask: number;
+    };
+    const info = slice_util.sliceInfo(
+      [...x.shape],
+      a.begin,
+      a.end,
+      a.strides,
+      a.beginMask,
+      a.endMask,
+      a.ellipsisMask,
+      a.newAxisMask,
+      a.shrinkAxisMask,
+    );
     // One view over x's own rank (size per axis from the dense begin/end/strides), then the final shape.
     const size = slice_util.computeOutShape(info.begin, info.end, info.strides);
     const sliced = sliceTensor(backend, x, info.begin, size, 'StridedSlice', info.strides);
@@ -73,7 +120,10 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
   kernel('Concat', ({ inputs, attrs, backend }) => {
     const tensors = Object.values(inputs);
     const axis = util.parseAxisParam(attrs.axis as number, tensors[0].shape)[0];
-    backend_util.assertParamsConsistent(tensors.map((t) => t.shape), axis);
+    backend_util.assertParamsConsistent(
+      tensors.map((t) => t.shape),
+      axis,
+    );
     return concatTensors(backend, tensors, axis, (t) => [...t.shape], 'Concat');
   }),
   kernel('Pack', ({ inputs, attrs, backend }) => {
@@ -93,9 +143,15 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
     const outs: TensorInfo[] = [];
     try {
       for (let i = 0; i < value.shape[axis]; i++) {
-        outs.push(withOutput(backend, shape, value.dtype, (out) => copy(backend, shape,
-          fullView(backend, out, 'Unpack'),
-          [backend.handle(value, 'Unpack'), i * strides[axis], ...strides.filter((_, k) => k !== axis)])));
+        outs.push(
+          withOutput(backend, shape, value.dtype, (out) =>
+            copy(backend, shape, fullView(backend, out, 'Unpack'), [
+              backend.handle(value, 'Unpack'),
+              i * strides[axis],
+              ...strides.filter((_, k) => k !== axis),
+            ]),
+          ),
+        );
       }
     } catch (error) {
       for (const out of outs) backend.disposeIntermediateTensorInfo(out);
@@ -140,12 +196,22 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
     const from: number[] = [];
     const xStrides = contiguousStrides(x.shape);
     x.shape.forEach((d, k) => {
-      if (reps[k] !== 1) shape.push(reps[k]), from.push(0);
-      shape.push(d), from.push(xStrides[k]);
+      if (reps[k] !== 1) {
+        shape.push(reps[k]);
+        from.push(0);
+      }
+      shape.push(d);
+      from.push(xStrides[k]);
     });
     if (shape.length > 8) throw new Error(`Tile: the cuda backend tiles at most 8 axes after merging, got [${shape}]`);
-    return withOutput(backend, outShape, x.dtype, (out) => copy(backend, shape,
-      [backend.handle(out, 'Tile'), 0, ...contiguousStrides(shape)], [backend.handle(x, 'Tile'), 0, ...from]));
+    return withOutput(backend, outShape, x.dtype, (out) =>
+      copy(
+        backend,
+        shape,
+        [backend.handle(out, 'Tile'), 0, ...contiguousStrides(shape)],
+        [backend.handle(x, 'Tile'), 0, ...from],
+      ),
+    );
   }),
   kernel('Reverse', ({ inputs: { x }, attrs, backend }) => {
     const axes = util.parseAxisParam(attrs.dims as number | number[], x.shape);
@@ -157,15 +223,21 @@ export const LAYOUT_KERNELS: KernelConfig[] = [
       return -s;
     });
     const shape = [...x.shape];
-    return withOutput(backend, shape, x.dtype, (out) => copy(backend, shape, fullView(backend, out, 'Reverse'),
-      [backend.handle(x, 'Reverse'), offset, ...steps]));
+    return withOutput(backend, shape, x.dtype, (out) =>
+      copy(backend, shape, fullView(backend, out, 'Reverse'), [backend.handle(x, 'Reverse'), offset, ...steps]),
+    );
   }),
   kernel('BroadcastTo', ({ inputs: { x }, attrs, backend }) => {
     const shape = attrs.shape as number[];
     const lead = shape.length - x.shape.length;
     const own = contiguousStrides(x.shape);
     const strides = shape.map((_, k) => (k < lead || x.shape[k - lead] === 1 ? 0 : own[k - lead]));
-    return withOutput(backend, [...shape], x.dtype, (out) => copy(backend, [...shape],
-      fullView(backend, out, 'BroadcastTo'), [backend.handle(x, 'BroadcastTo'), 0, ...strides]));
+    return withOutput(backend, [...shape], x.dtype, (out) =>
+      copy(backend, [...shape], fullView(backend, out, 'BroadcastTo'), [
+        backend.handle(x, 'BroadcastTo'),
+        0,
+        ...strides,
+      ]),
+    );
   }),
 ];

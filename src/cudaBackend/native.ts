@@ -44,27 +44,88 @@ export interface NativeCudaBackend {
   elementwise(op: number, shape: number[], out: NativeView, inputs: NativeView[], alpha?: number, beta?: number): void;
   /** out[o] = op(x[o, :]), x [outer, reduceSize] contiguous. */
   reduce(op: number, x: number, out: number, outer: number, reduceSize: number): void;
-  gather(x: number, indices: number, out: number, batch: number, outer: number, axisSize: number, inner: number,
-    indexCount: number): void;
+  gather(
+    x: number,
+    indices: number,
+    out: number,
+    batch: number,
+    outer: number,
+    axisSize: number,
+    inner: number,
+    indexCount: number,
+  ): void;
   segmentSum(x: number, segmentIds: number, out: number, rows: number, inner: number, segments: number): void;
   gatherNd(x: number, indices: number, out: number, rows: number, dims: number[], inner: number): void;
   scatterNd(indices: number, updates: number, out: number, rows: number, dims: number[], inner: number): void;
   /** The exact nearest codebook row per row of z (native/cuda/quantize.cuh), all operands device tensors. */
-  quantize(args: { z: number; codebook: number; n: number; m: number; d: number; indices: number; distances: number;
-    gathered?: number }): void;
+  quantize(args: {
+    z: number;
+    codebook: number;
+    n: number;
+    m: number;
+    d: number;
+    indices: number;
+    distances: number;
+    gathered?: number;
+  }): void;
   /** InfoNCE over k modalities (native/cuda/info_nce.cuh): targets, preds [k, b, d]; loss [1]; hits [k*k] int32. */
-  infoNce(args: { targets: number; preds: number; k: number; b: number; d: number; weights: number; loss: number;
-    hits: number; gradTargets?: number; gradPreds?: number }): void;
+  infoNce(args: {
+    targets: number;
+    preds: number;
+    k: number;
+    b: number;
+    d: number;
+    weights: number;
+    loss: number;
+    hits: number;
+    gradTargets?: number;
+    gradPreds?: number;
+  }): void;
   /** The code-matching loss (native/cuda/code_matching.cuh): z [k, b*t, d], codebook [m, d]; loss [1]. */
-  codeMatching(args: { z: number; k: number; b: number; t: number; d: number; codebook: number; m: number;
-    epsilon: number; loss: number; grad?: number }): void;
+  codeMatching(args: {
+    z: number;
+    k: number;
+    b: number;
+    t: number;
+    d: number;
+    codebook: number;
+    m: number;
+    epsilon: number;
+    loss: number;
+    grad?: number;
+  }): void;
   /** out [batch..., m, n] = epilogue(op(a) op(b)), batch broadcast from aBatch and bBatch (same length). */
-  matMul(args: { a: number; b: number; out: number; m: number; n: number; k: number; transposeA: boolean;
-    transposeB: boolean; aBatch: number[]; bBatch: number[]; tf32?: boolean } & NativeDeviceEpilogue): void;
-  conv2d(args: { x: number; filter: number; out: number; geometry: NativeConvGeometry; tf32?: boolean } &
-    NativeDeviceEpilogue): void;
-  conv2dBackpropInput(args: { dy: number; filter: number; dx: number; geometry: NativeConvGeometry; tf32?: boolean }):
-    void;
+  matMul(
+    args: {
+      a: number;
+      b: number;
+      out: number;
+      m: number;
+      n: number;
+      k: number;
+      transposeA: boolean;
+      transposeB: boolean;
+      aBatch: number[];
+      bBatch: number[];
+      tf32?: boolean;
+    } & NativeDeviceEpilogue,
+  ): void;
+  conv2d(
+    args: {
+      x: number;
+      filter: number;
+      out: number;
+      geometry: NativeConvGeometry;
+      tf32?: boolean;
+    } & NativeDeviceEpilogue,
+  ): void;
+  conv2dBackpropInput(args: {
+    dy: number;
+    filter: number;
+    dx: number;
+    geometry: NativeConvGeometry;
+    tf32?: boolean;
+  }): void;
   conv2dBackpropFilter(args: { x: number; dy: number; dw: number; geometry: NativeConvGeometry; tf32?: boolean }): void;
 }
 
@@ -78,11 +139,21 @@ export interface NativeDeviceEpilogue {
 
 /** The NHWC convolution geometry of tfjs's computeConv2DInfo (native/dense/dense.h). */
 export interface NativeConvGeometry {
-  batch: number; inHeight: number; inWidth: number; inChannels: number;
-  outHeight: number; outWidth: number; outChannels: number;
-  filterHeight: number; filterWidth: number;
-  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
-  padTop: number; padLeft: number;
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padTop: number;
+  padLeft: number;
 }
 
 /** The loaded addon's `cudaBackend` export, or why there is none usable. */

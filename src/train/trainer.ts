@@ -469,14 +469,12 @@ export class Trainer {
               const cost = value.dataSync()[0];
               if (!Number.isFinite(cost))
                 throw new Error(`step ${this.globalStep + 1}: CLUB (${mod}) log-likelihood is not finite`);
-              this.clubOptimizers
-                .get(mod)!
-                .applyOrdered(
-                  names.map((n) => ({
-                    engineName: this.model.params.engineName(n),
-                    grad: grads[this.model.params.engineName(n)],
-                  })),
-                );
+              this.clubOptimizers.get(mod)!.applyOrdered(
+                names.map((n) => ({
+                  engineName: this.model.params.engineName(n),
+                  grad: grads[this.model.params.engineName(n)],
+                })),
+              );
               loglikeli[mod] = -cost;
             } finally {
               value.dispose();

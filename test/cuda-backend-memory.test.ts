@@ -166,6 +166,19 @@ test('the binding refuses views that leave their tensor and handles that name no
     /inputs\[0\] reaches elements 1\.\.6 of a tensor of 6/,
   );
   assert.throws(() => native.elementwise(2, [2, 3], [out, 0, 0, 1], [[a, 0, 3, 1]]), /out has stride 0 on axis 0/);
+  // A getter on an input slot could free `out` after its handle was checked: it is refused unrun.
+  let getterRan = false;
+  const inputs: number[][] = [];
+  Object.defineProperty(inputs, 0, {
+    enumerable: true,
+    get() {
+      getterRan = true;
+      native.free(out);
+      return [a, 0, 3, 1];
+    },
+  });
+  assert.throws(() => native.elementwise(2, [2, 3], [out, 0, 3, 1], inputs), /inputs\[0\] must be a data property/);
+  assert.equal(getterRan, false);
   native.free(a);
   assert.throws(() => native.download(a), /names no live device tensor/);
   native.free(out);

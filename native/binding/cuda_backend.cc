@@ -51,9 +51,10 @@ std::vector<int64_t> integerList(const std::string& op, const Napi::Value& value
   const Napi::Array array = value.As<Napi::Array>();
   if (array.Length() > maxLength)
     rangeError(value.Env(), op, name + " must have at most " + std::to_string(maxLength) + " elements");
+  const std::vector<Napi::Value> elements = ownElements(op, array, name);  // runs no getter
   std::vector<int64_t> out;
-  for (uint32_t i = 0; i < array.Length(); ++i)
-    out.push_back(integerValue(op, array.Get(i), name + "[" + std::to_string(i) + "]", lo, hi));
+  for (size_t i = 0; i < elements.size(); ++i)
+    out.push_back(integerValue(op, elements[i], name + "[" + std::to_string(i) + "]", lo, hi));
   return out;
 }
 
@@ -211,9 +212,11 @@ Napi::Value elementwise(const Napi::CallbackInfo& info) {
     rangeError(info.Env(), op, std::string("op '") + be::kElementwiseOpNames[opIndex] + "' takes " +
                                    std::to_string(arity) +
                                    " inputs, got " + std::to_string(inputsArray.Length()));
+  // Read getter-free: a getter could otherwise dispose a tensor whose handle was already checked.
+  const std::vector<Napi::Value> inputValues = ownElements(op, inputsArray, "inputs");
   std::vector<be::View> inputs;
-  for (uint32_t j = 0; j < inputsArray.Length(); ++j)
-    inputs.push_back(viewArg(op, inputsArray.Get(j), "inputs[" + std::to_string(j) + "]", shape, false));
+  for (size_t j = 0; j < inputValues.size(); ++j)
+    inputs.push_back(viewArg(op, inputValues[j], "inputs[" + std::to_string(j) + "]", shape, false));
   const double alpha = scalarArg(op, argument(info, 4), "alpha");
   const double beta = scalarArg(op, argument(info, 5), "beta");
   be::elementwise(kind, inputs, out, shape, alpha, beta);

@@ -13,6 +13,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import type { NativeBinding, NativeCudaDenseTest, DenseConv2dGeometry, DenseEpilogue } from '../src/native/binding.js';
+import { conv2dGeometry } from '../src/dense/convKernels.js';
 import { initTfjs, tf } from '../src/tfjs.js';
 import { Rng } from '../src/util/rng.js';
 import { cudaAddon } from './cuda-emulated-support.js';
@@ -272,23 +273,7 @@ interface ConvCase {
 function geometryOf(c: ConvCase): DenseConv2dGeometry {
   const pad: ConvPad = typeof c.pad === 'string' ? c.pad : [[0, 0], c.pad[0], c.pad[1], [0, 0]];
   const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides ?? 1, c.dilations ?? 1, pad);
-  return {
-    batch: info.batchSize,
-    inHeight: info.inHeight,
-    inWidth: info.inWidth,
-    inChannels: info.inChannels,
-    outHeight: info.outHeight,
-    outWidth: info.outWidth,
-    outChannels: info.outChannels,
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight,
-    dilationWidth: info.dilationWidth,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
-  };
+  return conv2dGeometry(info);
 }
 type ConvPad = Parameters<typeof tf.backend_util.computeConv2DInfo>[4];
 

@@ -5,7 +5,9 @@ import type { CudaBackend } from './backend.js';
 import { broadcastView, fullView, runElementwise, withOutput, withTemporaries } from './engine.js';
 import { castTensor, kernel } from './elementwiseKernels.js';
 import { transposeTensor } from './layoutKernels.js';
-import type { NativeConvGeometry, NativeDeviceEpilogue } from './native.js';
+import { conv2dGeometry } from '../dense/convKernels.js';
+import type { DenseConv2dGeometry } from '../native/binding.js';
+import type { NativeDeviceEpilogue } from './native.js';
 
 /** TF32 products are an explicit opt-in (UCMG_CUDA_TF32=1); exact fp32 otherwise. */
 function tf32(): boolean {
@@ -143,7 +145,7 @@ function convGeometry(
   attrs: NamedAttrMap,
   xShape: number[],
   filterShape: number[],
-): NativeConvGeometry {
+): DenseConv2dGeometry {
   const format = backend_util.convertConv2DDataFormat((attrs.dataFormat as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC');
   if (format !== 'channelsLast') throw new Error(`${kernelName}: the cuda backend runs NHWC convolutions only`);
   const info = backend_util.computeConv2DInfo(
@@ -156,23 +158,7 @@ function convGeometry(
     false,
     format,
   );
-  return {
-    batch: info.batchSize,
-    inHeight: info.inHeight,
-    inWidth: info.inWidth,
-    inChannels: info.inChannels,
-    outHeight: info.outHeight,
-    outWidth: info.outWidth,
-    outChannels: info.outChannels,
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight,
-    dilationWidth: info.dilationWidth,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
-  };
+  return conv2dGeometry(info);
 }
 
 function conv2d(

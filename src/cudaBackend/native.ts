@@ -1,6 +1,7 @@
 // The addon's optional `cudaBackend` export (native/binding/cuda_backend.cc): device tensors
 // named by integer handles, and the kernels of the tfjs 'cuda' backend. Builds without CUDA
 // lack it, so it is not part of NativeBinding.
+import type { DenseConv2dGeometry } from '../native/binding.js';
 import { loadNative, nativeBinding } from '../native/loader.js';
 
 /** [handle, offset, ...one stride per axis of the op's shape], in elements. */
@@ -115,7 +116,7 @@ export interface NativeCudaBackend {
       x: number;
       filter: number;
       out: number;
-      geometry: NativeConvGeometry;
+      geometry: DenseConv2dGeometry;
       tf32?: boolean;
     } & NativeDeviceEpilogue,
   ): void;
@@ -123,10 +124,16 @@ export interface NativeCudaBackend {
     dy: number;
     filter: number;
     dx: number;
-    geometry: NativeConvGeometry;
+    geometry: DenseConv2dGeometry;
     tf32?: boolean;
   }): void;
-  conv2dBackpropFilter(args: { x: number; dy: number; dw: number; geometry: NativeConvGeometry; tf32?: boolean }): void;
+  conv2dBackpropFilter(args: {
+    x: number;
+    dy: number;
+    dw: number;
+    geometry: DenseConv2dGeometry;
+    tf32?: boolean;
+  }): void;
 }
 
 /** Device handles of a fused tail: bias and PReLU weights hold 1 or `columns` floats. */
@@ -135,25 +142,6 @@ export interface NativeDeviceEpilogue {
   activation?: 'linear' | 'relu' | 'relu6' | 'elu' | 'leakyrelu' | 'prelu' | 'sigmoid';
   leakyreluAlpha?: number;
   preluAlpha?: number;
-}
-
-/** The NHWC convolution geometry of tfjs's computeConv2DInfo (native/dense/dense.h). */
-export interface NativeConvGeometry {
-  batch: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  outChannels: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
-  padTop: number;
-  padLeft: number;
 }
 
 /** The loaded addon's `cudaBackend` export, or why there is none usable. */

@@ -38,7 +38,8 @@ function convInfo(
   );
 }
 
-function geometry(info: backend_util.Conv2DInfo): DenseConv2dGeometry {
+/** The native kernels' NHWC geometry (native/dense/dense.h) of a tfjs Conv2DInfo: CPU and CUDA alike. */
+export function conv2dGeometry(info: backend_util.Conv2DInfo): DenseConv2dGeometry {
   return {
     batch: info.batchSize,
     inHeight: info.inHeight,
@@ -68,7 +69,7 @@ export const conv2dKernel: DenseKernelImpl = (args, env) => {
   const filter = input(args, 'filter');
   const info = convInfo(args, x.shape, filter.shape, args.attrs.dilations);
   if ('declined' in info) return info;
-  const g = geometry(info);
+  const g = conv2dGeometry(info);
   const tail = fusedTail(args, g.outChannels);
   if ('declined' in tail) return tail;
   return {
@@ -85,7 +86,7 @@ export const conv2dBackpropInputKernel: DenseKernelImpl = (args, env) => {
   const filter = input(args, 'filter');
   const info = convInfo(args, args.attrs.inputShape as number[], filter.shape, 1);
   if ('declined' in info) return info;
-  const g = geometry(info);
+  const g = conv2dGeometry(info);
   return {
     size: { flops: convFlops(g) },
     run: () =>
@@ -100,7 +101,7 @@ export const conv2dBackpropFilterKernel: DenseKernelImpl = (args, env) => {
   const dy = input(args, 'dy');
   const info = convInfo(args, x.shape, args.attrs.filterShape as number[], 1);
   if ('declined' in info) return info;
-  const g = geometry(info);
+  const g = conv2dGeometry(info);
   return {
     size: { flops: convFlops(g) },
     run: () =>

@@ -4,7 +4,8 @@
 # evaluate them all in one eval run (every ordered pair and the X->X upper bounds).
 #   bash examples/av-fashion-table.sh [out-dir]      (default runs/av-fashion-table)
 # Environment: SEED (default 1; the build's too), STEPS (default 240), CLIPS (default 1000, the
-# build's clip count); TEXT=1 also pretrains A+V+T Uni-Code and plain VQ for the six pairs of three
+# build's clip count), PRETRAIN_ARGS (extra pretrain flags for every run, e.g. "--reset-scale auto");
+# TEXT=1 also pretrains A+V+T Uni-Code and plain VQ for the six pairs of three
 # modalities. A finished run is kept: rerunning the script skips the pretrainings whose checkpoint
 # exists, so an interrupted table resumes where it stopped. Two tables at once on 2 cores: give
 # each OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 (a small step is mostly single-threaded JavaScript).
@@ -41,6 +42,8 @@ for run in "${RUNS[@]}"; do
   args=(pretrain --data "$OUT/data" --config small --modalities "$modalities" --batch-size 32 --lr 1.2e-3
         --epochs "$STEPS" --max-steps "$STEPS" --seed "$SEED" --out "$OUT/$name" --force)
   [ "$without" = - ] || args+=(--without "$without")
+  # shellcheck disable=SC2206  # word splitting of the extra flags is intended
+  [ -z "${PRETRAIN_ARGS:-}" ] || args+=(${PRETRAIN_ARGS})
   "${CLI[@]}" "${args[@]}"
 done
 

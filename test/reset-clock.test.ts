@@ -86,6 +86,21 @@ test('pretrain --reset-scale auto scales the clock to the planned steps', () => 
   assertFirstResetsAtStep5(run, stdout);
 });
 
+test('pretrain --reset-ema and --detach-mi-code reach the model config; off by default', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-reset-'));
+  const configOf = (run: string, flags: string[]) => {
+    const { status, stderr } = pretrain([...TINY, '--max-steps', '1', ...flags, '--out', run]);
+    assert.equal(status, 0, stderr);
+    const config = loadCheckpoint(path.join(run, 'checkpoint.ckpt')).meta.config as Record<string, unknown>;
+    return [config.resetEma, config.detachMiCode];
+  };
+  assert.deepEqual(configOf(path.join(root, 'both'), ['--reset-ema', '--detach-mi-code']), [true, true]);
+  assert.deepEqual(configOf(path.join(root, 'published'), []), [false, false]);
+  const resumed = pretrain([...TINY.slice(2), '--resume', path.join(root, 'both', 'checkpoint.ckpt'), '--reset-ema']);
+  assert.equal(resumed.status, 2);
+  assert.match(resumed.stderr, /--resume keeps the checkpoint's model settings; drop --reset-ema\n/);
+});
+
 test('pretrain refuses reset-clock flags that contradict each other or a resume, writing nothing', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-reset-'));
   const out = path.join(root, 'run');
@@ -95,7 +110,7 @@ test('pretrain refuses reset-clock flags that contradict each other or a resume,
     [['--active-below', '400'], /--dead-after \(300\) must be at least --active-below \(400\)/],
     [
       ['--resume', path.join(root, 'none.ckpt'), '--dead-after', '3'],
-      /--resume keeps the checkpoint's reset clock; drop --dead-after\n/,
+      /--resume keeps the checkpoint's model settings; drop --dead-after\n/,
     ],
     [['--reset-scale', 'fixed'], /--reset-scale must be one of auto; got 'fixed'/],
     [['--dead-after', '0'], /--dead-after must be an integer >= 1/],

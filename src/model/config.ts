@@ -63,6 +63,8 @@ export interface ModelConfig {
   resetDeadCodes: boolean;
   /** Also reset ema_weight of revived codes (not the published behaviour). */
   resetEma: boolean;
+  /** CLUB's MI loss reaches only the specific encoders, not the code (not the published behaviour). */
+  detachMiCode: boolean;
 }
 
 export type ConfigOverrides = Partial<Omit<ModelConfig, 'video' | 'transformer'>> & {
@@ -97,6 +99,7 @@ const PAPER: ModelConfig = {
   useCmcm: true,
   resetDeadCodes: true,
   resetEma: false,
+  detachMiCode: false,
 };
 
 const SMALL: ModelConfig = {
@@ -226,7 +229,15 @@ export function validateConfig(config: ModelConfig): void {
       `config.deadAfter (${config.deadAfter}) must be >= config.activeBelow (${config.activeBelow})`,
     );
   }
-  for (const flag of ['useClub', 'useCpc', 'crossModalEma', 'useCmcm', 'resetDeadCodes', 'resetEma'] as const) {
+  for (const flag of [
+    'useClub',
+    'useCpc',
+    'crossModalEma',
+    'useCmcm',
+    'resetDeadCodes',
+    'resetEma',
+    'detachMiCode',
+  ] as const) {
     if (typeof config[flag] !== 'boolean')
       throw new TypeError(`config.${flag} must be a boolean, got ${String(config[flag])}`);
   }

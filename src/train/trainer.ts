@@ -17,6 +17,7 @@
 // metricsLog.ts (the JSON Lines log). Seams: allReduceGradients, communicator, replayDraws,
 // inspectGradients and afterPhase (TrainerOptions).
 import type { Modality } from '../model/config.js';
+import { asData } from '../model/layers/asData.js';
 import { type ForwardContext, trainingContext } from '../model/layers/context.js';
 import type { Communicator } from '../distributed/communicator.js';
 import { DataParallel } from '../distributed/dataParallel.js';
@@ -522,7 +523,13 @@ export class Trainer {
         const mi = timer.time('club', () =>
           m.config.useClub
             ? batch.modalities.map((mod, i) =>
-                m.club(mod).miEst(gather(cb.quantized[i]), gather(encoded.clubFeature[i]), draws.permutations[i]),
+                m
+                  .club(mod)
+                  .miEst(
+                    gather(m.config.detachMiCode ? asData(cb.quantized[i]) : cb.quantized[i]),
+                    gather(encoded.clubFeature[i]),
+                    draws.permutations[i],
+                  ),
               )
             : [],
         );

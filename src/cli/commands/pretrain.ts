@@ -55,6 +55,18 @@ const options = {
       'auto: scale --dead-after and --active-below to the planned steps as published, 300 and 100 at 3,000 ' +
       'steps (round halves up, at least 3 and 1; docs/algorithm.md §3.5)',
   },
+  'reset-ema': {
+    kind: 'flag',
+    description:
+      "not published: a dead-code reset also rewrites the revived code's EMA sum, so the next update keeps the " +
+      'code where the reset put it instead of pulling it back (docs/algorithm.md §3.5, docs/av-fashion.md)',
+  },
+  'detach-mi-code': {
+    kind: 'flag',
+    description:
+      "not published: CLUB's MI loss trains only the specific encoders; the code, and so the semantic encoder, " +
+      'gets none of its gradient (docs/algorithm.md §4.1, docs/av-fashion.md)',
+  },
   'legacy-encoder-passes': {
     kind: 'flag',
     description:

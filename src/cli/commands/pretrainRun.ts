@@ -58,13 +58,13 @@ async function pretrainOn(options: PretrainOptions, comm: Communicator | undefin
       command,
     );
   }
-  const resetFlags = (['dead-after', 'active-below', 'reset-scale'] as const).filter(
-    (flag) => options[flag] !== undefined,
+  const modelFlags = (['dead-after', 'active-below', 'reset-scale', 'reset-ema', 'detach-mi-code'] as const).filter(
+    (flag) => options[flag] !== undefined && options[flag] !== false,
   );
-  if (options.resume !== undefined && resetFlags.length > 0) {
-    throw new UsageError(`--resume keeps the checkpoint's reset clock; drop --${resetFlags.join(', --')}`, command);
+  if (options.resume !== undefined && modelFlags.length > 0) {
+    throw new UsageError(`--resume keeps the checkpoint's model settings; drop --${modelFlags.join(', --')}`, command);
   }
-  if (options['reset-scale'] === 'auto' && resetFlags.length > 1) {
+  if (options['reset-scale'] === 'auto' && (options['dead-after'] ?? options['active-below']) !== undefined) {
     throw new UsageError('--reset-scale auto sets --dead-after and --active-below itself; give either', command);
   }
   const out = options.out ?? defaultRunDir('pretrain');
@@ -95,7 +95,10 @@ async function pretrainOn(options: PretrainOptions, comm: Communicator | undefin
   }
   const splits = chooseSplits(dataset, options.split, command);
   const planned = plannedSteps(dataset, splits.train, options['batch-size'], options.epochs, options['max-steps']);
-  if (options.resume === undefined) config = { ...config, ...resetClock(config, options, planned, command) };
+  if (options.resume === undefined) {
+    const remedies = { resetEma: options['reset-ema'], detachMiCode: options['detach-mi-code'] };
+    config = { ...config, ...resetClock(config, options, planned, command), ...remedies };
+  }
   if (lead) createOutputDir(dir, command);
   const parallel =
     comm === undefined ? '' : `, data-parallel over ${comm.size} ranks (global batch ${options['batch-size']})`;

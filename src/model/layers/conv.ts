@@ -4,19 +4,14 @@
 import type { Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import { tf } from '../../tfjs.js';
 import type { ParamStore } from '../params.js';
-
-/** x as data: the same values with a zero gradient, so nothing is differentiated through it. */
-const asData = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const x = args[0] as tf.Tensor;
-  return { value: tf.reshape(x, x.shape), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-});
+import { asData } from './asData.js';
 
 /**
  * Correlation with filter [kh, kw, in, out]; 'same' pads (k-1)/2 on each side (odd kernels).
  * inputGradient false: x is data, its gradient is reported as zeros.
  */
 export function conv2d(x: Tensor4D, filter: Tensor4D, pad: 'valid' | 'same', inputGradient = true): Tensor4D {
-  return tf.conv2d(inputGradient ? x : (asData(x) as Tensor4D), filter, 1, pad);
+  return tf.conv2d(inputGradient ? x : asData(x), filter, 1, pad);
 }
 
 /** Transposed convolution (valid, stride 1) with filter [kh, kw, out, in]: grows H by kh-1 and W by kw-1. */

@@ -12,6 +12,7 @@
 #include "cuda_dense_binding.h"
 #include "dense_binding.h"
 #include "device.h"
+#include "mm_ema_options.h"
 #include "ucmg/ops.h"
 
 #ifdef UCMG_WITH_MPI
@@ -127,18 +128,7 @@ Napi::Value mmEmaStep(const Napi::CallbackInfo& info) {
                         std::to_string(j) + " is out of range [0, m = " + std::to_string(m) + ")");
     }
 
-  MmEmaOptions opt{};
-  opt.decay = (float)options.number("decay", 0.0, 1.0, true);
-  opt.epsilon = (float)options.atLeast("epsilon", 0.0, true);
-  opt.deadAfter = (int32_t)options.integer("deadAfter", 0, 2147483647);
-  opt.activeBelow = (int32_t)options.integer("activeBelow", 0, 2147483647);
-  opt.seed = (uint32_t)options.integer("seed", 0, 4294967295LL);
-  opt.resetEma = options.flag("resetEma");
-  opt.crossModal = options.flag("crossModal");
-  opt.segmentsPerClip = options.dim("segmentsPerClip");
-  if (n % opt.segmentsPerClip != 0)
-    args.rangeError("options.segmentsPerClip must divide n = " + std::to_string(n) + ", got " +
-                    std::to_string(opt.segmentsPerClip));
+  const MmEmaOptions opt = readMmEmaOptions(args, options, n);
   requireUsable(op, env, device);
 
   // The step runs on copies: the caller's state is never modified.

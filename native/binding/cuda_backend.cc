@@ -7,6 +7,7 @@
 #ifdef UCMG_WITH_CUDA
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "args.h"
 #include "dense_binding.h"
 #include "device.h"
+#include "mm_ema_options.h"
 
 namespace ucmg::binding {
 
@@ -471,6 +473,46 @@ Napi::Value codeMatching(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The four state tensors of a codebook object {embedding, emaCount, emaWeight, unusedCount}.
+be::CodebookHandles codebookArg(const Args& args, const char* name, int64_t m, int64_t d) {
+  const Args state = args.object(name);
+  const std::string prefix = std::string(name) + ".";
+  const auto handle = [&](const char* field) { return handleArg(args.op(), state.field(field), prefix + field); };
+  const be::CodebookHandles h{handle("embedding"), handle("emaCount"), handle("emaWeight"), handle("unusedCount")};
+  requireFloatCount(args, h.embedding, prefix + "embedding", m * d, "m*d");
+  requireFloatCount(args, h.emaCount, prefix + "emaCount", m, "m");
+  requireFloatCount(args, h.emaWeight, prefix + "emaWeight", m * d, "m*d");
+  requireInt32(args.op(), args.env(), h.unusedCount, prefix + "unusedCount");
+  requireCount(args.op(), args.env(), h.unusedCount, prefix + "unusedCount", m, "m");
+  return h;
+}
+
+// mmEma({before, after, m, d, z, indices, k, n, options, report}): before and after are codebook
+// objects (codebookArg); every tensor the step writes (after, report) must be distinct from the others.
+Napi::Value mmEma(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.mmEma", argument(info, 0));
+  const int64_t m = args.dim("m"), d = args.dim("d"), n = args.dim("n"), k = args.integer("k", 1, 3);
+  const be::CodebookHandles before = codebookArg(args, "before", m, d);
+  const be::CodebookHandles after = codebookArg(args, "after", m, d);
+  const int64_t z = handleField(args, "z"), indices = handleField(args, "indices");
+  const int64_t report = handleField(args, "report");
+  requireFloatCount(args, z, "z", k * n * d, "k*n*d");
+  requireInt32(args.op(), args.env(), indices, "indices");
+  requireCount(args.op(), args.env(), indices, "indices", k * n, "k*n");
+  requireInt32(args.op(), args.env(), report, "report");
+  requireCount(args.op(), args.env(), report, "report", be::mmEmaReportSize(k, m), "2k+3+2m");
+  const int64_t written[] = {after.embedding, after.emaCount, after.emaWeight, after.unusedCount, report};
+  const int64_t read[] = {before.embedding, before.emaCount, before.emaWeight, before.unusedCount, z, indices};
+  for (size_t i = 0; i < std::size(written); ++i) {
+    const bool shared = std::count(std::begin(written), std::end(written), written[i]) > 1 ||
+                        std::count(std::begin(read), std::end(read), written[i]) > 0;
+    if (shared) args.rangeError("the tensors of after and report must be distinct from each other and the inputs");
+  }
+  const MmEmaOptions options = readMmEmaOptions(args, args.object("options"), n);
+  be::mmEma(before, after, m, d, z, indices, (int)k, n, options, report);
+  return info.Env().Undefined();
+}
+
 Napi::Array names(Napi::Env env, const char* const* list, int count) {
   Napi::Array out = Napi::Array::New(env, count);
   for (int i = 0; i < count; ++i) out.Set(i, list[i]);
@@ -500,6 +542,7 @@ void registerCudaBackendBinding(Napi::Env env, Napi::Object exports) {
   exportFunction(env, backend, "quantize", quantize);
   exportFunction(env, backend, "infoNce", infoNce);
   exportFunction(env, backend, "codeMatching", codeMatching);
+  exportFunction(env, backend, "mmEma", mmEma);
   exportFunction(env, backend, "matMul", matMul);
   exportFunction(env, backend, "conv2d", conv2d);
   exportFunction(env, backend, "conv2dBackpropInput", conv2dBackpropInput);

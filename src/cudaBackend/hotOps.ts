@@ -21,6 +21,7 @@ import {
   tensor1d,
   tidy,
 } from '@tensorflow/tfjs-core';
+import type { NativeMmEmaOptions } from '../native/binding.js';
 import { CUDA_BACKEND_NAME, type CudaBackend } from './backend.js';
 
 /** The active tfjs backend when it is 'cuda', else null. */
@@ -223,4 +224,102 @@ export function codeMatchingOnCuda(
     };
   });
   return lossWithGrad(...z) as Scalar;
+}
+
+/** A codebook's state as device tensors of this backend (ucmg/ops.h, CodebookState). */
+export interface DeviceCodebookState {
+  embedding: Tensor2D;
+  emaCount: Tensor1D;
+  emaWeight: Tensor2D;
+  unusedCount: Tensor1D;
+}
+
+/** What one MM-EMA step reports (the metrics; ucmg/ops.h, MmEmaReport). */
+export interface DeviceMmEmaReport {
+  perplexity: number[];
+  equalNum: number;
+  resetCodes: number[];
+  resetSources: number[];
+}
+
+/** Decodes the report tensor of native mmEma: [perplexity as float64 x k, equalNum, bad, resets, codes m, sources m]. */
+function readMmEmaReport(values: Int32Array, k: number, m: number): DeviceMmEmaReport & { badIndices: number } {
+  const perplexity = Array.from(new Float64Array(Int32Array.from(values.subarray(0, 2 * k)).buffer));
+  const resets = values[2 * k + 2];
+  const codes = 2 * k + 3;
+  return {
+    perplexity,
+    equalNum: values[2 * k],
+    badIndices: values[2 * k + 1],
+    resetCodes: Array.from(values.subarray(codes, codes + resets)),
+    resetSources: Array.from(values.subarray(codes + m, codes + m + resets)),
+  };
+}
+
+/**
+ * One MM-EMA step on device tensors: z [k*n, d] and indices [k*n] (the modalities back to back,
+ * quantize's codes) update a copy of `state`, which is returned (new tensors, kept: the caller owns
+ * them); `state` is unchanged. The report is the one read from the device (2k + 3 + 2m int32).
+ */
+export function mmEmaOnCuda(
+  backend: CudaBackend,
+  state: DeviceCodebookState,
+  z: Tensor2D,
+  indices: Tensor1D,
+  k: number,
+  options: NativeMmEmaOptions,
+): { state: DeviceCodebookState; report: DeviceMmEmaReport } {
+  const [m, d] = state.embedding.shape;
+  const n = indices.shape[0] / k;
+  const op = 'mmEma';
+  const handles = (s: Record<keyof DeviceCodebookState, TensorInfo>) => ({
+    embedding: backend.handle(s.embedding, op),
+    emaCount: backend.handle(s.emaCount, op),
+    emaWeight: backend.handle(s.emaWeight, op),
+    unusedCount: backend.handle(s.unusedCount, op),
+  });
+  const made = filled(
+    backend,
+    [
+      [[m, d], 'float32'],
+      [[m], 'float32'],
+      [[m, d], 'float32'],
+      [[m], 'int32'],
+      [[2 * k + 3 + 2 * m], 'int32'],
+    ],
+    ([embedding, emaCount, emaWeight, unusedCount, report]) =>
+      backend.native.mmEma({
+        before: handles(state),
+        after: { embedding, emaCount, emaWeight, unusedCount },
+        m,
+        d,
+        z: backend.handle(z, op),
+        indices: backend.handle(indices, op),
+        k,
+        n,
+        options,
+        report,
+      }),
+  ) as Tensor[];
+  const [embedding, emaCount, emaWeight, unusedCount, reportTensor] = made;
+  let report: ReturnType<typeof readMmEmaReport> | undefined;
+  try {
+    report = readMmEmaReport(reportTensor.dataSync() as Int32Array, k, m);
+  } finally {
+    reportTensor.dispose();
+    // Indices come from quantize; a bad one means a broken caller, and the state stays as it was.
+    if (report === undefined || report.badIndices > 0) for (const t of made) t.dispose();
+  }
+  if (report.badIndices > 0) throw new RangeError(`mmEmaStep: ${report.badIndices} indices lie outside [0, m = ${m})`);
+  const { badIndices: _bad, ...metrics } = report;
+  for (const t of [embedding, emaCount, emaWeight, unusedCount]) keep(t);
+  return {
+    state: {
+      embedding: embedding as Tensor2D,
+      emaCount: emaCount as Tensor1D,
+      emaWeight: emaWeight as Tensor2D,
+      unusedCount: unusedCount as Tensor1D,
+    },
+    report: metrics,
+  };
 }

@@ -1,7 +1,7 @@
 // The addon's optional `cudaBackend` export (native/binding/cuda_backend.cc): device tensors
 // named by integer handles, and the kernels of the tfjs 'cuda' backend. Builds without CUDA
 // lack it, so it is not part of NativeBinding.
-import type { DenseConv2dGeometry } from '../native/binding.js';
+import type { DenseConv2dGeometry, NativeMmEmaOptions } from '../native/binding.js';
 import { loadNative, nativeBinding } from '../native/loader.js';
 
 /** [handle, offset, ...one stride per axis of the op's shape], in elements. */
@@ -95,6 +95,22 @@ export interface NativeCudaBackend {
     loss: number;
     grad?: number;
   }): void;
+  /**
+   * One MM-EMA step (native/cuda/mm_ema.cuh) on device tensors: `before` copied to `after` and updated
+   * there from z [k, n, d] and indices [k, n]; report [2k + 3 + 2m] int32 (see hotOps.ts, readMmEmaReport).
+   */
+  mmEma(args: {
+    before: NativeCodebookHandles;
+    after: NativeCodebookHandles;
+    m: number;
+    d: number;
+    z: number;
+    indices: number;
+    k: number;
+    n: number;
+    options: NativeMmEmaOptions;
+    report: number;
+  }): void;
   /** out [batch..., m, n] = epilogue(op(a) op(b)), batch broadcast from aBatch and bBatch (same length). */
   matMul(
     args: {
@@ -134,6 +150,14 @@ export interface NativeCudaBackend {
     geometry: DenseConv2dGeometry;
     tf32?: boolean;
   }): void;
+}
+
+/** Device handles of a codebook's state tensors. */
+export interface NativeCodebookHandles {
+  embedding: number;
+  emaCount: number;
+  emaWeight: number;
+  unusedCount: number;
 }
 
 /** Device handles of a fused tail: bias and PReLU weights hold 1 or `columns` floats. */

@@ -6,6 +6,11 @@
 // Splitting them lets a trainer take gradients of the forward and run the (possibly all-reduced,
 // possibly asynchronous) update afterwards; step() runs both.
 //
+// On the tfjs 'cuda' backend (with the 'cuda' op backend) the state lives in device tensors: the
+// forward keeps z and the codes there, the update runs the CUDA MM-EMA kernel on them and only its
+// report is read. The host copy is made when asked for (getState, toTensors) and the device copy
+// when a step needs it (after setState, fromTensors).
+//
 // Validation happens once, at this class's boundary: the options at construction, a state when it
 // is set (setState, fromTensors), z in forward (by quantize). The state the update ops produce
 // is trusted, so a training step scans no codebook array for NaN.
@@ -14,7 +19,7 @@
 // caller (dispose them, or let an enclosing tidy or gradient tape do it); encode() likewise returns
 // codes and quantized to the caller. embedding() stays owned by the codebook. Nothing else a
 // method creates outlives the call, also when it throws.
-import type { Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import { type OpBackend, OP_BACKENDS } from '../backend.js';
 import { MM_EMA_DEFAULTS } from '../ops/defaults.js';
 import {
@@ -26,7 +31,13 @@ import {
   mmEmaStatistics,
   quantize,
 } from '../ops/index.js';
-import { type TrustedMmEmaOptions, mmEmaStepTrusted } from '../ops/mmEma.js';
+import {
+  type DeviceCodebookState,
+  type TrustedMmEmaOptions,
+  mmEmaRunsOnDevice,
+  mmEmaStepOnDeviceTrusted,
+  mmEmaStepTrusted,
+} from '../ops/mmEma.js';
 import { checkBoolean, checkNumber, checkOptionKeys, describe, fail } from '../ops/validate.js';
 import { tf } from '../tfjs.js';
 import { Rng } from '../util/rng.js';
@@ -47,9 +58,22 @@ export interface StateTensor {
 /** The codebook's state as named tensors (toTensors / fromTensors). */
 export type CodebookTensors = Record<'embedding' | 'emaCount' | 'emaWeight' | 'unusedCount', StateTensor>;
 
-/** What rollback() returns the codebook to; cheap, as states are never modified in place. */
+/**
+ * What rollback() returns the codebook to; cheap, as states are never modified in place. A device
+ * state is held by clones of its tensors (sharing their data): releaseSnapshot() frees them.
+ */
 export interface CodebookSnapshot {
-  readonly state: CodebookState;
+  readonly state: CodebookState | null;
+  readonly device: DeviceCodebookState | null;
+}
+
+/** A device-mode forward's inputs of the MM-EMA step, kept on the device until update() takes them. */
+interface DeviceUpdateInputs {
+  forward: CodebookForward;
+  /** z of every modality, [K*B*T, D], modalities back to back. */
+  z: Tensor2D;
+  /** Their codes, [K*B*T] int32. */
+  indices: Tensor1D;
 }
 
 export interface SharedCodebookOptions {
@@ -128,7 +152,13 @@ export class SharedCodebook {
   private readonly backend: OpBackend | undefined;
   /** The MM-EMA options of every update, less the step's seed. */
   private readonly updateOptions: Omit<TrustedMmEmaOptions, 'seed'>;
-  private state: CodebookState;
+  // The state lives on the host (state), on the device (device: the tfjs 'cuda' backend's tensors,
+  // while the ops run there), or both (equal): one of them is never null.
+  private state: CodebookState | null;
+  private device: DeviceCodebookState | null = null;
+  /** The inputs of the last device-mode forward, until update() takes them (or a failed step drops them). */
+  private pending: DeviceUpdateInputs | null = null;
+  private readonly deviceForwards = new WeakSet<CodebookForward>();
   private embeddingTensor: Tensor2D | null = null;
   /** Forwards this codebook produced: update() trusts their codes and values. */
   private readonly issued = new WeakSet<CodebookForward>();
@@ -183,7 +213,7 @@ export class SharedCodebook {
   /** A copy of the state. */
   getState(): CodebookState {
     this.live('getState');
-    return copyState(this.state);
+    return copyState(this.hostState());
   }
 
   /** Replaces the state (validated: size, dims, finiteness) with a copy of `state`. */
@@ -195,7 +225,7 @@ export class SharedCodebook {
   /** The state as named host tensors (copies), for a checkpoint. */
   toTensors(): CodebookTensors {
     this.live('toTensors');
-    const { embedding, emaCount, emaWeight, unusedCount } = copyState(this.state);
+    const { embedding, emaCount, emaWeight, unusedCount } = copyState(this.hostState());
     const m = this.size;
     const d = this.dim;
     return {
@@ -221,19 +251,29 @@ export class SharedCodebook {
   /** Where rollback() can return to (for a caller that must undo a failed step). */
   snapshot(): CodebookSnapshot {
     this.live('snapshot');
-    return { state: this.state };
+    return { state: this.state, device: this.device === null ? null : cloneDeviceState(this.device) };
   }
 
-  /** Returns to `snapshot`'s state; also frees the embedding tensor, so a failed step leaves none behind. */
+  /**
+   * Returns to `snapshot`'s state; also frees the embedding tensor and a forward's device inputs
+   * that no update took, so a failed step leaves none behind. The snapshot stays valid.
+   */
   rollback(snapshot: CodebookSnapshot): void {
     this.live('rollback');
-    this.replaceState(snapshot.state);
+    this.dropPending();
+    this.replaceState(snapshot.state, snapshot.device === null ? null : cloneDeviceState(snapshot.device));
+  }
+
+  /** Frees what `snapshot` holds (its device tensors' clones); it must not be rolled back to afterwards. */
+  releaseSnapshot(snapshot: CodebookSnapshot): void {
+    if (snapshot.device !== null) disposeDeviceState(snapshot.device);
   }
 
   /** The current embedding as a tensor [M, D]; owned by the codebook (do not dispose). */
   embedding(): Tensor2D {
     this.live('embedding');
-    this.embeddingTensor ??= tf.keep(tf.tensor2d(this.state.embedding, [this.size, this.dim]));
+    if (this.device !== null || mmEmaRunsOnDevice(this.backend)) return this.deviceState().embedding;
+    this.embeddingTensor ??= tf.keep(tf.tensor2d(this.hostState().embedding, [this.size, this.dim]));
     return this.embeddingTensor;
   }
 
@@ -263,13 +303,17 @@ export class SharedCodebook {
     const [b, t, d] = z[0].shape;
     const beta = this.commitment;
     const codebook = this.embedding();
+    // On the cuda backend the update's inputs stay on the device (the state is there too); with
+    // allReduce the statistics are summed on the host, so they are read.
+    const onDevice = this.device !== null && this.allReduce === undefined && mmEmaRunsOnDevice(this.backend);
     let indices: Int32Array[] = [];
     // Only the returned tensors survive the tidy, also when quantize refuses a non-finite z.
     const tensors = tf.tidy(() => {
-      const found = z.map((zm) =>
-        quantize(tf.reshape(zm, [b * t, d]) as Tensor2D, codebook, { backend: this.backend }),
-      );
-      indices = found.map((f) => f.indices.dataSync() as Int32Array);
+      const flat = z.map((zm) => tf.reshape(zm, [b * t, d]) as Tensor2D);
+      const found = flat.map((zm) => quantize(zm, codebook, { backend: this.backend }));
+      if (!onDevice) indices = found.map((f) => f.indices.dataSync() as Int32Array);
+      // [z, indices], the modalities back to back, or [] on the host.
+      const updateInputs: Tensor[] = onDevice ? [tf.concat(flat), tf.concat(found.map((f) => f.indices))] : [];
       const targets = found.map((f) => tf.reshape(tf.gather(codebook, f.indices), [b, t, d]) as Tensor3D);
       const commitment = z.map((zm, m) => {
         const terms = targets.map((q, n) =>
@@ -281,14 +325,47 @@ export class SharedCodebook {
       const cmcm = this.useCmcm
         ? codeMatchingLoss(z.map(gather), codebook, { backend: this.backend, epsilon: this.updateOptions.epsilon })
         : [];
-      return { quantized, commitment, cmcm };
+      return { quantized, commitment, cmcm, updateInputs };
     });
-    const zValues = z.map((zm) => zm.dataSync() as Float32Array);
+    const zValues = onDevice ? [] : z.map((zm) => zm.dataSync() as Float32Array);
     const cmcm = Array.isArray(tensors.cmcm) ? null : (tensors.cmcm as Scalar);
-    const { quantized, commitment } = tensors;
+    const { quantized, commitment, updateInputs } = tensors;
     const forward: CodebookForward = { indices, quantized, commitment, cmcm, zValues };
+    if (onDevice) this.holdDeviceInputs(forward, updateInputs[0] as Tensor2D, updateInputs[1] as Tensor1D);
     this.issued.add(forward);
     return forward;
+  }
+
+  /**
+   * Keeps a device-mode forward's update inputs (freeing an earlier forward's that no update took)
+   * and makes its `indices` and `zValues` read them from the device when asked (tests, debugging).
+   */
+  private holdDeviceInputs(forward: CodebookForward, z: Tensor2D, indices: Tensor1D): void {
+    this.dropPending();
+    // Kept: forward() may run inside a gradient tape's scope, which ends before update().
+    this.pending = { forward, z: tf.keep(z), indices: tf.keep(indices) };
+    this.deviceForwards.add(forward);
+    const k = this.modalities.length;
+    const split = <A extends Float32Array | Int32Array>(name: string, tensor: Tensor): A[] => {
+      if (this.pending?.forward !== forward) {
+        fail(`${CLASS}.forward`, `${name} of a forward on the cuda backend can be read only until its update`);
+      }
+      const all = tensor.dataSync() as A;
+      const part = all.length / k;
+      return Array.from({ length: k }, (_, m) => all.slice(m * part, (m + 1) * part) as A);
+    };
+    Object.defineProperties(forward, {
+      indices: { get: () => split<Int32Array>('indices', indices), enumerable: true },
+      zValues: { get: () => split<Float32Array>('zValues', z), enumerable: true },
+    });
+  }
+
+  /** Frees the device inputs of a forward that no update took. */
+  private dropPending(): void {
+    if (this.pending === null) return;
+    this.pending.z.dispose();
+    this.pending.indices.dispose();
+    this.pending = null;
   }
 
   /**
@@ -303,7 +380,8 @@ export class SharedCodebook {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
       fail(where, `seed must be a uint32, got ${describe(seed)}`);
     }
-    const before = this.state;
+    if (this.deviceForwards.has(forward)) return this.updateOnDevice(forward, seed);
+    const before = this.hostState();
     let next: CodebookState;
     let report: CodebookUpdateReport;
     if (this.allReduce === undefined) {
@@ -326,6 +404,26 @@ export class SharedCodebook {
     return report;
   }
 
+  /** update() for a forward whose inputs are on the device: the step runs there, on the device state. */
+  private updateOnDevice(forward: CodebookForward, seed: number): CodebookUpdateReport {
+    const pending = this.pending;
+    if (pending?.forward !== forward) {
+      fail(
+        `${CLASS}.update`,
+        "a later forward() or a rollback dropped this forward's device inputs: update each forward before the next",
+      );
+    }
+    try {
+      const options = { ...this.updateOptions, seed };
+      const k = this.modalities.length;
+      const { state, report } = mmEmaStepOnDeviceTrusted(this.deviceState(), pending.z, pending.indices, k, options);
+      this.replaceState(null, state);
+      return report;
+    } finally {
+      this.dropPending();
+    }
+  }
+
   /**
    * One full training step: the forward, returned at once so that it can sit inside a gradient
    * tape, and the update it starts; the state has changed once `report` resolves. The forward's
@@ -339,6 +437,9 @@ export class SharedCodebook {
   /** Frees the embedding tensor; every later call throws. Disposing twice is harmless. */
   dispose(): void {
     this.dropEmbeddingTensor();
+    this.dropPending();
+    if (this.device !== null) disposeDeviceState(this.device);
+    this.device = null;
     this.disposed = true;
   }
 
@@ -346,9 +447,43 @@ export class SharedCodebook {
     if (this.disposed) fail(`${CLASS}.${where}`, 'the codebook has been disposed');
   }
 
-  private replaceState(next: CodebookState): void {
+  /** Makes `next` (host) and `device` (its device tensors, now owned here) the state; frees the old device state. */
+  private replaceState(next: CodebookState | null, device: DeviceCodebookState | null = null): void {
+    if (this.device !== null && this.device !== device) disposeDeviceState(this.device);
     this.state = next;
+    this.device = device;
     this.dropEmbeddingTensor();
+  }
+
+  /** The state on the host, read from the device (once per state) when only the device has it. */
+  private hostState(): CodebookState {
+    if (this.state === null) {
+      const device = this.device!;
+      this.state = {
+        embedding: Float32Array.from(device.embedding.dataSync()),
+        emaCount: Float32Array.from(device.emaCount.dataSync()),
+        emaWeight: Float32Array.from(device.emaWeight.dataSync()),
+        unusedCount: Int32Array.from(device.unusedCount.dataSync()),
+        m: this.size,
+        d: this.dim,
+      };
+    }
+    return this.state;
+  }
+
+  /** The state as device tensors of the active backend, uploaded (once per state) when only the host has it. */
+  private deviceState(): DeviceCodebookState {
+    if (this.device === null) {
+      const { embedding, emaCount, emaWeight, unusedCount } = this.state!;
+      const [m, d] = [this.size, this.dim];
+      this.device = {
+        embedding: tf.keep(tf.tensor2d(embedding, [m, d])),
+        emaCount: tf.keep(tf.tensor1d(emaCount)),
+        emaWeight: tf.keep(tf.tensor2d(emaWeight, [m, d])),
+        unusedCount: tf.keep(tf.tensor1d(unusedCount, 'int32')),
+      };
+    }
+    return this.device;
   }
 
   private dropEmbeddingTensor(): void {
@@ -461,6 +596,20 @@ function initialState(m: number, d: number, rng: Rng): CodebookState {
     m,
     d,
   };
+}
+
+/** Clones of a device state's tensors (sharing the data: no copy), kept past any tidy. */
+function cloneDeviceState(s: DeviceCodebookState): DeviceCodebookState {
+  return {
+    embedding: tf.keep(tf.clone(s.embedding)),
+    emaCount: tf.keep(tf.clone(s.emaCount)),
+    emaWeight: tf.keep(tf.clone(s.emaWeight)),
+    unusedCount: tf.keep(tf.clone(s.unusedCount)),
+  };
+}
+
+function disposeDeviceState(s: DeviceCodebookState): void {
+  tf.dispose([s.embedding, s.emaCount, s.emaWeight, s.unusedCount]);
 }
 
 function copyState(s: CodebookState): CodebookState {

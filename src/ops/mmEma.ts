@@ -7,6 +7,7 @@
 // mmEmaStep(tfjs) = applyMmEmaStatistics(mmEmaStatistics(...)) plus equalNum; the native backends
 // run the same step fused.
 import { type OpBackend, resolveBackend } from '../backend.js';
+import { type DeviceCodebookState, activeCudaBackend, mmEmaOnCuda } from '../cudaBackend/hotOps.js';
 import { requireNativeBinding } from '../native/loader.js';
 import type { NativeMmEmaOptions } from '../native/binding.js';
 import { tf } from '../tfjs.js';
@@ -449,6 +450,33 @@ export function mmEmaStepTrusted(
   options: TrustedMmEmaOptions,
 ): { state: CodebookState; report: MmEmaReport } {
   return runStep(state, { z, indices, n: indices[0].length, d: state.d }, options);
+}
+
+export type { DeviceCodebookState };
+
+/** Whether `backend` resolves to 'cuda' while the tfjs 'cuda' backend is active: the step can run on its tensors. */
+export function mmEmaRunsOnDevice(backend: OpBackend | undefined): boolean {
+  return activeCudaBackend() !== null && resolveBackend(backend) === 'cuda';
+}
+
+/**
+ * mmEmaStepTrusted on device tensors of the active tfjs 'cuda' backend (when mmEmaRunsOnDevice):
+ * z [k*n, d] and indices [k*n] hold the modalities back to back. Returns the new state as new device
+ * tensors (the caller's) and the report, the only data read to the host; `state` is not modified.
+ * The same CUDA kernel as the 'cuda' op backend's host-array step: the state matches the CPU
+ * kernel's bit for bit.
+ */
+export function mmEmaStepOnDeviceTrusted(
+  state: DeviceCodebookState,
+  z: tf.Tensor2D,
+  indices: tf.Tensor1D,
+  k: number,
+  options: TrustedMmEmaOptions,
+): { state: DeviceCodebookState; report: MmEmaReport } {
+  const backend = activeCudaBackend();
+  if (backend === null) throw new Error("mmEmaStep: device tensors need the tfjs 'cuda' backend active");
+  const { backend: _requested, ...native } = options;
+  return mmEmaOnCuda(backend, state, z, indices, k, native);
 }
 
 function runStep(

@@ -3,7 +3,7 @@
 // and last the main weights and optimizer in one Adam step. That Adam step is the commit point:
 // nothing after it can fail, so everything before it is captured here and restored on failure.
 // Captures share tensor data with the live state (tfjs tensors are immutable; updates assign new
-// ones) and cost no copy of the weights.
+// ones) and cost no copy of the weights, also the codebook's device state on the cuda backend.
 import type { CodebookSnapshot, SharedCodebook } from '../model/sharedCodebook.js';
 import { tf } from '../tfjs.js';
 import type { Rng, RngState } from '../util/rng.js';
@@ -42,6 +42,7 @@ export class StepUndo {
 
   /** Frees the captures (after a commit, or after rollback()). */
   release(): void {
+    this.parts.codebook.releaseSnapshot(this.codebook);
     tf.dispose(this.values);
     this.optimizers.forEach((s) => s.dispose());
   }

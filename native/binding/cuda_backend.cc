@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "../cuda/backend/alea_api.h"
 #include "../cuda/backend/backend_api.h"
 #include "../cuda/backend/dense_api.h"
 #include "../cuda/backend/hot_ops_api.h"
@@ -513,6 +514,18 @@ Napi::Value mmEma(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// aleaUniform({out, s0, s1, s2, carry}): out (float32) receives the next values of alea in that state.
+Napi::Value aleaUniform(const Napi::CallbackInfo& info) {
+  const Args args("cudaBackend.aleaUniform", argument(info, 0));
+  const int64_t out = handleField(args, "out");
+  if (be::tensorDType(out) != be::DType::Float32) args.rangeError("out must be a float32 tensor");
+  const auto word = [&](const char* name) { return (uint32_t)args.integer(name, 0, 4294967295LL); };
+  const uint32_t s0 = word("s0"), s1 = word("s1"), s2 = word("s2");
+  const uint32_t carry = (uint32_t)args.integer("carry", 0, be::kAleaMultiplier - 1);
+  be::aleaUniform(out, be::tensorCount(out), s0, s1, s2, carry);
+  return info.Env().Undefined();
+}
+
 Napi::Array names(Napi::Env env, const char* const* list, int count) {
   Napi::Array out = Napi::Array::New(env, count);
   for (int i = 0; i < count; ++i) out.Set(i, list[i]);
@@ -543,6 +556,7 @@ void registerCudaBackendBinding(Napi::Env env, Napi::Object exports) {
   exportFunction(env, backend, "infoNce", infoNce);
   exportFunction(env, backend, "codeMatching", codeMatching);
   exportFunction(env, backend, "mmEma", mmEma);
+  exportFunction(env, backend, "aleaUniform", aleaUniform);
   exportFunction(env, backend, "matMul", matMul);
   exportFunction(env, backend, "conv2d", conv2d);
   exportFunction(env, backend, "conv2dBackpropInput", conv2dBackpropInput);

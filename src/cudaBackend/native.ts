@@ -111,6 +111,8 @@ export interface NativeCudaBackend {
     options: NativeMmEmaOptions;
     report: number;
   }): void;
+  /** out (float32) = the next values of alea in state (s0, s1, s2 as 32-bit integers, carry): native/cuda/backend/alea_api.h. */
+  aleaUniform(args: { out: number; s0: number; s1: number; s2: number; carry: number }): void;
   /** out [batch..., m, n] = epilogue(op(a) op(b)), batch broadcast from aBatch and bBatch (same length). */
   matMul(
     args: {

@@ -1,5 +1,6 @@
 // Fully connected layer in torch layout (weight [out, in]) so published state dicts load as they are.
 import type { Tensor, Variable } from '@tensorflow/tfjs-core';
+import { seededDropout } from '../../ops/seededUniform.js';
 import { tf } from '../../tfjs.js';
 import type { ParamStore } from '../params.js';
 import type { ForwardContext } from './context.js';
@@ -55,10 +56,10 @@ export class LayerNorm {
   }
 }
 
-/** Inverted dropout with a seeded mask; identity at inference or rate 0. */
+/** Inverted dropout with a seeded mask (tf.dropout's, drawn on the device on 'cuda'); identity at inference or rate 0. */
 export function dropout(x: Tensor, rate: number, ctx: ForwardContext): Tensor {
   if (!ctx.training || rate <= 0) return x;
-  return ctx.dropout !== undefined ? ctx.dropout(x, rate) : tf.dropout(x, rate, undefined, ctx.dropoutSeed());
+  return ctx.dropout !== undefined ? ctx.dropout(x, rate) : seededDropout(x, rate, ctx.dropoutSeed());
 }
 
 /** ReLU MLP: Linear layers with ReLU between them (none after the last). */

@@ -2,9 +2,14 @@
 // keeps CLUB's MI gradient out of the code, resetEma keeps a revived code where the reset put it.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ConfigOverrides } from '../src/model/config.js';
 import { UniCodeModel } from '../src/model/uniCode.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { type GroupGradients, Trainer } from '../src/train/trainer.js';
+import { readTrainingCheckpoint } from '../src/train/trainingCheckpoint.js';
 import { initTfjs } from '../src/tfjs.js';
 import { syntheticBatches, tinyConfig } from './train-support.js';
 
@@ -75,4 +80,28 @@ test('detachMiCode: the semantic encoders get no MI gradient, the specific encod
   // The specific encoders still get MI's gradient through y.
   assert.ok(relativeGap(detached, withoutClub, 'specific.') > 1e-4, 'specific: MI still reaches them');
   assert.ok(relativeGap(detached, published, 'specific.') === 0, 'specific: detaching the code changes nothing');
+});
+
+test('a checkpoint from before detachMiCode existed loads as published; a bad value is still refused', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ucmg-remedies-'));
+  const file = path.join(dir, 'old.ckpt');
+  const model = new UniCodeModel(tinyConfig(), { seed: 7 });
+  const trainer = new Trainer(model, { progress: false });
+  await trainer.saveCheckpoint(file);
+  trainer.dispose();
+  model.dispose();
+  const rewrite = (edit: (config: Record<string, unknown>) => void) => {
+    const payload = loadCheckpoint(file);
+    edit(payload.meta.config as Record<string, unknown>);
+    saveCheckpoint(file, payload);
+  };
+  rewrite((config) => {
+    delete config.detachMiCode;
+  });
+  assert.equal(readTrainingCheckpoint(file).recipe.config.detachMiCode, false);
+  rewrite((config) => {
+    config.detachMiCode = 'yes';
+  });
+  assert.throws(() => readTrainingCheckpoint(file), /config\.detachMiCode must be a boolean, got yes/);
+  fs.rmSync(dir, { recursive: true });
 });

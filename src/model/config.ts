@@ -67,6 +67,9 @@ export interface ModelConfig {
   detachMiCode: boolean;
 }
 
+/** Options newer than the checkpoint format: a checkpoint without them was trained with these values. */
+export const OPTIONS_ADDED_LATER: Partial<ModelConfig> = { detachMiCode: false };
+
 export type ConfigOverrides = Partial<Omit<ModelConfig, 'video' | 'transformer'>> & {
   video?: Partial<ModelConfig['video']>;
   transformer?: Partial<ModelConfig['transformer']>;

@@ -5,8 +5,7 @@
 // Tensors: param.<name> (weights), codebook.<name> (the codebook's own), optimizer.<key>.{m,v}.<name>.
 // Meta: kind, version, the model config and seed, the trainer seed and hyperparameters, the position,
 // the RNG state and each optimizer's scalar state.
-import type { ModelConfig } from '../model/config.js';
-import { validateConfig } from '../model/config.js';
+import { type ModelConfig, OPTIONS_ADDED_LATER, validateConfig } from '../model/config.js';
 import type { CodebookTensors } from '../model/sharedCodebook.js';
 import type { UniCodeModel } from '../model/uniCode.js';
 import { fail } from '../util/validate.js';
@@ -187,6 +186,8 @@ function checkedMeta(payload: CheckpointPayload, path: string): Record<string, u
     fail(path, `pretraining checkpoint version ${String(meta.version)} is not supported (expected ${FORMAT_VERSION})`);
   }
   if (meta.config === null || typeof meta.config !== 'object') fail(path, 'the checkpoint has no model config');
+  // A checkpoint older than an option was trained with the option's default.
+  meta.config = { ...OPTIONS_ADDED_LATER, ...meta.config };
   if (!Number.isSafeInteger(meta.modelSeed) || !Number.isSafeInteger(meta.trainerSeed)) {
     fail(path, "the checkpoint's seeds are missing");
   }

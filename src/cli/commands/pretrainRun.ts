@@ -9,7 +9,7 @@ import { modalitiesOf, type ModelConfig } from '../../model/config.js';
 import { codeUsageSvg, lossCurvesSvg } from '../../report/plots.js';
 import { usageStats } from '../../report/codeUsage.js';
 import { ReportWriter } from '../../report/runReport.js';
-import { loadCheckpoint } from '../../train/checkpoint.js';
+import { readTrainingCheckpoint } from '../../train/trainingCheckpoint.js';
 import { readMetricsLog } from '../../train/metricsLog.js';
 import { type ResetClock, scaledResetClock } from '../../train/resetClock.js';
 import { DEFAULT_HYPERPARAMETERS } from '../../train/hyperparameters.js';
@@ -73,7 +73,7 @@ async function pretrainOn(options: PretrainOptions, comm: Communicator | undefin
   let dataset: ClipDataset;
   let compute: ComputeSetup;
   if (options.resume !== undefined) {
-    config = loadCheckpoint(requireFile(options.resume, '--resume', command)).meta.config as ModelConfig;
+    config = readTrainingCheckpoint(requireFile(options.resume, '--resume', command)).recipe.config;
     compute = await setupCompute(options, command, { configName: config.name });
     dataset = openDataFor(
       config,

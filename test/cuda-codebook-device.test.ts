@@ -93,7 +93,35 @@ test('the MM-EMA step on device tensors: the CPU kernel state bit for bit, one r
     /mmEmaStep: 1 indices lie outside \[0, m = 24\)/,
   );
   assert.equal(copies().numTensors, tensors);
-  tf.dispose([...Object.values(device), ...Object.values(result.state), zAll, indicesAll, badIndices]);
+
+  // The binding refuses a step that would write into an input or a report of the wrong size.
+  const { activeCudaBackend } = await import('../src/cudaBackend/hotOps.js');
+  const backend = activeCudaBackend()!;
+  const handles = (s: typeof device) => ({
+    embedding: backend.handle(s.embedding),
+    emaCount: backend.handle(s.emaCount),
+    emaWeight: backend.handle(s.emaWeight),
+    unusedCount: backend.handle(s.unusedCount),
+  });
+  const report = tf.zeros([2 * k + 3 + 2 * m], 'int32');
+  const call = (after: typeof device, reportTensor: typeof report) =>
+    backend.native.mmEma({
+      before: handles(device),
+      after: handles(after),
+      m,
+      d,
+      z: backend.handle(zAll),
+      indices: backend.handle(indicesAll),
+      k,
+      n,
+      options,
+      report: backend.handle(reportTensor),
+    });
+  assert.throws(() => call(device, report), /must be distinct from each other and the inputs/);
+  const short = tf.zeros([2 * k + 2 * m], 'int32');
+  assert.throws(() => call(result.state, short), /report must hold 2k\+3\+2m = 57 elements, got 54/);
+  assert.deepEqual(read(device), input, 'the refused calls wrote nothing');
+  tf.dispose([...Object.values(device), ...Object.values(result.state), zAll, indicesAll, badIndices, report, short]);
 });
 
 test('a SharedCodebook on the cuda backend: device state equal to the CPU one, checkpoints, rollback', async (c) => {

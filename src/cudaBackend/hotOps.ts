@@ -1,5 +1,6 @@
 // The hot ops on the 'cuda' backend's device tensors: their CUDA kernels read the operands where
-// they are and write fresh device tensors, so nothing crosses to the host but one validity flag.
+// they are and write fresh device tensors. The public ops ask for a finiteness scan of the operands
+// first (one flag read from the device); the model's training step skips it (see quantizeTrusted).
 import {
   type GradSaveFunc,
   type Scalar,
@@ -50,15 +51,17 @@ function outputs<T extends Tensor[]>(backend: CudaBackend, infos: TensorInfo[], 
 
 /**
  * quantize on device tensors: indices, distances (and the gathered rows) stay on the device.
- * Returns null when an operand is not finite, so that the caller's host check names the element.
+ * With `scan`, returns null when an operand is not finite, so that the caller's host check names the
+ * element.
  */
 export function quantizeOnCuda(
   backend: CudaBackend,
   z: Tensor2D,
   codebook: Tensor2D,
   gather: boolean,
+  scan: boolean,
 ): { indices: Tensor1D; distances: Tensor1D; quantized?: Tensor2D } | null {
-  if (!allFinite([z, codebook])) return null;
+  if (scan && !allFinite([z, codebook])) return null;
   const [n, d] = z.shape;
   const m = codebook.shape[0];
   const infos = [
@@ -118,7 +121,8 @@ function filled(
  * InfoNCE on device tensors. The kernel runs in the forward pass for the loss and the hits, and
  * again in the backward pass with the gradients, so that no gradient tensor outlives a forward
  * pass whose backward never comes. The hits (k*k integers, the accuracies) are read to the host.
- * Returns null when an operand is not finite, so that the caller's host check names the element.
+ * With `scan`, returns null when an operand is not finite, so that the caller's host check names the
+ * element.
  */
 export function infoNceOnCuda(
   backend: CudaBackend,
@@ -127,8 +131,9 @@ export function infoNceOnCuda(
   weights: number[],
   b: number,
   d: number,
+  scan: boolean,
 ): { loss: Scalar; accuracies: number[][] } | null {
-  if (!allFinite([...targets, ...preds])) return null;
+  if (scan && !allFinite([...targets, ...preds])) return null;
   const k = targets.length;
   const weightHandle = backend.handle(weightsTensor(weights), 'infoNce');
   const run = (inputs: Tensor[], withGrad: boolean) =>
@@ -177,14 +182,15 @@ export function infoNceOnCuda(
   return { loss: lossWithGrad(...targets, ...preds) as Scalar, accuracies };
 }
 
-/** The code-matching loss on device tensors (the gradient recomputed in the backward pass, as above). */
+/** The code-matching loss on device tensors (the gradient recomputed in the backward pass, and `scan`, as above). */
 export function codeMatchingOnCuda(
   backend: CudaBackend,
   z: Tensor3D[],
   codebook: Tensor2D,
   epsilon: number,
+  scan: boolean,
 ): Scalar | null {
-  if (!allFinite([...z, codebook])) return null;
+  if (scan && !allFinite([...z, codebook])) return null;
   const k = z.length;
   const [b, t, d] = z[0].shape;
   const m = codebook.shape[0];

@@ -4,7 +4,7 @@
 // ("audio_ar_lstm.weight_ih_l0", "audio_predictors.0.weight") under the `cpc.` prefix.
 import type { Scalar, Tensor3D } from '@tensorflow/tfjs-core';
 import type { OpBackend } from '../backend.js';
-import { infoNceLoss } from '../ops/index.js';
+import { infoNceLossTrusted } from '../ops/infoNce.js';
 import { tf } from '../tfjs.js';
 import type { Modality } from './config.js';
 import { Linear } from './layers/linear.js';
@@ -57,9 +57,11 @@ export class CrossCpc {
       ]);
       return this.predictors[i].apply(last) as tf.Tensor2D;
     });
-    const weights = this.modalities.map((_, m) =>
+    const weights = this.modalities.flatMap((_, m) =>
       this.modalities.map((__, n) => (m === n ? CPC_SAME_WEIGHT : CPC_CROSS_WEIGHT)),
     );
-    return infoNceLoss(targets.map(gather), preds.map(gather), weights, { backend: this.backend });
+    // z comes from the model's encoders in a training step, whose loss-term check refuses a
+    // non-finite loss before any state changes: no finiteness scan (a device read on cuda) here.
+    return infoNceLossTrusted(targets.map(gather), preds.map(gather), weights, this.backend);
   }
 }

@@ -13,7 +13,8 @@
 //
 // Validation happens once, at this class's boundary: the options at construction, a state when it
 // is set (setState, fromTensors), z in forward (by quantize). The state the update ops produce
-// is trusted, so a training step scans no codebook array for NaN.
+// is trusted, so a training step scans no codebook array for NaN. The model's training step calls
+// forward and encode through STEP_FORWARD and STEP_ENCODE, which skip the finiteness scan of z.
 //
 // Tensor ownership: forward() returns quantized, commitment and cmcm as new tensors owned by the
 // caller (dispose them, or let an enclosing tidy or gradient tape do it); encode() likewise returns
@@ -38,6 +39,8 @@ import {
   mmEmaStepOnDeviceTrusted,
   mmEmaStepTrusted,
 } from '../ops/mmEma.js';
+import { codeMatchingLossTrusted } from '../ops/codeMatching.js';
+import { quantizeTrusted } from '../ops/quantize.js';
 import { checkBoolean, checkNumber, checkOptionKeys, describe, fail } from '../ops/validate.js';
 import { tf } from '../tfjs.js';
 import { Rng } from '../util/rng.js';
@@ -138,6 +141,15 @@ const OPTION_KEYS = [
   'allReduce',
 ] as const satisfies readonly (keyof SharedCodebookOptions)[];
 const CLASS = 'SharedCodebook';
+
+/**
+ * Keys of forward and encode for the model's own training step: they skip the finiteness scan of z
+ * (one device read per op on the tfjs 'cuda' backend), as its z come from the model's encoders and
+ * the trainer refuses a non-finite loss term or CLUB cost before the MM-EMA update and the Adam step.
+ * Not exported from the package: the public forward and encode keep the scan.
+ */
+export const STEP_FORWARD = Symbol('SharedCodebook.forward in a training step');
+export const STEP_ENCODE = Symbol('SharedCodebook.encode in a training step');
 /** docs/algorithm.md §3: embedding ~ U(-1/400, 1/400). */
 const INIT_BOUND = 1 / 400;
 
@@ -279,11 +291,20 @@ export class SharedCodebook {
 
   /** Frozen-model encoding: codes [B,T] (int32) and their embeddings [B,T,D], owned by the caller. No state change. */
   encode(z: Tensor3D): { codes: Tensor2D; quantized: Tensor3D } {
+    return this.encodeWith(z, true);
+  }
+
+  /** encode in a training step (see STEP_ENCODE). */
+  [STEP_ENCODE](z: Tensor3D): { codes: Tensor2D; quantized: Tensor3D } {
+    return this.encodeWith(z, false);
+  }
+
+  private encodeWith(z: Tensor3D, scan: boolean): { codes: Tensor2D; quantized: Tensor3D } {
     this.live('encode');
     this.checkInputs([z], 'encode', 1);
     const [b, t, d] = z.shape;
     return tf.tidy(() => {
-      const { indices } = quantize(tf.reshape(z, [b * t, d]), this.embedding(), { backend: this.backend });
+      const { indices } = this.nearest(tf.reshape(z, [b * t, d]) as Tensor2D, this.embedding(), scan);
       return {
         codes: tf.reshape(indices, [b, t]) as Tensor2D,
         quantized: tf.reshape(tf.gather(this.embedding(), indices), [b, t, d]) as Tensor3D,
@@ -297,6 +318,20 @@ export class SharedCodebook {
    * clips with each other (data-parallel training; the identity otherwise).
    */
   forward(z: Tensor3D[], gather: (local: Tensor3D) => Tensor3D = (local) => local): CodebookForward {
+    return this.forwardWith(z, gather, true);
+  }
+
+  /** forward in a training step (see STEP_FORWARD). */
+  [STEP_FORWARD](z: Tensor3D[], gather: (local: Tensor3D) => Tensor3D = (local) => local): CodebookForward {
+    return this.forwardWith(z, gather, false);
+  }
+
+  /** quantize's codes of z [n, D]: with the finiteness scan (the public ops' check) or without. */
+  private nearest(z: Tensor2D, codebook: Tensor2D, scan: boolean): { indices: Tensor1D } {
+    return scan ? quantize(z, codebook, { backend: this.backend }) : quantizeTrusted(z, codebook, this.backend);
+  }
+
+  private forwardWith(z: Tensor3D[], gather: (local: Tensor3D) => Tensor3D, scan: boolean): CodebookForward {
     this.live('forward');
     this.checkInputs(z, 'forward', this.modalities.length);
     const k = z.length;
@@ -310,7 +345,7 @@ export class SharedCodebook {
     // Only the returned tensors survive the tidy, also when quantize refuses a non-finite z.
     const tensors = tf.tidy(() => {
       const flat = z.map((zm) => tf.reshape(zm, [b * t, d]) as Tensor2D);
-      const found = flat.map((zm) => quantize(zm, codebook, { backend: this.backend }));
+      const found = flat.map((zm) => this.nearest(zm, codebook, scan));
       if (!onDevice) indices = found.map((f) => f.indices.dataSync() as Int32Array);
       // [z, indices], the modalities back to back, or [] on the host.
       const updateInputs: Tensor[] = onDevice ? [tf.concat(flat), tf.concat(found.map((f) => f.indices))] : [];
@@ -322,9 +357,13 @@ export class SharedCodebook {
         return tf.addN(terms) as Scalar;
       });
       const quantized = z.map((zm, m) => straightThrough(zm, targets[m]));
-      const cmcm = this.useCmcm
-        ? codeMatchingLoss(z.map(gather), codebook, { backend: this.backend, epsilon: this.updateOptions.epsilon })
-        : [];
+      const { epsilon } = this.updateOptions;
+      const matched = z.map(gather);
+      const cmcm = !this.useCmcm
+        ? []
+        : scan
+          ? codeMatchingLoss(matched, codebook, { backend: this.backend, epsilon })
+          : codeMatchingLossTrusted(matched, codebook, epsilon, this.backend);
       return { quantized, commitment, cmcm, updateInputs };
     });
     const zValues = onDevice ? [] : z.map((zm) => zm.dataSync() as Float32Array);

@@ -103,10 +103,37 @@ export function codeMatchingLoss(z: tf.Tensor3D[], codebook: tf.Tensor2D, opts?:
   if (m === 0) fail(OP, 'codebook is empty (0 rows)');
   if (codebookD !== d) fail(OP, `z has D = ${d} but codebook has D = ${codebookD}: they must match`);
   const epsilon = options.epsilon === undefined ? 1e-5 : checkNumber(OP, 'opts.epsilon', options.epsilon, { min: 0 });
-  const backend = resolveBackend(options.backend as OpBackend | undefined);
+  return runCodeMatching(z, codebook, epsilon, options.backend as OpBackend | undefined, true);
+}
+
+/**
+ * codeMatchingLoss without the argument checks and without the finiteness scan on the tfjs 'cuda'
+ * backend, for the model's training step (see quantizeTrusted): a non-finite z gives a non-finite
+ * loss, which the trainer's loss-term check refuses. On the host the values are read anyway and
+ * still checked. Not part of the ops surface (not exported from the ops index).
+ */
+export function codeMatchingLossTrusted(
+  z: tf.Tensor3D[],
+  codebook: tf.Tensor2D,
+  epsilon: number,
+  backend: OpBackend | undefined,
+): tf.Scalar {
+  return runCodeMatching(z, codebook, epsilon, backend, false);
+}
+
+function runCodeMatching(
+  z: tf.Tensor3D[],
+  codebook: tf.Tensor2D,
+  epsilon: number,
+  requested: OpBackend | undefined,
+  scanOnDevice: boolean,
+): tf.Scalar {
+  const [b, t, d] = z[0].shape;
+  const m = codebook.shape[0];
+  const backend = resolveBackend(requested);
   // On the tfjs 'cuda' backend the CUDA kernels read z and the codebook where they are.
   const cudaBackend = backend === 'cuda' ? activeCudaBackend() : null;
-  const onDevice = cudaBackend === null ? null : codeMatchingOnCuda(cudaBackend, z, codebook, epsilon);
+  const onDevice = cudaBackend === null ? null : codeMatchingOnCuda(cudaBackend, z, codebook, epsilon, scanOnDevice);
   if (onDevice !== null) return onDevice;
   const zData = z.map((x, k) => {
     const values = x.dataSync() as Float32Array;

@@ -92,10 +92,39 @@ export function infoNceLoss(
   if (b === 0) fail(OP, 'targets[0] has B = 0: the batch is empty');
   if (d === 0) fail(OP, 'targets[0] has D = 0');
   const flatWeights = checkWeights(weights, k);
-  const backend = resolveBackend(options.backend as OpBackend | undefined);
+  return runInfoNce(targets, preds, flatWeights, options.backend as OpBackend | undefined, true);
+}
+
+/**
+ * infoNceLoss without the argument checks and without the finiteness scan on the tfjs 'cuda' backend,
+ * for the model's training step (see quantizeTrusted): a non-finite input gives a non-finite loss,
+ * which the trainer's loss-term check refuses. `weights` is the k x k matrix row by row. On the host
+ * the values are read anyway and still checked. Not part of the ops surface (not exported from the
+ * ops index).
+ */
+export function infoNceLossTrusted(
+  targets: tf.Tensor2D[],
+  preds: tf.Tensor2D[],
+  weights: number[],
+  backend: OpBackend | undefined,
+): InfoNceResult {
+  return runInfoNce(targets, preds, weights, backend, false);
+}
+
+function runInfoNce(
+  targets: tf.Tensor2D[],
+  preds: tf.Tensor2D[],
+  flatWeights: number[],
+  requested: OpBackend | undefined,
+  scanOnDevice: boolean,
+): InfoNceResult {
+  const k = targets.length;
+  const [b, d] = targets[0].shape;
+  const backend = resolveBackend(requested);
   // On the tfjs 'cuda' backend the CUDA kernels read the embeddings where they are.
   const cudaBackend = backend === 'cuda' ? activeCudaBackend() : null;
-  const onDevice = cudaBackend === null ? null : infoNceOnCuda(cudaBackend, targets, preds, flatWeights, b, d);
+  const onDevice =
+    cudaBackend === null ? null : infoNceOnCuda(cudaBackend, targets, preds, flatWeights, b, d, scanOnDevice);
   if (onDevice !== null) return onDevice;
   const read = (x: tf.Tensor2D, name: string) => {
     const values = x.dataSync() as Float32Array;

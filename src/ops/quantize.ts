@@ -123,10 +123,39 @@ export function quantize(z: tf.Tensor2D, codebook: tf.Tensor2D, opts?: QuantizeO
   if (d === 0) fail(OP, 'z has D = 0: vectors must have at least one component');
   if (codebookD !== d) fail(OP, `z has D = ${d} but codebook has D = ${codebookD}: they must match`);
   const gather = options.gather === undefined ? false : checkBoolean(OP, 'opts.gather', options.gather);
-  const backend = resolveBackend(options.backend as OpBackend | undefined);
+  return runQuantize(z, codebook, gather, options.backend as OpBackend | undefined, true);
+}
+
+/**
+ * quantize without the argument checks and without the finiteness scan on the tfjs 'cuda' backend
+ * (one flag read from the device per call), for the model's training step: its z come from its own
+ * encoders and its codebook from the MM-EMA ops, and the trainer checks the loss terms, which a
+ * non-finite z or code makes non-finite, before anything changes state. On the host the values are
+ * read anyway and still checked: the host kernels index the codebook with the result. A NaN row has
+ * no nearest code: on the device it may get an index outside [0, m), which tfjs's gather reads as zeros.
+ * Not part of the ops surface (not exported from the ops index).
+ */
+export function quantizeTrusted(
+  z: tf.Tensor2D,
+  codebook: tf.Tensor2D,
+  backend: OpBackend | undefined,
+): { indices: tf.Tensor1D; distances: tf.Tensor1D } {
+  return runQuantize(z, codebook, false, backend, false);
+}
+
+function runQuantize(
+  z: tf.Tensor2D,
+  codebook: tf.Tensor2D,
+  gather: boolean,
+  requested: OpBackend | undefined,
+  scanOnDevice: boolean,
+): QuantizeResult {
+  const [n, d] = z.shape;
+  const m = codebook.shape[0];
+  const backend = resolveBackend(requested);
   // On the tfjs 'cuda' backend the CUDA kernels read z and the codebook where they are.
   const cudaBackend = backend === 'cuda' ? activeCudaBackend() : null;
-  const onDevice = cudaBackend === null ? null : quantizeOnCuda(cudaBackend, z, codebook, gather);
+  const onDevice = cudaBackend === null ? null : quantizeOnCuda(cudaBackend, z, codebook, gather, scanOnDevice);
   if (onDevice !== null) return onDevice;
   const zData = z.dataSync() as Float32Array;
   checkFinite(OP, 'z', zData);

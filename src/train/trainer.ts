@@ -21,7 +21,7 @@ import { asData } from '../model/layers/asData.js';
 import { type ForwardContext, trainingContext } from '../model/layers/context.js';
 import type { Communicator } from '../distributed/communicator.js';
 import { DataParallel } from '../distributed/dataParallel.js';
-import type { CodebookForward } from '../model/sharedCodebook.js';
+import { type CodebookForward, STEP_ENCODE, STEP_FORWARD } from '../model/sharedCodebook.js';
 import { type UniCodeModelOptions, UniCodeModel } from '../model/uniCode.js';
 import { tf } from '../tfjs.js';
 import { Progress, type ProgressStream } from '../util/progress.js';
@@ -162,6 +162,16 @@ interface Encoded {
 
 export { CHECKPOINT_KIND } from './trainingCheckpoint.js';
 const FORWARD_PHASES = ['encoders', 'codebook', 'club', 'cpc', 'decoders'] as const;
+
+/** The values of scalars on the device, in one read. */
+function readAll(scalars: tf.Scalar[]): Float32Array {
+  const stacked = tf.stack(scalars);
+  try {
+    return stacked.dataSync() as Float32Array;
+  } finally {
+    stacked.dispose();
+  }
+}
 
 export class Trainer {
   readonly model: UniCodeModel;
@@ -450,11 +460,16 @@ export class Trainer {
       // The same dropout seed as the main forward: CLUB trains on exactly the pairs it will score.
       const pairs = tf.tidy(() => {
         const encoded = this.encodeAll(batch, this.forwardContext(draws.dropoutSeed));
-        return encoded.z.map((z, i) => ({ x: this.model.codebook.encode(z).quantized, y: encoded.clubFeature[i] }));
+        const codebook = this.model.codebook;
+        return encoded.z.map((z, i) => ({ x: codebook[STEP_ENCODE](z).quantized, y: encoded.clubFeature[i] }));
       });
       const loglikeli: Partial<Record<Modality, number>> = {};
       const lastGrads = new Map<string, tf.Tensor>();
       const measured = new Set(this.measuredClubNames);
+      // Each inner step's cost, by step then modality, stays on the device and is read once after the
+      // loop. The steps after a non-finite cost still run: the step then fails, and its rollback
+      // restores the CLUB nets and their optimizers.
+      const costs: tf.Scalar[] = [];
       try {
         for (let iter = 0; iter < this.hyper.clubSteps; iter++) {
           const last = iter === this.hyper.clubSteps - 1;
@@ -466,19 +481,15 @@ export class Trainer {
               names.map((n) => this.model.params.get(n)),
             );
             if (this.parallel !== null) ({ value, grads } = this.parallel.globalMean(value, grads));
+            costs.push(value);
             try {
-              const cost = value.dataSync()[0];
-              if (!Number.isFinite(cost))
-                throw new Error(`step ${this.globalStep + 1}: CLUB (${mod}) log-likelihood is not finite`);
               this.clubOptimizers.get(mod)!.applyOrdered(
                 names.map((n) => ({
                   engineName: this.model.params.engineName(n),
                   grad: grads[this.model.params.engineName(n)],
                 })),
               );
-              loglikeli[mod] = -cost;
             } finally {
-              value.dispose();
               for (const n of names) {
                 const g = grads[this.model.params.engineName(n)];
                 if (last && measured.has(n) && g !== undefined) lastGrads.set(n, g);
@@ -487,10 +498,26 @@ export class Trainer {
             }
           });
         }
+        const k = batch.modalities.length;
+        const values = costs.length === 0 ? new Float32Array(0) : readAll(costs);
+        const bad = values.findIndex((cost) => !Number.isFinite(cost));
+        if (bad >= 0) {
+          throw new Error(
+            `step ${this.globalStep + 1}: CLUB (${batch.modalities[bad % k]}) log-likelihood is not finite ` +
+              `(inner step ${Math.floor(bad / k) + 1} of ${this.hyper.clubSteps})`,
+          );
+        }
+        // The reported log-likelihoods are the last inner step's.
+        const lastStep = values.subarray(values.length - k);
+        if (values.length > 0)
+          batch.modalities.forEach((mod, i) => {
+            loglikeli[mod] = -lastStep[i];
+          });
       } catch (err) {
         lastGrads.forEach((g) => g.dispose());
         throw err;
       } finally {
+        tf.dispose(costs);
         pairs.forEach((p) => {
           p.x.dispose();
           p.y.dispose();
@@ -518,7 +545,7 @@ export class Trainer {
       () => {
         const encoded = timer.time('encoders', () => this.encodeAll(batch, this.forwardContext(draws.dropoutSeed)));
         const gather = this.parallel?.gather ?? (<T>(x: T) => x);
-        const cb = timer.time('codebook', () => m.codebook.forward(encoded.z, gather));
+        const cb = timer.time('codebook', () => m.codebook[STEP_FORWARD](encoded.z, gather));
         codebook = cb;
         const mi = timer.time('club', () =>
           m.config.useClub

@@ -6,6 +6,7 @@ import { UniCodeModel } from '../src/model/uniCode.js';
 import type { PairedBatch } from '../src/train/pairedBatchSource.js';
 import { type StepMetrics, Trainer } from '../src/train/trainer.js';
 import { initTfjs, tf } from '../src/tfjs.js';
+import { assertStepRefused, overflowingAudio } from './nonfinite-step-support.js';
 import { syntheticBatches, tinyConfig } from './train-support.js';
 
 before(async () => {
@@ -135,6 +136,26 @@ test('a step whose loss turns non-finite fails and leaves weights, codebook and 
     t.dispose();
     t.model.dispose();
   }
+});
+
+test('a batch that makes z non-finite, or a NaN CLUB cost, fails the step and changes nothing', async () => {
+  for (const useClub of [true, false]) {
+    const trainer = new Trainer(new UniCodeModel(tinyConfig({ useClub }), { seed: 2 }), { progress: false });
+    // A first step, so that the optimizers hold moments to keep.
+    await trainer.step(good);
+    // On the host, quantize checks the z it reads before anything runs on it.
+    await assertStepRefused(trainer, overflowingAudio(good), /quantize: z contains a non-finite value \(NaN\)/);
+    trainer.dispose();
+    trainer.model.dispose();
+  }
+  // A NaN CLUB net: the costs of all inner steps are read after the loop; the first bad one is named.
+  const trainer = fresh();
+  await trainer.step(good);
+  const broken = trainer.model.params.get('club.audio.p_logvar.6.weight');
+  broken.assign(tf.fill(broken.shape, NaN));
+  await assertStepRefused(trainer, good, /step 2: CLUB \(audio\) log-likelihood is not finite \(inner step 1 of 5\)/);
+  trainer.dispose();
+  trainer.model.dispose();
 });
 
 test('a trainer used after dispose(), or whose model was disposed, says so', async () => {

@@ -1,6 +1,7 @@
 // The hot ops on the tfjs 'cuda' backend take its device tensors directly: quantize reads z and
 // the codebook where they are, writes its results as device tensors, and matches the native CPU
-// kernel bit for bit; the only host traffic is one flag saying the operands are finite.
+// kernel bit for bit; the only host traffic is one flag saying the operands are finite (none on
+// the model's trusted path).
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { loadCudaTfjs, randomValues, type Tf } from './cuda-backend-support.js';
@@ -40,7 +41,15 @@ test('quantize on device tensors: bit-identical to the CPU kernel, one scalar re
   assert.equal(after.deviceToHostCopies - before.deviceToHostCopies, 1, 'one read: the finiteness flag');
   assert.equal(tf.getBackend(), 'cuda');
   assert.deepEqual([result.indices.arraySync(), result.distances.arraySync(), result.quantized!.arraySync()], expected);
-  tf.dispose([z, codebook, result.indices, result.distances, result.quantized!]);
+  // The model's training step skips the scan: nothing read at all, the same codes.
+  const { quantizeTrusted } = await import('../src/ops/quantize.js');
+  const start = tf.memory() as unknown as Copies;
+  const trusted = quantizeTrusted(z, codebook, 'cuda');
+  const end = tf.memory() as unknown as Copies;
+  assert.equal(end.hostToDeviceCopies - start.hostToDeviceCopies, 0);
+  assert.equal(end.deviceToHostCopies - start.deviceToHostCopies, 0, 'no finiteness flag read');
+  assert.deepEqual([trusted.indices.arraySync(), trusted.distances.arraySync()], expected.slice(0, 2));
+  tf.dispose([z, codebook, result.indices, result.distances, result.quantized!, trusted.indices, trusted.distances]);
 
   const bad = tf.tensor2d([1, NaN], [1, 2]),
     one = tf.tensor2d([1, 2], [1, 2]);

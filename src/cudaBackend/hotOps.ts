@@ -23,6 +23,7 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import type { NativeMmEmaOptions } from '../native/binding.js';
+import type { MmEmaReport } from '../ops/mmEma.js';
 import { CUDA_BACKEND_NAME, type CudaBackend } from './backend.js';
 
 /** The active tfjs backend when it is 'cuda', else null. */
@@ -240,16 +241,8 @@ export interface DeviceCodebookState {
   unusedCount: Tensor1D;
 }
 
-/** What one MM-EMA step reports (the metrics; ucmg/ops.h, MmEmaReport). */
-export interface DeviceMmEmaReport {
-  perplexity: number[];
-  equalNum: number;
-  resetCodes: number[];
-  resetSources: number[];
-}
-
 /** Decodes the report tensor of native mmEma: [perplexity as float64 x k, equalNum, bad, resets, codes m, sources m]. */
-function readMmEmaReport(values: Int32Array, k: number, m: number): DeviceMmEmaReport & { badIndices: number } {
+function readMmEmaReport(values: Int32Array, k: number, m: number): MmEmaReport & { badIndices: number } {
   const perplexity = Array.from(new Float64Array(Int32Array.from(values.subarray(0, 2 * k)).buffer));
   const resets = values[2 * k + 2];
   const codes = 2 * k + 3;
@@ -274,7 +267,7 @@ export function mmEmaOnCuda(
   indices: Tensor1D,
   k: number,
   options: NativeMmEmaOptions,
-): { state: DeviceCodebookState; report: DeviceMmEmaReport } {
+): { state: DeviceCodebookState; report: MmEmaReport } {
   const [m, d] = state.embedding.shape;
   const n = indices.shape[0] / k;
   const op = 'mmEma';
